@@ -1,0 +1,3 @@
+from debias_core.cli import main
+
+raise SystemExit(main())

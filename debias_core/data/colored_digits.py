@@ -1,0 +1,249 @@
+"""Colored Digits: the embedded biased dataset, built from scikit-learn's 8x8 digits.
+
+A class `y` is a digit; the spurious attribute `a` is a colour, painted either on the background
+(the default, Waterbirds-like context bias) or on the stroke. In the train split a fraction
+`bias_ratio` of each class has its aligned colour (colour index = class index modulo the palette);
+val and test render every held-out source digit in every colour, so they are balanced over groups.
+
+The 1,797 source digits are split once, by `seed`, into a *world pool* (for training the embedded
+generative model: the stand-in for web-scale pretraining) and a *task pool* (the biased dataset).
+No source digit is in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from debias_core.data.base import DATASETS, DatasetImport, SampleRecord
+
+PALETTE: dict[str, tuple[int, int, int]] = {
+    "red": (230, 25, 25),
+    "green": (30, 190, 40),
+    "blue": (40, 70, 235),
+    "yellow": (240, 220, 30),
+    "magenta": (225, 40, 210),
+    "cyan": (30, 215, 225),
+    "orange": (245, 135, 20),
+    "purple": (130, 50, 200),
+}
+# The neutral colours used for the non-spurious part of the image (and known to the world model).
+WHITE = (255, 255, 255)
+BLACK = (0, 0, 0)
+IMAGE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class ColoredDigitsConfig:
+    """Everything that determines the dataset; same config => byte-identical files."""
+
+    bias_ratio: float = 0.99
+    spurious: str = "background"  # "background" or "stroke"
+    palette: tuple[str, ...] = tuple(PALETTE)
+    classes: tuple[int, ...] = tuple(range(10))
+    world_fraction: float = 0.3
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    train_per_class: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.bias_ratio <= 1.0:
+            raise ValueError(f"bias_ratio must be in (0, 1], got {self.bias_ratio}")
+        if self.spurious not in ("background", "stroke"):
+            raise ValueError(f"spurious must be 'background' or 'stroke', got {self.spurious!r}")
+        unknown = [c for c in self.palette if c not in PALETTE]
+        if unknown or len(self.palette) < 2:
+            raise ValueError(f"palette needs >= 2 of {list(PALETTE)}; unknown: {unknown}")
+        if not self.classes or any(not 0 <= c <= 9 for c in self.classes):
+            raise ValueError(f"classes must be digits 0-9, got {self.classes}")
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes repeat: {self.classes}")
+        if not 0.0 < self.world_fraction < 1.0:
+            raise ValueError("world_fraction must be in (0, 1)")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("val_fraction + test_fraction must be < 1")
+        if self.train_per_class < 1:
+            raise ValueError("train_per_class must be >= 1")
+
+
+@dataclass(frozen=True)
+class DigitPool:
+    """Source digits: 8x8 intensities in [0, 1] and their digit labels, with sklearn indices."""
+
+    images: np.ndarray  # (N, 8, 8) float32
+    digits: np.ndarray  # (N,) int64
+    source_index: np.ndarray  # (N,) int64, index into sklearn's load_digits
+    meta: dict = field(default_factory=dict)
+
+
+def load_pools(seed: int = 0, world_fraction: float = 0.3) -> tuple[DigitPool, DigitPool]:
+    """Split sklearn's digits into (world pool, task pool), stratified by digit and seeded."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = (bunch.images / 16.0).astype(np.float32)
+    digits = bunch.target.astype(np.int64)
+    rng = np.random.default_rng(seed)
+    world_idx, task_idx = [], []
+    for d in range(10):
+        idx = rng.permutation(np.flatnonzero(digits == d))
+        n_world = int(round(world_fraction * len(idx)))
+        world_idx.extend(idx[:n_world])
+        task_idx.extend(idx[n_world:])
+    world, task = np.sort(world_idx), np.sort(task_idx)
+    return (
+        DigitPool(images[world], digits[world], world),
+        DigitPool(images[task], digits[task], task),
+    )
+
+
+def digit_alpha(digit8: np.ndarray, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Upsample an 8x8 digit to a 32x32 coverage map in [0, 1] (bicubic, so strokes are smooth)."""
+    inner = IMAGE_SIZE - 8  # leave a 4 px margin so a shift never cuts the digit
+    img = Image.fromarray((digit8 * 255).astype(np.uint8)).resize((inner, inner), Image.BICUBIC)
+    alpha = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    top, left = 4 + shift[0], 4 + shift[1]
+    alpha[top : top + inner, left : left + inner] = np.asarray(img, np.float32) / 255.0
+    return np.clip(alpha, 0.0, 1.0)
+
+
+def render(
+    digit8: np.ndarray,
+    stroke: tuple[int, int, int],
+    background: tuple[int, int, int],
+    shift: tuple[int, int] = (0, 0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paint one digit: returns (RGB uint8 image 32x32x3, exact foreground mask 32x32 bool)."""
+    alpha = digit_alpha(digit8, shift)[..., None]
+    rgb = alpha * np.asarray(stroke, np.float32) + (1 - alpha) * np.asarray(background, np.float32)
+    return np.round(rgb).astype(np.uint8), alpha[..., 0] >= 0.5
+
+
+def colours_for(config: ColoredDigitsConfig, colour: str) -> tuple[tuple, tuple]:
+    """(stroke, background) RGB for a sample whose spurious colour is `colour`."""
+    if config.spurious == "background":
+        return WHITE, PALETTE[colour]
+    return PALETTE[colour], BLACK
+
+
+def aligned_attr(config: ColoredDigitsConfig, class_index: int) -> int:
+    """The colour index each class is biased towards in the train split."""
+    return class_index % len(config.palette)
+
+
+def _split_task_pool(config: ColoredDigitsConfig, task: DigitPool, rng) -> dict[str, list[int]]:
+    """Assign task-pool digits to train / val / test, stratified by digit."""
+    splits: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for d in config.classes:
+        idx = rng.permutation(np.flatnonzero(task.digits == d))
+        n_val = int(round(config.val_fraction * len(idx)))
+        n_test = int(round(config.test_fraction * len(idx)))
+        splits["val"].extend(idx[:n_val])
+        splits["test"].extend(idx[n_val : n_val + n_test])
+        splits["train"].extend(idx[n_val + n_test :])
+    return splits
+
+
+@dataclass(frozen=True)
+class RenderedSample:
+    """A rendered sample before it is written: pixels, mask, labels and provenance."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    y: int
+    a: int
+    split: str
+    source_index: int
+    shift: tuple[int, int]
+
+
+def _train_samples(config, task, train_idx, rng) -> list[RenderedSample]:
+    n_colours = len(config.palette)
+    out = []
+    for y, digit in enumerate(config.classes):
+        pool = [i for i in train_idx if task.digits[i] == digit]
+        n_conflict = int(round((1.0 - config.bias_ratio) * config.train_per_class))
+        aligned = aligned_attr(config, y)
+        others = [c for c in range(n_colours) if c != aligned]
+        attrs = [aligned] * (config.train_per_class - n_conflict)
+        attrs += [others[k % len(others)] for k in range(n_conflict)]
+        for a in attrs:
+            i = int(rng.choice(pool))
+            shift = (int(rng.integers(-2, 3)), int(rng.integers(-2, 3)))
+            stroke, bg = colours_for(config, config.palette[a])
+            image, mask = render(task.images[i], stroke, bg, shift)
+            out.append(RenderedSample(image, mask, y, a, "train", int(task.source_index[i]), shift))
+    return out
+
+
+def _balanced_samples(config, task, idx, split) -> list[RenderedSample]:
+    """Every held-out digit in every colour: balanced groups, counterfactual pairs by design."""
+    y_of = {d: k for k, d in enumerate(config.classes)}
+    out = []
+    for i in idx:
+        for a, colour in enumerate(config.palette):
+            stroke, bg = colours_for(config, colour)
+            image, mask = render(task.images[i], stroke, bg)
+            y = y_of[int(task.digits[i])]
+            out.append(RenderedSample(image, mask, y, a, split, int(task.source_index[i]), (0, 0)))
+    return out
+
+
+def render_dataset(config: ColoredDigitsConfig) -> list[RenderedSample]:
+    """All samples of the dataset, in a deterministic order."""
+    _, task = load_pools(config.seed, config.world_fraction)
+    keep = np.isin(task.digits, config.classes)
+    task = DigitPool(task.images[keep], task.digits[keep], task.source_index[keep])
+    rng = np.random.default_rng(config.seed + 1)
+    splits = _split_task_pool(config, task, rng)
+    samples = _train_samples(config, task, sorted(splits["train"]), rng)
+    samples += _balanced_samples(config, task, sorted(splits["val"]), "val")
+    samples += _balanced_samples(config, task, sorted(splits["test"]), "test")
+    return samples
+
+
+def write_dataset(config: ColoredDigitsConfig, out_dir: Path) -> DatasetImport:
+    """Render the dataset to PNG files (+ mask PNGs) under `out_dir` and return its records."""
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    (out_dir / "masks").mkdir(parents=True, exist_ok=True)
+    records = []
+    for k, s in enumerate(render_dataset(config)):
+        name = f"{s.split}_{k:05d}.png"
+        # PNG without metadata chunks: the bytes depend on the pixels alone (reproducible files).
+        Image.fromarray(s.image).save(out_dir / "images" / name, optimize=False)
+        Image.fromarray(s.mask.astype(np.uint8) * 255).save(out_dir / "masks" / name)
+        meta = {
+            "source_index": s.source_index,
+            "digit": config.classes[s.y],
+            "colour": config.palette[s.a],
+            "shift": list(s.shift),
+        }
+        records.append(
+            SampleRecord(
+                out_dir / "images" / name,
+                s.y,
+                s.a,
+                s.split,
+                meta,
+                mask_path=out_dir / "masks" / name,
+            )
+        )
+    return DatasetImport(
+        name="colored-digits",
+        records=records,
+        class_names=[f"digit {d}" for d in config.classes],
+        attr_names=list(config.palette),
+        root=out_dir,
+        params={"spurious": config.spurious, "bias_ratio": config.bias_ratio},
+    )
+
+
+@DATASETS.register("colored-digits")
+def colored_digits(root: Path, **options) -> DatasetImport:
+    """Adapter entry point: render into `root` (options are ColoredDigitsConfig fields)."""
+    return write_dataset(ColoredDigitsConfig(**options), root)

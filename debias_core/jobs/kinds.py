@@ -1,0 +1,21 @@
+"""The job kinds the app and CLI can launch; each calls one core function.
+
+Heavy imports happen inside the job functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from debias_core.jobs.base import JOB_KINDS, JobContext
+
+
+@JOB_KINDS.register("train")
+def train_job(ctx: JobContext, params: dict) -> dict:
+    """Train + evaluate one method; params are TrainConfig fields."""
+    from debias_core.train import TrainConfig
+    from debias_core.train.run import run_training
+
+    result = run_training(ctx.store, TrainConfig(**params), ctx.device, ctx.progress, ctx.job_id)
+    r = result.report
+    return {"run_id": result.run_id,
+            "message": f"run {result.run_id}: test worst-group {r.worst_group_accuracy:.1%}, "
+                       f"average {r.average_accuracy:.1%}"}

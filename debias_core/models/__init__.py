@@ -1,0 +1,1 @@
+"""Models: classifiers (features / head split), the diffusion backbone seam, checkpoints."""

@@ -1,0 +1,98 @@
+"""A tiny random backbone built in-process (no files, no downloads) for fast tests.
+
+Same classes as the real thing, sized like diffusers' own `get_dummy_components`: 16x16 images,
+8x8x4 latents, a 2-layer CLIP text encoder and a tokenizer trained here on a few words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+
+from debias_core.models.backbone import Backbone
+from debias_core.models.clip_bpe import clip_tokenizer_in_memory
+
+DUMMY_WORDS = [
+    "a photo of digit 0 1 2 3 4 5 6 7 8 9",
+    "red green blue yellow magenta cyan orange purple white black stroke, on a background",
+]
+
+
+def tiny_scheduler():
+    """DDIM with Stable Diffusion's noise schedule; 'trailing' spacing starts at pure noise."""
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+        timestep_spacing="trailing",
+    )
+
+
+def _state_hash(*modules: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for module in modules:
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def dummy_backbone(seed: int = 0) -> Backbone:
+    """Random tiny components; the same seed gives the same weights (global RNG untouched)."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = clip_tokenizer_in_memory(DUMMY_WORDS, max_length=16)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            sample_size=8,
+            in_channels=4,
+            out_channels=4,
+            block_out_channels=(4, 8),
+            layers_per_block=1,
+            norm_num_groups=2,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+            attention_head_dim=2,
+        )
+        vae = AutoencoderKL(
+            block_out_channels=(4, 8),
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            latent_channels=4,
+            norm_num_groups=2,
+            sample_size=16,
+        )
+        text_config = CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=16,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        text_encoder = CLIPTextModel(text_config)
+    for module in (unet, vae, text_encoder):
+        module.requires_grad_(False).eval()
+    return Backbone(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        unet=unet,
+        vae=vae,
+        scheduler=tiny_scheduler(),
+        spec=f"dummy:{seed}",
+        content_hash=_state_hash(unet, vae, text_encoder),
+    )

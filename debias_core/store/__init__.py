@@ -1,0 +1,17 @@
+"""The project store: SQLite (sqlite-utils) + content-addressed files. All SQL lives here."""
+
+from debias_core.store.project import DB_NAME, NotAProject, Store
+from debias_core.store.records import GeneratedImage, Job, Recipe, Run, Sample
+from debias_core.store.samples import SampleFilter
+
+__all__ = [
+    "DB_NAME",
+    "GeneratedImage",
+    "Job",
+    "NotAProject",
+    "Recipe",
+    "Run",
+    "Sample",
+    "SampleFilter",
+    "Store",
+]

@@ -1,0 +1,188 @@
+"""Samples (real and generated) and group statistics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from debias_core.store import files
+from debias_core.store.records import GeneratedImage, Sample, dumps, now
+
+
+@dataclass(frozen=True)
+class SampleFilter:
+    """Which samples to list; None means any. `status` is the curation state of generated ones."""
+
+    source: str | None = None
+    split: str | None = None
+    y: int | None = None
+    a: int | None = None
+    status: str | None = None  # 'pending' | 'accepted' | 'rejected'
+    method: str | None = None
+    job_id: int | None = None
+    ids: Sequence[int] | None = None
+
+    def where(self) -> tuple[str, list]:
+        clauses, params = [], []
+        for column in ("source", "split", "y", "a", "job_id"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"s.{column} = ?")
+                params.append(value)
+        if self.status is not None:
+            clauses.append("coalesce(c.status, 'pending') = ?")
+            params.append(self.status)
+        if self.method is not None:
+            clauses.append("r.method = ?")
+            params.append(self.method)
+        if self.ids is not None:
+            clauses.append(f"s.id in ({','.join('?' * len(self.ids)) or 'null'})")
+            params.extend(int(i) for i in self.ids)
+        return (" where " + " and ".join(clauses)) if clauses else "", params
+
+
+ANY_SAMPLE = SampleFilter()
+_FROM = (
+    " from samples s left join curation c on c.sample_id = s.id"
+    " left join recipes r on r.id = s.recipe_id"
+)
+
+
+class SamplesMixin:
+    # -- writes ------------------------------------------------------------------------------
+    def add_real_samples(self, records: Iterable, progress=None) -> int:
+        """Copy real images into the store and insert their rows, all in one transaction."""
+        rows, metas = [], []
+        records = list(records)
+        for k, rec in enumerate(records):
+            rel, digest = files.put_file(self.root, rec.path)
+            meta = dict(rec.meta, original_path=str(rec.path))
+            if rec.mask_path is not None:  # the exact mask, content-addressed like the image
+                meta["mask_path"], _ = files.put_file(self.root, rec.mask_path)
+            rows.append(self._sample_row(rel, digest, rec.y, rec.a, rec.split, "real", meta))
+            metas.append(meta)
+            if progress and k % 500 == 0:
+                progress(k / max(len(records), 1), f"copied {k}/{len(records)} images")
+        with self.write() as db:
+            start = self._next_id(db)
+            for offset, row in enumerate(rows):
+                row["id"] = start + offset
+            db["samples"].insert_all(rows)
+            labels = [
+                {"sample_id": row["id"], "label": int(label)}
+                for row, rec in zip(rows, records, strict=True)
+                for label in rec.labels
+            ]
+            if labels:
+                db["sample_labels"].insert_all(labels)
+            masks = [
+                {
+                    "sample_id": row["id"],
+                    "kind": "exact",
+                    "label": "foreground",
+                    "path": row_meta["mask_path"],
+                    "params": "{}",
+                    "created_at": row["created_at"],
+                }
+                for row, row_meta in zip(rows, metas, strict=True)
+                if "mask_path" in row_meta
+            ]
+            if masks:
+                db["masks"].insert_all(masks)
+        return len(rows)
+
+    def add_generated_unit(
+        self, job_id: int | None, unit_key: str | None, images: Sequence[GeneratedImage]
+    ) -> list[int]:
+        """Insert one work unit's images + recipes and mark the unit done, atomically.
+
+        A unit already done is skipped, so a resumed job never duplicates samples.
+        """
+        blobs = [files.put_image(self.root, g.image) for g in images]  # files first: idempotent
+        with self.write() as db:
+            if job_id is not None and unit_key is not None and self.unit_done(job_id, unit_key):
+                return []
+            ids = []
+            for (rel, digest), g in zip(blobs, images, strict=True):
+                recipe_id = db["recipes"].insert(g.recipe.to_row() | {"created_at": now()}).last_pk
+                row = self._sample_row(rel, digest, g.y, g.a, "train", "generated", g.meta)
+                row |= {
+                    "parent_id": g.parent_id,
+                    "recipe_id": recipe_id,
+                    "job_id": job_id,
+                    "unit_key": unit_key,
+                }
+                ids.append(db["samples"].insert(row).last_pk)
+            if job_id is not None and unit_key is not None:
+                db["job_units"].insert({"job_id": job_id, "unit_key": unit_key, "done_at": now()})
+        return ids
+
+    @staticmethod
+    def _sample_row(rel, digest, y, a, split, source, meta) -> dict:
+        return {
+            "path": rel,
+            "sha256": digest,
+            "y": int(y),
+            "a": int(a),
+            "split": split,
+            "source": source,
+            "meta": dumps(meta),
+            "created_at": now(),
+        }
+
+    @staticmethod
+    def _next_id(db) -> int:
+        return (next(db.query("select coalesce(max(id), 0) as m from samples"))["m"]) + 1
+
+    # -- reads -------------------------------------------------------------------------------
+    def get_sample(self, sample_id: int) -> Sample:
+        rows = self.query("select * from samples where id = ?", [int(sample_id)])
+        if not rows:
+            raise KeyError(f"no sample with id {sample_id}")
+        return Sample.from_row(rows[0])
+
+    def list_samples(
+        self, where: SampleFilter = ANY_SAMPLE, limit: int | None = None, offset: int = 0
+    ) -> list[Sample]:
+        sql, params = where.where()
+        page = f" limit {int(limit)} offset {int(offset)}" if limit is not None else ""
+        rows = self.query(f"select s.*{_FROM}{sql} order by s.id{page}", params)
+        return [Sample.from_row(r) for r in rows]
+
+    def count_samples(self, where: SampleFilter = ANY_SAMPLE) -> int:
+        sql, params = where.where()
+        return self.query(f"select count(*) as n{_FROM}{sql}", params)[0]["n"]
+
+    def sample_path(self, sample: Sample):
+        return self.root / sample.path
+
+    def labels_of(self, sample_id: int) -> list[int]:
+        rows = self.query("select label from sample_labels where sample_id = ?", [sample_id])
+        return [r["label"] for r in rows]
+
+    # -- groups ------------------------------------------------------------------------------
+    def aligned_attrs(self) -> dict[int, int]:
+        """Each class's majority attribute in the real train split (its bias-aligned context)."""
+        rows = self.query(
+            "select y, a, count(*) as n from samples where source = 'real' and split = 'train'"
+            " group by y, a"
+        )
+        best: dict[int, tuple[int, int]] = {}
+        for r in rows:
+            if r["y"] not in best or r["n"] > best[r["y"]][1]:
+                best[r["y"]] = (r["a"], r["n"])
+        return {y: a for y, (a, _) in best.items()}
+
+    def group_counts(self) -> list[dict]:
+        """Counts per (y, a): real per split, and generated by curation status."""
+        rows = self.query(
+            "select s.y, s.a, s.source, s.split, coalesce(c.status, 'pending') as status,"
+            " count(*) as n from samples s left join curation c on c.sample_id = s.id"
+            " group by s.y, s.a, s.source, s.split, status"
+        )
+        counts: dict[tuple[int, int], Counter] = {}
+        for r in rows:
+            key = f"real_{r['split']}" if r["source"] == "real" else f"generated_{r['status']}"
+            counts.setdefault((r["y"], r["a"]), Counter())[key] += r["n"]
+        return [{"y": y, "a": a, **c} for (y, a), c in sorted(counts.items())]

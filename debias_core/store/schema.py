@@ -1,0 +1,160 @@
+"""The project database schema, as ordered migrations (sqlite-utils `Migrations`).
+
+Tables are created explicitly (never inferred from a first row). A new schema change is a new
+migration appended at the bottom; opening an older project applies the missing ones.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+FORMAT = "debias-studio-project"
+MIGRATIONS = Migrations("debias_studio")
+
+
+@MIGRATIONS(name="0001_core")
+def _core(db: Database) -> None:
+    db["project"].create({"key": str, "value": str}, pk="key")
+    db["samples"].create(
+        {
+            "id": int,
+            "path": str,  # relative to the project folder, content-addressed
+            "sha256": str,
+            "y": int,
+            "a": int,
+            "split": str,
+            "source": str,  # 'real' | 'generated'
+            "parent_id": int,  # the real sample a generated one was made from (may be null)
+            "recipe_id": int,
+            "job_id": int,
+            "unit_key": str,  # the job work unit that produced it (resume without duplicates)
+            "meta": str,  # JSON
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"path", "sha256", "y", "a", "split", "source", "created_at"},
+    )
+    db["samples"].create_index(["source", "split", "y", "a"])
+    db["samples"].create_index(["job_id", "unit_key"])
+    db["recipes"].create(
+        {
+            "id": int,
+            "method": str,
+            "backbone_id": str,
+            "backbone_hash": str,
+            "source_ids": str,  # JSON list of sample ids
+            "prompt": str,
+            "negative_prompt": str,
+            "tokens": str,  # JSON: learned token files / names
+            "adapters": str,  # JSON: LoRA adapter files / names
+            "mask_id": int,
+            "seed": int,
+            "scheduler": str,
+            "steps": int,
+            "guidance": float,
+            "params": str,  # JSON: method parameters
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"method", "backbone_id", "seed", "created_at"},
+    )
+    db["masks"].create(
+        {
+            "id": int,
+            "sample_id": int,
+            "kind": str,  # 'exact' | 'text-prompted' | 'object'
+            "label": str,  # the object / text prompt the mask is of
+            "path": str,
+            "params": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"kind", "path", "created_at"},
+    )
+    db["masks"].create_index(["sample_id"])
+    db["scores"].create(
+        {
+            "id": int,
+            "sample_id": int,
+            "scorer": str,
+            "run_id": int,
+            "value": float,
+            "details": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sample_id", "scorer", "created_at"},
+    )
+    db["scores"].create_index(["sample_id", "scorer"])
+    db["decisions"].create(
+        {
+            "id": int,
+            "sample_id": int,
+            "decision": str,  # 'accept' | 'reject' | 'undo'
+            "reviewer": str,
+            "reason": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sample_id", "decision", "reviewer", "created_at"},
+    )
+    db["decisions"].create_index(["sample_id"])
+    # Derived from `decisions` in the same transaction as each insert, so filters stay fast.
+    db["curation"].create({"sample_id": int, "status": str, "decision_id": int}, pk="sample_id")
+    db["curation"].create_index(["status"])
+
+
+@MIGRATIONS(name="0002_jobs_runs")
+def _jobs_runs(db: Database) -> None:
+    db["jobs"].create(
+        {
+            "id": int,
+            "kind": str,
+            "params": str,
+            "status": str,  # queued | running | done | failed | cancelled | interrupted
+            "progress": float,
+            "message": str,
+            "error": str,
+            "result": str,  # JSON summary a finished job returns
+            "units_done": int,
+            "units_total": int,
+            "cancel_requested": int,
+            "pid": int,
+            "heartbeat_at": str,
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"kind", "status", "created_at"},
+        defaults={"progress": 0.0, "units_done": 0, "units_total": 0, "cancel_requested": 0},
+    )
+    db["job_units"].create(
+        {"job_id": int, "unit_key": str, "done_at": str}, pk=("job_id", "unit_key")
+    )
+    db["runs"].create(
+        {
+            "id": int,
+            "kind": str,  # 'train' | 'eval'
+            "method": str,
+            "config": str,
+            "status": str,
+            "metrics": str,  # JSON: final report + per-epoch history
+            "synthetic_ids": str,  # JSON list of generated sample ids the run trained on
+            "dir": str,
+            "job_id": int,
+            "created_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"kind", "method", "status", "created_at"},
+    )
+
+
+@MIGRATIONS(name="0003_multilabel")
+def _multilabel(db: Database) -> None:
+    # COCO-Stuff style data: a label set per sample and the biased (b, c) pairs of the dataset.
+    db["sample_labels"].create({"sample_id": int, "label": int}, pk=("sample_id", "label"))
+    db["label_names"].create({"label": int, "name": str}, pk="label")
+    db["biased_pairs"].create({"b": int, "c": int, "bias_score": float}, pk=("b", "c"))

@@ -1,0 +1,83 @@
+"""The training seam: config, the data a method sees, the method Protocol and its registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from debias_core.registry import Registry
+from debias_core.train.tensors import Tensors
+
+Progress = Callable[[float, str], None]
+
+
+class Cancelled(RuntimeError):
+    """Raised from a progress callback to stop training between epochs."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Saved as config.json next to the run's outputs."""
+
+    method: str = "erm"
+    arch: str = "small-cnn"
+    pretrained: str | None = None
+    epochs: int = 12
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 0  # epochs without val worst-group improvement before stopping; 0 = never
+    synthetic: str = "none"  # which generated samples: none | all | accepted
+    seed: int = 0
+    image_size: int = 32
+    params: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. GroupDRO eta)
+
+    def __post_init__(self) -> None:
+        if self.synthetic not in ("none", "all", "accepted"):
+            raise ValueError(f"synthetic must be none, all or accepted, got {self.synthetic!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Real splits, the generated samples a method may use, and the group structure."""
+
+    train: Tensors
+    val: Tensors
+    test: Tensors
+    synthetic: Tensors | None
+    n_classes: int
+    n_attrs: int
+    aligned_attrs: dict[int, int]
+
+
+@dataclass
+class TrainContext:
+    """What a method gets: data, config, device, a model factory and a progress callback."""
+
+    data: TrainData
+    config: TrainConfig
+    device: torch.device
+    new_model: Callable[[], nn.Module]
+    progress: Progress = lambda fraction, message: None
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """A method's output: the selected model, per-epoch history, the synthetic ids it used."""
+
+    model: nn.Module
+    history: list[dict]
+    synthetic_ids: list[int] = field(default_factory=list)
+
+
+class TrainMethod(Protocol):
+    def __call__(self, ctx: TrainContext) -> MethodResult: ...
+
+
+TRAIN_METHODS: Registry[TrainMethod] = Registry("training method")

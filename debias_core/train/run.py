@@ -1,0 +1,113 @@
+"""Run a registered training method end to end: load data, train, evaluate, record the run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from debias_core.evaluate.report import EvalReport, build_report
+from debias_core.models.classifiers import ClassifierSpec, create_classifier
+from debias_core.store import SampleFilter, Store
+from debias_core.train.base import TRAIN_METHODS, Progress, TrainConfig, TrainContext, TrainData
+from debias_core.train.loop import predict
+from debias_core.train.tensors import load_tensors
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: int
+    report: EvalReport
+    history: list[dict]
+    run_dir: Path
+    synthetic_ids: list[int]
+
+
+def load_train_data(store: Store, config: TrainConfig) -> TrainData:
+    """Real splits + the generated samples `config.synthetic` selects, as tensors."""
+    size = config.image_size
+
+    def real(split: str):
+        return load_tensors(store, SampleFilter(source="real", split=split), size)
+
+    synthetic = None
+    if config.synthetic != "none":
+        status = "accepted" if config.synthetic == "accepted" else None
+        synthetic = load_tensors(store, SampleFilter(source="generated", status=status), size)
+    meta = store.meta()
+    return TrainData(
+        real("train"),
+        real("val"),
+        real("test"),
+        synthetic,
+        n_classes=len(meta["class_names"]),
+        n_attrs=len(meta["attr_names"]),
+        aligned_attrs=store.aligned_attrs(),
+    )
+
+
+def evaluate(model, data: TrainData, split: str, store: Store, device) -> EvalReport:
+    tensors = getattr(data, split)
+    preds = predict(model, tensors, device).argmax(1)
+    aligned = np.array([data.aligned_attrs.get(c, -1) for c in range(data.n_classes)])
+    return build_report(
+        preds, tensors.y.numpy(), tensors.a.numpy(), store.class_names, store.attr_names, aligned
+    )
+
+
+def run_training(
+    store: Store,
+    config: TrainConfig,
+    device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+    job_id: int | None = None,
+) -> TrainResult:
+    """Train `config.method`, evaluate on test, and record everything under runs/<id>/."""
+    method = TRAIN_METHODS.get(config.method)  # fails fast on an unknown name
+    device = torch.device(device)
+    data = load_train_data(store, config)
+    if config.synthetic != "none" and not len(data.synthetic):
+        raise ValueError(f"no {config.synthetic} generated samples in the project to train on")
+    spec = ClassifierSpec(config.arch, data.n_classes, config.pretrained, config.image_size)
+    run_id = store.create_run("train", config.method, asdict(config), job_id=job_id)
+    run_dir = store.root / "runs" / f"{run_id:04d}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    ctx = TrainContext(
+        data,
+        config,
+        device,
+        lambda: create_classifier(spec, config.seed),
+        progress or (lambda f, m: None),
+    )
+    try:
+        torch.manual_seed(config.seed)  # dropout / augmentation randomness inside methods
+        result = method(ctx)
+        report = evaluate(result.model, data, "test", store, device)
+    except BaseException as exc:
+        store.finish_run(run_id, {"error": str(exc)}, status="failed", run_dir=str(run_dir))
+        raise
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()},
+        str(run_dir / "model.safetensors"),
+    )
+    metrics = {"test": report.to_dict(), "history": result.history}
+    (run_dir / "report.json").write_text(json.dumps(metrics, indent=2))
+    store.finish_run(run_id, metrics, result.synthetic_ids, run_dir=str(run_dir))
+    return TrainResult(run_id, report, result.history, run_dir, result.synthetic_ids)
+
+
+def load_run_model(store: Store, run_id: int, device="cpu"):
+    """Rebuild a finished run's classifier from its config and safetensors checkpoint."""
+    from safetensors.torch import load_file
+
+    run = store.get_run(run_id)
+    config = TrainConfig(**run.config)
+    spec = ClassifierSpec(config.arch, len(store.class_names), None, config.image_size)
+    model = create_classifier(spec, config.seed)
+    model.load_state_dict(load_file(str(Path(run.dir) / "model.safetensors")))
+    return model.to(device).eval(), config

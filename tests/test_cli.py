@@ -1,0 +1,60 @@
+"""The CLI end to end on a tiny project: init, stats, train, runs, export, and its errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from debias_core.cli import main
+
+
+@pytest.fixture
+def project(tmp_path):
+    opts = json.dumps({"classes": [0, 1], "palette": ["red", "green"], "train_per_class": 40})
+    assert main(["init", str(tmp_path / "p"), "--bias-ratio", "0.9", "--options", opts]) == 0
+    return tmp_path / "p"
+
+
+def test_stats_json_lists_every_group(project, capsys):
+    capsys.readouterr()
+    assert main(["stats", str(project), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["y"], r["a"]) for r in rows} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert sum(r["train"] for r in rows) == 80
+
+
+def test_train_writes_report_and_runs_lists_it(project, capsys):
+    assert main(["train", str(project), "--epochs", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    report = json.loads((project / "runs" / "0001" / "report.json").read_text())
+    assert out["test"] == report["test"]
+    assert len(report["history"]) == 2
+    assert main(["runs", str(project)]) == 0
+    assert "erm" in capsys.readouterr().out
+
+
+def test_export_writes_subpopbench_metadata(project, tmp_path):
+    assert main(["export", str(project), "--out", str(tmp_path / "out")]) == 0
+    rows = list(csv.DictReader((tmp_path / "out" / "metadata.csv").open()))
+    assert rows[0].keys() >= {"filename", "y", "a", "split", "source", "sample_id", "parent_id"}
+    assert all((tmp_path / "out" / r["filename"]).is_file() for r in rows)
+    assert {r["split"] for r in rows} == {"train", "val", "test"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["stats", "/nonexistent/project"], "is not a Debias Studio project"),
+    (["train", "{p}", "--method", "nope"], "unknown training method 'nope'; valid:"),
+    (["init", "{p}"], "a project already exists"),
+    (["init", "{tmp}/new", "--dataset", "waterbirds"], "--root PATH is required"),
+    (["init", "{tmp}/new", "--bias-ratio", "1.5"], "bias_ratio must be in (0, 1]"),
+    (["export", "{p}", "--out", "{p}"], "is not empty"),
+])
+def test_bad_input_gives_one_line_error_and_status_2(project, tmp_path, capsys, argv, message):
+    argv = [a.format(p=project, tmp=tmp_path) for a in argv]
+    capsys.readouterr()
+    assert main(argv) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("error:") and message in errors[0]
+    assert not (tmp_path / "new").exists()
