@@ -61,13 +61,28 @@ def cmd_train(args) -> int:
     from debias_core.train.run import run_training
 
     params = json.loads(args.params) if args.params else {}
-    config = TrainConfig(method=args.method, arch=args.arch, epochs=args.epochs, seed=args.seed,
-                         synthetic=args.synthetic, lr=args.lr, batch_size=args.batch_size,
-                         params=params)
+    config = TrainConfig(
+        method=args.method,
+        arch=args.arch,
+        epochs=args.epochs,
+        seed=args.seed,
+        synthetic=args.synthetic,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        params=params,
+    )
     result = run_training(_open(args), config, args.device, progress_printer())
     if args.json:
-        print(json.dumps({"run_id": result.run_id, "run_dir": str(result.run_dir),
-                          "test": result.report.to_dict()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "run_id": result.run_id,
+                    "run_dir": str(result.run_dir),
+                    "test": result.report.to_dict(),
+                },
+                indent=2,
+            )
+        )
     else:
         print(format_group_table(result.report))
         print(f"\nrun {result.run_id} written to {result.run_dir}")
@@ -93,10 +108,17 @@ def cmd_export(args) -> int:
 def cmd_generate(args) -> int:
     from debias_core.generate.balanced import build_balanced_set
 
-    ids = build_balanced_set(_open(args), backbone_spec=args.backbone, per_group=args.per_group,
-                             seed=args.seed, steps=args.steps, guidance=args.guidance,
-                             device=args.device, method=args.method,
-                             progress=progress_printer())
+    ids = build_balanced_set(
+        _open(args),
+        backbone_spec=args.backbone,
+        per_group=args.per_group,
+        seed=args.seed,
+        steps=args.steps,
+        guidance=args.guidance,
+        device=args.device,
+        method=args.method,
+        progress=progress_printer(),
+    )
     print(f"generated {len(ids)} images")
     return 0
 
@@ -116,9 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="create a project from a dataset")
     p.add_argument("dir")
-    p.add_argument("--dataset", default="colored-digits",
-                   help="colored-digits | waterbirds | celeba | metashift | metadata-csv | "
-                        "folder-csv")
+    p.add_argument(
+        "--dataset",
+        default="colored-digits",
+        help="colored-digits | waterbirds | celeba | metashift | metadata-csv | folder-csv",
+    )
     p.add_argument("--root", help="the dataset folder (not for colored-digits)")
     p.add_argument("--bias-ratio", type=float, default=0.99)
     p.add_argument("--spurious", choices=["background", "stroke"], default="background")

@@ -43,14 +43,17 @@ def test_export_writes_subpopbench_metadata(project, tmp_path):
     assert {r["split"] for r in rows} == {"train", "val", "test"}
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["stats", "/nonexistent/project"], "is not a Debias Studio project"),
-    (["train", "{p}", "--method", "nope"], "unknown training method 'nope'; valid:"),
-    (["init", "{p}"], "a project already exists"),
-    (["init", "{tmp}/new", "--dataset", "waterbirds"], "--root PATH is required"),
-    (["init", "{tmp}/new", "--bias-ratio", "1.5"], "bias_ratio must be in (0, 1]"),
-    (["export", "{p}", "--out", "{p}"], "is not empty"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["stats", "/nonexistent/project"], "is not a Debias Studio project"),
+        (["train", "{p}", "--method", "nope"], "unknown training method 'nope'; valid:"),
+        (["init", "{p}"], "a project already exists"),
+        (["init", "{tmp}/new", "--dataset", "waterbirds"], "--root PATH is required"),
+        (["init", "{tmp}/new", "--bias-ratio", "1.5"], "bias_ratio must be in (0, 1]"),
+        (["export", "{p}", "--out", "{p}"], "is not empty"),
+    ],
+)
 def test_bad_input_gives_one_line_error_and_status_2(project, tmp_path, capsys, argv, message):
     argv = [a.format(p=project, tmp=tmp_path) for a in argv]
     capsys.readouterr()

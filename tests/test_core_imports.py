@@ -24,6 +24,9 @@ def test_core_never_imports_gradio_or_loads_models():
 
 
 def test_no_core_module_imports_gradio_anywhere():
-    offenders = [p for p in (ROOT / "debias_core").rglob("*.py")
-                 if "import gradio" in p.read_text() or "from gradio" in p.read_text()]
+    offenders = [
+        p
+        for p in (ROOT / "debias_core").rglob("*.py")
+        if "import gradio" in p.read_text() or "from gradio" in p.read_text()
+    ]
     assert offenders == []

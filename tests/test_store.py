@@ -12,9 +12,15 @@ from debias_core.store.schema import MIGRATIONS
 
 
 def _recipe(seed=0, method="txt2img"):
-    return Recipe(method=method, backbone_id="embedded", backbone_hash="abc", seed=seed,
-                  prompt="a photo of digit 1 on a red background", source_ids=(1, 2),
-                  params={"template": "vanilla"})
+    return Recipe(
+        method=method,
+        backbone_id="embedded",
+        backbone_hash="abc",
+        seed=seed,
+        prompt="a photo of digit 1 on a red background",
+        source_ids=(1, 2),
+        params={"template": "vanilla"},
+    )
 
 
 def _image(value: int) -> np.ndarray:
@@ -61,8 +67,9 @@ def test_older_schema_is_migrated_on_open(tmp_path):
 
 def test_generated_unit_records_recipe_and_is_not_duplicated_on_resume(store):
     job = store.create_job("generate", {})
-    images = [GeneratedImage(_image(k), y=1, a=0, recipe=_recipe(k), parent_id=None)
-              for k in range(3)]
+    images = [
+        GeneratedImage(_image(k), y=1, a=0, recipe=_recipe(k), parent_id=None) for k in range(3)
+    ]
     ids = store.add_generated_unit(job, "y1-a0-b0", images)
     assert len(ids) == 3
     assert store.add_generated_unit(job, "y1-a0-b0", images) == []  # resumed: skipped
@@ -75,8 +82,11 @@ def test_generated_unit_records_recipe_and_is_not_duplicated_on_resume(store):
 
 
 def test_identical_images_share_one_content_addressed_file(store):
-    ids = store.add_generated_unit(None, None, [
-        GeneratedImage(_image(7), 0, 1, _recipe(0)), GeneratedImage(_image(7), 0, 1, _recipe(1))])
+    ids = store.add_generated_unit(
+        None,
+        None,
+        [GeneratedImage(_image(7), 0, 1, _recipe(0)), GeneratedImage(_image(7), 0, 1, _recipe(1))],
+    )
     a, b = (store.get_sample(i) for i in ids)
     assert a.path == b.path and a.id != b.id
 
@@ -103,8 +113,9 @@ def test_decision_on_unknown_sample_changes_nothing(store):
 
 
 def test_filters_and_group_counts(store):
-    ids = store.add_generated_unit(None, None, [
-        GeneratedImage(_image(k), k % 2, 1, _recipe(k)) for k in range(4)])
+    ids = store.add_generated_unit(
+        None, None, [GeneratedImage(_image(k), k % 2, 1, _recipe(k)) for k in range(4)]
+    )
     store.decide(ids[:2], "accept", "ana")
     assert store.count_samples(SampleFilter(status="accepted")) == 2
     assert store.count_samples(SampleFilter(status="pending", y=1)) == 1

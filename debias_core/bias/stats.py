@@ -32,16 +32,21 @@ def group_stats(store: Store) -> list[GroupStat]:
     rows = []
     for c in store.group_counts():
         y, a = c["y"], c["a"]
-        rows.append(GroupStat(
-            y=y, a=a,
-            class_name=classes[y] if y < len(classes) else str(y),
-            attr_name=attrs[a] if a < len(attrs) else str(a),
-            aligned=aligned.get(y) == a,
-            train=c.get("real_train", 0), val=c.get("real_val", 0), test=c.get("real_test", 0),
-            generated_accepted=c.get("generated_accepted", 0),
-            generated_pending=c.get("generated_pending", 0),
-            generated_rejected=c.get("generated_rejected", 0),
-        ))
+        rows.append(
+            GroupStat(
+                y=y,
+                a=a,
+                class_name=classes[y] if y < len(classes) else str(y),
+                attr_name=attrs[a] if a < len(attrs) else str(a),
+                aligned=aligned.get(y) == a,
+                train=c.get("real_train", 0),
+                val=c.get("real_val", 0),
+                test=c.get("real_test", 0),
+                generated_accepted=c.get("generated_accepted", 0),
+                generated_pending=c.get("generated_pending", 0),
+                generated_rejected=c.get("generated_rejected", 0),
+            )
+        )
     return rows
 
 
@@ -50,25 +55,48 @@ def bias_summary(stats: list[GroupStat]) -> dict:
     train = sum(s.train for s in stats)
     aligned = sum(s.train for s in stats if s.aligned)
     rarest = min(stats, key=lambda s: s.train) if stats else None
-    return {"train_samples": train, "aligned_fraction": aligned / train if train else 0.0,
-            "rarest_group": rarest.label if rarest else None,
-            "rarest_count": rarest.train if rarest else 0}
+    return {
+        "train_samples": train,
+        "aligned_fraction": aligned / train if train else 0.0,
+        "rarest_group": rarest.label if rarest else None,
+        "rarest_count": rarest.train if rarest else 0,
+    }
 
 
 def format_stats_table(stats: list[GroupStat]) -> str:
     """A plain-text table for the terminal."""
     head = ["y", "a", "class", "context", "kind", "train", "val", "test", "gen+", "gen?", "gen-"]
-    body = [[s.y, s.a, s.class_name, s.attr_name, "aligned" if s.aligned else "conflicting",
-             s.train, s.val, s.test, s.generated_accepted, s.generated_pending,
-             s.generated_rejected] for s in stats]
+    body = [
+        [
+            s.y,
+            s.a,
+            s.class_name,
+            s.attr_name,
+            "aligned" if s.aligned else "conflicting",
+            s.train,
+            s.val,
+            s.test,
+            s.generated_accepted,
+            s.generated_pending,
+            s.generated_rejected,
+        ]
+        for s in stats
+    ]
     widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(str(v).rjust(w) if isinstance(v, int) else str(v).ljust(w)
-                       for v, w in zip(r, widths, strict=True)) for r in [head, *body]]
+    lines = [
+        "  ".join(
+            str(v).rjust(w) if isinstance(v, int) else str(v).ljust(w)
+            for v, w in zip(r, widths, strict=True)
+        )
+        for r in [head, *body]
+    ]
     summary = bias_summary(stats)
     lines.insert(1, "-" * len(lines[0]))
-    lines.append(f"\n{summary['train_samples']} real train samples, "
-                 f"{summary['aligned_fraction']:.1%} in bias-aligned groups; "
-                 f"rarest group: {summary['rarest_group']} ({summary['rarest_count']})")
+    lines.append(
+        f"\n{summary['train_samples']} real train samples, "
+        f"{summary['aligned_fraction']:.1%} in bias-aligned groups; "
+        f"rarest group: {summary['rarest_group']} ({summary['rarest_count']})"
+    )
     return "\n".join(lines)
 
 

@@ -31,9 +31,13 @@ class JobContext:
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Persist progress (and a heartbeat); raise JobCancelled if a cancel was requested."""
-        self.store.update_job(self.job_id, progress=float(min(max(fraction, 0.0), 1.0)),
-                              message=message, heartbeat_at=now(),
-                              units_done=self.store.units_done(self.job_id))
+        self.store.update_job(
+            self.job_id,
+            progress=float(min(max(fraction, 0.0), 1.0)),
+            message=message,
+            heartbeat_at=now(),
+            units_done=self.store.units_done(self.job_id),
+        )
         self.check_cancel()
 
     def check_cancel(self) -> None:
@@ -72,6 +76,9 @@ def mark_interrupted(store: Store, live_pids: Callable[[int | None], bool] = pid
     """Jobs left queued or running by a process that is gone become 'interrupted' (resumable)."""
     lost = [j.id for j in store.active_jobs() if j.pid != os.getpid() and not live_pids(j.pid)]
     for job_id in lost:
-        store.update_job(job_id, status="interrupted",
-                         message="the process running this job stopped; resume to continue")
+        store.update_job(
+            job_id,
+            status="interrupted",
+            message="the process running this job stopped; resume to continue",
+        )
     return lost

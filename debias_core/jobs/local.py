@@ -25,7 +25,10 @@ class LocalExecutor:
         self.interrupted = mark_interrupted(store)  # left over from a process that died
 
     def submit(self, kind: str, params: dict) -> int:
-        JOB_KINDS.get(kind)  # unknown kind -> ValueError listing the valid ones, before queuing
+        job_fn = JOB_KINDS.get(kind)  # unknown kind -> ValueError listing the valid ones
+        validate = getattr(job_fn, "validate", None)
+        if validate is not None:  # bad parameters fail here, before a job row exists
+            validate(self.store, params)
         job_id = self.store.create_job(kind, params)
         self.store.update_job(job_id, pid=os.getpid())
         self._enqueue(job_id)
@@ -36,8 +39,14 @@ class LocalExecutor:
         job = self.store.get_job(job_id)
         if job.status not in RESUMABLE:
             raise ValueError(f"job {job_id} is {job.status}; only {RESUMABLE} jobs can resume")
-        self.store.update_job(job_id, status="queued", cancel_requested=0, error="",
-                              pid=os.getpid(), message="resuming")
+        self.store.update_job(
+            job_id,
+            status="queued",
+            cancel_requested=0,
+            error="",
+            pid=os.getpid(),
+            message="resuming",
+        )
         self._enqueue(job_id)
         return job_id
 
@@ -71,8 +80,13 @@ def run_job(store: Store, job_id: int, device: str = "cpu") -> str:
     if job.cancel_requested:
         store.update_job(job_id, status="cancelled", finished_at=now())
         return "cancelled"
-    store.update_job(job_id, status="running", started_at=job.started_at or now(),
-                     pid=os.getpid(), heartbeat_at=now())
+    store.update_job(
+        job_id,
+        status="running",
+        started_at=job.started_at or now(),
+        pid=os.getpid(),
+        heartbeat_at=now(),
+    )
     ctx = JobContext(store, job_id, device)
     try:
         summary = JOB_KINDS.get(job.kind)(ctx, job.params)
@@ -80,11 +94,16 @@ def run_job(store: Store, job_id: int, device: str = "cpu") -> str:
         status, fields = "cancelled", {"message": "cancelled"}
     except Exception as exc:  # a job failure is data for the user, not a crash of the app
         status = "failed"
-        fields = {"error": f"{type(exc).__name__}: {exc}",
-                  "message": traceback.format_exc(limit=3)[-2000:]}
+        fields = {
+            "error": f"{type(exc).__name__}: {exc}",
+            "message": traceback.format_exc(limit=3)[-2000:],
+        }
     else:
-        status, fields = "done", {"progress": 1.0, "message": summary.get("message", "done"),
-                                  "result": summary}
-    store.update_job(job_id, status=status, finished_at=now(),
-                     units_done=store.units_done(job_id), **fields)
+        status, fields = (
+            "done",
+            {"progress": 1.0, "message": summary.get("message", "done"), "result": summary},
+        )
+    store.update_job(
+        job_id, status=status, finished_at=now(), units_done=store.units_done(job_id), **fields
+    )
     return status

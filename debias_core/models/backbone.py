@@ -110,7 +110,9 @@ class Backbone:
         taken = [t for t in tokens if t in self.tokenizer.get_vocab()]
         if taken:
             raise ValueError(f"tokens already in the vocabulary: {taken}")
-        init_ids = [self.tokenizer(w, add_special_tokens=False).input_ids for w in initializer_tokens]
+        init_ids = [
+            self.tokenizer(w, add_special_tokens=False).input_ids for w in initializer_tokens
+        ]
         if any(not ids for ids in init_ids):
             raise ValueError(f"an initializer word tokenizes to nothing: {initializer_tokens}")
         self.tokenizer.add_tokens(list(tokens))
@@ -188,7 +190,14 @@ class Backbone:
 
     def load_lora(self, in_dir: Path, adapter_name: str) -> None:
         """Load a diffusers LoRA folder into the UNet as `adapter_name` (made active)."""
-        self.unet.load_lora_adapter(str(in_dir), prefix="unet", adapter_name=adapter_name)
+        from diffusers import StableDiffusionPipeline as SD
+
+        # The pipeline class reads (and converts) any diffusers / kohya LoRA file; only the UNet
+        # part is loaded, since the seam trains UNet adapters only.
+        state, alphas, meta = SD.lora_state_dict(
+            str(in_dir), return_lora_metadata=True, local_files_only=True
+        )
+        SD.load_lora_into_unet(state, alphas, self.unet, adapter_name=adapter_name, metadata=meta)
 
     # -- pipelines and placement ----------------------------------------------------------------
     def txt2img_pipeline(self):

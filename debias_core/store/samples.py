@@ -157,6 +157,13 @@ class SamplesMixin:
     def sample_path(self, sample: Sample):
         return self.root / sample.path
 
+    def sample_image(self, sample_id: int):
+        """The sample's pixels as an RGB PIL image."""
+        from PIL import Image
+
+        with Image.open(self.root / self.get_sample(sample_id).path) as im:
+            return im.convert("RGB")
+
     def labels_of(self, sample_id: int) -> list[int]:
         rows = self.query("select label from sample_labels where sample_id = ?", [sample_id])
         return [r["label"] for r in rows]

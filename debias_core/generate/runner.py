@@ -1,0 +1,132 @@
+"""Run generation as a persisted job: plan units, skip finished ones, save each unit atomically."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import asdict
+
+import torch
+
+from debias_core.generate.base import GENERATORS, GenerateConfig
+from debias_core.jobs.base import JOB_KINDS, JobContext
+from debias_core.store import SampleFilter, Store
+
+
+@functools.lru_cache(maxsize=2)
+def cached_backbone(spec: str, device: str = "cpu", dtype: str = "float32"):
+    """Load a backbone once per process (models load on first use, not at start-up)."""
+    from debias_core.models.backbone import load_backbone
+
+    return load_backbone(spec, device, getattr(torch, dtype))
+
+
+def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]:
+    """The requested groups, or every (class, context) pair; unknown groups are an error."""
+    n_classes, n_attrs = len(store.class_names), len(store.attr_names)
+    every = list(itertools.product(range(n_classes), range(n_attrs)))
+    if not config.groups:
+        return every
+    bad = [g for g in config.groups if tuple(g) not in every]
+    if bad:
+        raise ValueError(
+            f"groups {bad} are not in this project ({n_classes} classes x {n_attrs} contexts)"
+        )
+    return [tuple(g) for g in config.groups]
+
+
+def check_generate(store: Store, params: dict) -> GenerateConfig:
+    """Validate job params before anything is queued: config fields, method and groups."""
+    fields = {k: v for k, v in params.items() if k != "dtype"}
+    try:
+        config = GenerateConfig(**fields)
+    except TypeError as exc:
+        raise ValueError(f"bad generation parameters: {exc}") from None
+    GENERATORS.get(config.method)
+    target_groups(store, config)
+    return config
+
+
+@JOB_KINDS.register("generate")
+def generate_job(ctx: JobContext, params: dict) -> dict:
+    """Job body: params are GenerateConfig fields (plus an optional `dtype`)."""
+    dtype = params.get("dtype", "float32")
+    config = check_generate(ctx.store, params)
+    generator = GENERATORS.get(config.method)
+    units = generator.plan(ctx.store.meta(), config, target_groups(ctx.store, config))
+    ctx.set_units_total(len(units))
+    todo = [u for u in units if not ctx.unit_done(u.key)]
+    ctx.progress(1 - len(todo) / max(len(units), 1), f"loading backbone {config.backbone}")
+    backbone = cached_backbone(config.backbone, ctx.device, dtype)
+    for unit in todo:
+        images = generator.render(backbone, unit, config)
+        ctx.store.add_generated_unit(ctx.job_id, unit.key, images)
+        done = ctx.store.units_done(ctx.job_id)
+        ctx.progress(
+            done / len(units), f"group (y={unit.y}, a={unit.a}): {done}/{len(units)} batches"
+        )
+    n = ctx.store.count_samples(SampleFilter(job_id=ctx.job_id))
+    return {"message": f"{n} images generated", "images": n}
+
+
+def build_balanced_set(
+    store: Store,
+    backbone_spec: str = "embedded",
+    per_group: int = 16,
+    seed: int = 0,
+    steps: int = 20,
+    guidance: float = 4.0,
+    device: str = "cpu",
+    method: str = "txt2img",
+    progress=None,
+    groups=(),
+    batch_size: int = 8,
+) -> list[int]:
+    """Generate `per_group` images for every group, in this thread, as a persisted job.
+
+    Returns the new sample ids. Raises if the job fails (e.g. a missing checkpoint).
+    """
+    from debias_core.jobs.local import run_job
+
+    config = GenerateConfig(
+        method=method,
+        backbone=backbone_spec,
+        groups=tuple(groups),
+        per_group=per_group,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        batch_size=batch_size,
+    )
+    check_generate(store, asdict(config))
+    cached_backbone(backbone_spec, device)  # a missing checkpoint fails here, before any job
+    job_id = store.create_job("generate", asdict(config))
+    if progress is not None:
+        _watch_progress(store, job_id, progress)
+    status = run_job(store, job_id, device)
+    job = store.get_job(job_id)
+    if status != "done":
+        raise RuntimeError(f"generation job {job_id} {status}: {job.error or job.message}")
+    return [s.id for s in store.list_samples(SampleFilter(job_id=job_id))]
+
+
+generate_job.validate = check_generate
+
+
+def _watch_progress(store: Store, job_id: int, progress) -> None:
+    """Mirror a job's persisted progress to a callback (CLI output) from a daemon thread."""
+    import threading
+    import time
+
+    def poll() -> None:
+        last = None
+        while True:
+            job = store.get_job(job_id)
+            if (job.progress, job.message) != last:
+                last = (job.progress, job.message)
+                progress(job.progress, job.message)
+            if job.finished or job.status == "interrupted":
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=poll, daemon=True).start()

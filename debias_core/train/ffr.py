@@ -1,0 +1,61 @@
+"""FFR, From Fake to Real (Qraitem et al.): stage 1 trains on the group-balanced generated set
+only; stage 2 fine-tunes all weights on the real train split with any real-data method.
+
+Params: `stage1` an objective (erm | supcon | ..., default erm) run with group-balanced batches
+over the generated samples; `stage2` any objective or procedure (erm, reweight, resample,
+class-balanced, groupdro, supcon, jtt, dfr, llr; default erm); `stage1_epochs`, `stage2_epochs`
+(default `epochs`) and `stage2_lr` (default `lr`). Real and generated samples never share a batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from debias_core.train.base import TRAIN_METHODS, MethodResult, TrainContext
+from debias_core.train.common import (
+    OBJECTIVES,
+    StageResult,
+    as_probs,
+    group_weights,
+    param,
+    require_synthetic,
+    run_stage,
+    train_objective,
+    with_progress_range,
+)
+
+
+def with_config(ctx: TrainContext, **changes) -> TrainContext:
+    return dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, **changes))
+
+
+def pretrain_on_synthetic(ctx: TrainContext) -> StageResult:
+    """Stage 1: a fresh model on the generated samples, every group equally likely per batch."""
+    synthetic = require_synthetic(ctx)
+    name = param(ctx, "stage1", "erm")
+    model = ctx.new_model()
+    objective = OBJECTIVES.get(name)(ctx, synthetic, model)
+    objective.sampling_probs = as_probs(group_weights(synthetic, ctx.data.n_attrs))
+    epochs = int(param(ctx, "stage1_epochs", ctx.config.epochs))
+    return train_objective(
+        with_config(ctx, epochs=epochs), model, synthetic, objective, stage=f"1:{name}"
+    )
+
+
+def two_stage(ctx: TrainContext, stage2: str) -> MethodResult:
+    """Stage 1 on synthetic, then `stage2` on real train starting from the stage-1 weights."""
+    first = pretrain_on_synthetic(with_progress_range(ctx, 0.0, 0.5))
+    ctx2 = with_config(
+        with_progress_range(ctx, 0.5, 1.0),
+        epochs=int(param(ctx, "stage2_epochs", ctx.config.epochs)),
+        lr=float(param(ctx, "stage2_lr", ctx.config.lr)),
+    )
+    second = run_stage(stage2, ctx2, first.model, ctx.data.train, stage=f"2:{stage2}")
+    return MethodResult(
+        second.model, first.history + second.history, ctx.data.synthetic.ids.tolist()
+    )
+
+
+@TRAIN_METHODS.register("ffr")
+def ffr(ctx: TrainContext) -> MethodResult:
+    return two_stage(ctx, param(ctx, "stage2", "erm"))
