@@ -140,3 +140,15 @@ def test_colored_digits_project_has_biased_train_and_balanced_test(tiny_project)
     assert tiny_project.aligned_attrs() == {0: 0, 1: 1}
     first = tiny_project.list_samples(SampleFilter(split="train"), limit=1)[0]
     assert tiny_project.masks_for(first.id)[0]["kind"] == "exact"
+
+
+def test_a_bad_dataset_leaves_no_project_behind(tmp_path):
+    from debias_core.data import DatasetError
+    from debias_core.data.ingest import create_project
+
+    root = tmp_path / "wb"
+    root.mkdir()
+    (root / "metadata.csv").write_text("img_filename,y,place,split\nmissing.jpg,1,0,0\n")
+    with pytest.raises(DatasetError, match="row 1"):
+        create_project(tmp_path / "proj", "waterbirds", root)
+    assert not (tmp_path / "proj").exists()

@@ -40,12 +40,11 @@ def top_up(
             continue
         members = torch.nonzero(g == k).flatten()
         members = members[torch.randperm(len(members), generator=gen)]
-        if len(members) < need and not repeat:
-            unfilled.append(k)
-        elif len(members):
-            members = members.repeat(math.ceil(need / len(members)))
-        else:
-            unfilled.append(k)
+        if len(members) < need:
+            if repeat and len(members):
+                members = members.repeat(math.ceil(need / len(members)))
+            else:
+                unfilled.append(k)
         picks.append(members[:need])
     index = torch.cat(picks) if picks else torch.empty(0, dtype=torch.long)
     return index, unfilled

@@ -1,0 +1,76 @@
+"""Compare a project's training runs: one JSON-safe row per run, and a text table for the CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from debias_core.store import Run, Store
+
+COLUMNS = (
+    ("run", "run"),
+    ("method", "method"),
+    ("synthetic", "synthetic"),
+    ("seed", "seed"),
+    ("status", "status"),
+    ("test_wga", "test WGA"),
+    ("test_avg", "test avg"),
+    ("test_balanced", "test bal"),
+    ("wall_s", "wall s"),
+    ("n_synthetic", "n synth"),
+)
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def run_row(run: Run) -> dict:
+    """One run's summary: config, test metrics (None when it has none), wall time, synthetic use."""
+    test = run.metrics.get("test") or {}
+    return {
+        "run": run.id,
+        "method": run.method,
+        "params": dict(run.config.get("params") or {}),
+        "synthetic": run.config.get("synthetic", "none"),
+        "seed": run.config.get("seed"),
+        "status": run.status,
+        "test_wga": test.get("worst_group_accuracy"),
+        "test_avg": test.get("average_accuracy"),
+        "test_balanced": test.get("balanced_accuracy"),
+        "wall_s": _seconds(run.created_at, run.finished_at),
+        "n_synthetic": len(run.synthetic_ids or []),
+    }
+
+
+def runs_table(store: Store) -> list[dict]:
+    """Every training run of the project, oldest first."""
+    return [run_row(run) for run in store.list_runs(kind="train")]
+
+
+def _cell(key: str, row: dict) -> str:
+    value = row.get(key)
+    if value is None:
+        return "-"
+    if key == "method" and row.get("params"):
+        return value + " (" + ", ".join(f"{k}={v}" for k, v in sorted(row["params"].items())) + ")"
+    if key.startswith("test_"):
+        return f"{100 * value:.1f}"
+    if key == "wall_s":
+        return f"{value:.1f}"
+    return str(value)
+
+
+def format_runs_table(rows: list[dict]) -> str:
+    """A markdown table (accuracies in %), readable as plain text too."""
+    if not rows:
+        return "no training runs yet"
+    cells = [[title for _, title in COLUMNS]] + [[_cell(k, r) for k, _ in COLUMNS] for r in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+
+    def line(values: list[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(cells[0]), rule, *(line(c) for c in cells[1:])])
