@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,21 +30,32 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--bias-ratio", type=float, default=0.99)
+    parser.add_argument(
+        "--workdir",
+        default="/tmp/debias-bench-erm",
+        help="scratch folder for the project (replaced)",
+    )
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
-          f"torch threads, torch {torch.__version__}, device cpu")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+        f"torch threads, torch {torch.__version__}, device cpu"
+    )
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        store = create_project(Path(tmp) / "p", "colored-digits",
-                               options={"bias_ratio": args.bias_ratio})
-        for seed in args.seeds:
-            start = time.perf_counter()
-            result = run_training(store, TrainConfig(method="erm", epochs=args.epochs, seed=seed))
-            wall = time.perf_counter() - start
-            report = result.report
-            rows.append([wall] + [getattr(report, f) for f in FIELDS])
-            print(f"seed {seed}: {wall:6.1f} s ({wall / args.epochs:.2f} s/epoch)  " + "  ".join(
-                f"{f.split('_accuracy')[0]} {getattr(report, f):.1%}" for f in FIELDS))
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    store = create_project(
+        Path(args.workdir), "colored-digits", options={"bias_ratio": args.bias_ratio}
+    )
+    for seed in args.seeds:
+        start = time.perf_counter()
+        result = run_training(store, TrainConfig(method="erm", epochs=args.epochs, seed=seed))
+        wall = time.perf_counter() - start
+        report = result.report
+        rows.append([wall] + [getattr(report, f) for f in FIELDS])
+        print(
+            f"seed {seed}: {wall:6.1f} s ({wall / args.epochs:.2f} s/epoch)  "
+            + "  ".join(f"{f.split('_accuracy')[0]} {getattr(report, f):.1%}" for f in FIELDS),
+            flush=True,
+        )
     arr = np.array(rows)
     print(f"\nERM, bias {args.bias_ratio}, {len(args.seeds)} seeds, {args.epochs} epochs:")
     print("| wall s | worst-group | average | aligned | conflicting |")
