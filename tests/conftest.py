@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# Tiny models run fastest on one thread, and two threads per process oversubscribe a shared
+# 2-core machine (measured: up to 100x slower under contention).
+torch.set_num_threads(1)
 
 TINY_DIGITS = {
     "classes": (0, 1),

@@ -43,13 +43,26 @@ BIASED = {(0, 0): 24, (0, 1): 4, (1, 0): 4, (1, 1): 24}
 EVEN = {g: 8 for g in BIASED}
 
 
-def make_tensors(counts: dict, seed: int, first_id: int, synthetic: bool = False) -> Tensors:
-    """8x8 images: channel 0 carries the class (weakly), channel 1 the attribute (strongly)."""
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy 2-core machine two OpenMP threads
+    made these tests ~100x slower (measured: 8 s vs 0.05 s for one method)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_tensors(
+    counts: dict, seed: int, first_id: int, synthetic: bool = False, hard: set = frozenset()
+) -> Tensors:
+    """8x8 images: channel 0 carries the class (weakly; not at all in `hard` groups), channel 1
+    the attribute (strongly)."""
     gen = torch.Generator().manual_seed(seed)
     xs, ys, attrs = [], [], []
     for (y, a), n in counts.items():
         x = 0.3 * torch.randn(n, 3, 8, 8, generator=gen)
-        x[:, 0] += (2 * y - 1) * 0.5
+        x[:, 0] += 0.0 if (y, a) in hard else (2 * y - 1) * 0.5
         x[:, 1] += 2 * a - 1
         xs.append(x)
         ys += [y] * n
@@ -135,7 +148,9 @@ def test_augment_aux_balances_the_generated_set():
     ctx = make_ctx(synthetic_counts={(0, 0): 6, (0, 1): 6, (1, 0): 3, (1, 1): 6}, epochs=1)
     result = TRAIN_METHODS.get("augment-aux")(ctx)
     synthetic = ctx.data.synthetic
-    used = synthetic.subset(torch.isin(synthetic.ids, torch.tensor(result.synthetic_ids)))
+    used = synthetic.subset(
+        torch.nonzero(torch.isin(synthetic.ids, torch.tensor(result.synthetic_ids))).flatten()
+    )
     assert group_counts(used, 2, 4).tolist() == [3, 3, 3, 3]
 
 
@@ -152,11 +167,15 @@ def test_groupdro_step_is_the_exponentiated_update():
     assert int(q.argmax()) == 2  # the worst group gains the most weight
 
 
-def test_groupdro_weights_move_toward_the_minority_groups():
-    result = TRAIN_METHODS.get("groupdro")(make_ctx(eta=0.2, epochs=3, lr=1e-3))
-    q = np.array([row["group_weights"] for row in result.history])  # (epochs, 4)
-    minority = q[:, 1] + q[:, 2]  # groups (0, 1) and (1, 0): the rare, bias-conflicting ones
-    assert minority[0] > 0.5 and np.all(np.diff(minority) > 0)
+def test_groupdro_weights_move_toward_the_worst_group():
+    # group (1, 0) shows no class signal, and its attribute points to class 0: the hardest group
+    ctx = make_ctx(eta=1.0, epochs=3)
+    train = make_tensors({(0, 0): 24, (0, 1): 8, (1, 0): 8, (1, 1): 24}, 0, 0, hard={(1, 0)})
+    ctx = dataclasses.replace(ctx, data=dataclasses.replace(ctx.data, train=train))
+    result = TRAIN_METHODS.get("groupdro")(ctx)
+    q = np.array([row["group_weights"] for row in result.history])  # (epochs, groups)
+    assert np.allclose(q.sum(1), 1.0)
+    assert np.all(q.argmax(1) == 2) and np.all(q[:, 2] > 0.25)  # up from uniform 1/4
 
 
 def test_jtt_upweights_exactly_the_erm_errors(monkeypatch):
@@ -245,7 +264,7 @@ def test_supcon_matches_a_loop_reference_and_handles_single_class_batches():
     z1 = torch.randn(4, 5, requires_grad=True)
     loss = supcon_loss(z1, torch.zeros(4, dtype=torch.long))
     loss.backward()
-    assert float(loss) == 0.0 and torch.isfinite(z1.grad).all()
+    assert float(loss.detach()) == 0.0 and torch.isfinite(z1.grad).all()
 
 
 def test_dbb_loss_is_train_plus_weighted_generated_directions():

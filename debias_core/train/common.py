@@ -252,17 +252,21 @@ def stage_names() -> list[str]:
     return sorted(set(OBJECTIVES.names()) | set(PROCEDURES.names()))
 
 
+def check_stage(name: str) -> None:
+    if name not in stage_names():
+        raise ValueError(f"unknown training stage {name!r}; valid: {', '.join(stage_names())}")
+
+
 def run_stage(
     name: str, ctx: TrainContext, model: nn.Module, data: Tensors, stage: str | None = None
 ) -> StageResult:
     """Train `model` on `data` with the objective or procedure called `name`."""
+    check_stage(name)
     label = stage or name
     if name in OBJECTIVES:
         objective = OBJECTIVES.get(name)(ctx, data, model)
         return train_objective(ctx, model, data, objective, stage=label)
-    if name in PROCEDURES:
-        return PROCEDURES.get(name)(ctx, model, data, label)
-    raise ValueError(f"unknown training stage {name!r}; valid: {', '.join(stage_names())}")
+    return PROCEDURES.get(name)(ctx, model, data, label)
 
 
 def real_data_method(name: str) -> Callable[[TrainContext], MethodResult]:

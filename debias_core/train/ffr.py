@@ -16,6 +16,7 @@ from debias_core.train.common import (
     OBJECTIVES,
     StageResult,
     as_probs,
+    check_stage,
     group_weights,
     param,
     require_synthetic,
@@ -44,6 +45,7 @@ def pretrain_on_synthetic(ctx: TrainContext) -> StageResult:
 
 def two_stage(ctx: TrainContext, stage2: str) -> MethodResult:
     """Stage 1 on synthetic, then `stage2` on real train starting from the stage-1 weights."""
+    check_stage(stage2)  # fail before the first stage's work
     first = pretrain_on_synthetic(with_progress_range(ctx, 0.0, 0.5))
     ctx2 = with_config(
         with_progress_range(ctx, 0.5, 1.0),

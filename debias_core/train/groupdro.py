@@ -1,6 +1,9 @@
 """GroupDRO (Sagawa et al. 2020) with the robust step on: minimise sum_g q_g * L_g where, each
 step, q_g <- q_g * exp(eta * L_g) over the groups in the batch, then q is renormalised.
 
+Batches are group-balanced by default (`balanced_batches`), as in the paper's Algorithm 1, which
+draws a group uniformly and then a sample from it: with plain shuffling a rare group is seldom in
+the batch, so its q is seldom raised and the update drifts toward the frequent groups.
 Params: `eta` (default 0.01, the paper's step), `adjustment` C (default 0): the generalisation
 adjustment adds C / sqrt(n_g) to a group's loss in the q update. The weights q are logged per
 epoch as `group_weights` (index y * n_attrs + a).
@@ -16,7 +19,9 @@ from debias_core.train.base import TRAIN_METHODS, TrainContext
 from debias_core.train.common import (
     OBJECTIVES,
     Objective,
+    as_probs,
     group_counts,
+    group_weights,
     n_groups,
     param,
     real_data_method,
@@ -45,7 +50,10 @@ def groupdro_objective(ctx: TrainContext, data: Tensors, model: nn.Module) -> Ob
             q.div_(q.sum())
         return (q * group_loss).sum()
 
-    return Objective(loss_fn=loss, epoch_log=lambda: {"group_weights": q.tolist()})
+    probs = as_probs(group_weights(data, n_attrs)) if param(ctx, "balanced_batches", True) else None
+    return Objective(
+        loss_fn=loss, sampling_probs=probs, epoch_log=lambda: {"group_weights": q.tolist()}
+    )
 
 
 groupdro = TRAIN_METHODS.register("groupdro")(real_data_method("groupdro"))

@@ -91,7 +91,7 @@ def fit(
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     x, data_dev = data.x.to(device), data.to(device)
-    history, best, best_score, stale = [], None, -1.0, 0
+    history, best, best_score, stale, best_epoch = [], None, -1.0, 0, epochs
     for epoch in range(epochs):
         model.train()
         total, seen = 0.0, 0
@@ -119,5 +119,6 @@ def fit(
             stale += 1
             if cfg.patience and stale >= cfg.patience:
                 break
-    model.load_state_dict(best)
+    if best is not None:  # None only when no epoch had a usable validation score
+        model.load_state_dict(best)
     return FitResult(model, history, best_epoch)
