@@ -1,0 +1,1 @@
+"""Analysis over a project: attributions, overlays, thumbnails (more to come: embeddings)."""

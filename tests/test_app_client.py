@@ -1,0 +1,270 @@
+"""Every public endpoint of the launched app, called through gradio_client, bad requests included.
+
+One app serves the module (tests run in file order: groups, generate, train, review, files); the
+generation backbone is the in-process dummy, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import pytest
+
+from debias_core.store import SampleFilter
+
+gradio_client = pytest.importorskip("gradio_client")
+AppError = gradio_client.exceptions.AppError
+CALLED: set[str] = set()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from conftest import TINY_DIGITS
+
+    import app as studio
+    from debias_core.data.ingest import create_project
+    from debias_core.generate import runner
+    from debias_core.models.dummy import dummy_backbone
+    from ui.launch import launch_options
+    from ui.state import make_context
+
+    root = tmp_path_factory.mktemp("app") / "proj"
+    create_project(root, "colored-digits", options=dict(TINY_DIGITS))
+    backbone = dummy_backbone(seed=0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "cached_backbone", lambda spec, device="cpu", dtype="": backbone)
+        ctx = make_context(root, reviewer="tester", create=False)
+        demo = studio.build_app(ctx)
+        options = launch_options(ctx, "127.0.0.1", free_port(), max_file_size="64kb")
+        demo.launch(prevent_thread_lock=True, quiet=True, **options)
+        try:
+            yield ctx, demo.local_url.rstrip("/")
+        finally:
+            demo.close()
+
+
+def client(url: str):
+    return gradio_client.Client(url, verbose=False, download_files=False)
+
+
+def call(c, name: str, *args):
+    CALLED.add(name)
+    return c.predict(*args, api_name=f"/{name}")
+
+
+def refused(c, name: str, *args, match: str) -> None:
+    """A bad request gets a clear message (not a traceback, not the generic one)."""
+    with pytest.raises(AppError, match=match):
+        call(c, name, *args)
+
+
+def wait_job(c, kind: str, timeout: float = 60.0) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, table, _ = call(c, f"{kind}_jobs_poll")
+        newest = table["data"][0]
+        if newest[2] not in ("queued", "running"):
+            return newest
+        time.sleep(0.2)
+    raise AssertionError(f"{kind} job still running after {timeout} s")
+
+
+def n_decisions(ctx) -> int:
+    return ctx.store.query("select count(*) as n from decisions")[0]["n"]
+
+
+def test_groups_table_and_gallery_pages(app):
+    ctx, url = app
+    c = client(url)
+    summary, table, _, gallery, info, page = call(c, "groups_load")
+    assert "80" in summary and len(table["data"]) == 4
+    assert page == 1 and "images" in info and 0 < len(gallery) <= 100
+    assert all(item["caption"].startswith("#") for item in gallery)
+    assert all("/gradio_api/file=" in item["image"]["url"] for item in gallery)
+    summary, table, _ = call(c, "groups_open")
+    assert table["data"][0][:2] == [0, 0]
+    gallery, info, page = call(c, "groups_filter", "0,0", "real", "any")
+    assert len(gallery) == 60 and page == 1 and "page 1 / 2" in info
+    assert call(c, "groups_next", "0,0", "real", "any", 1)[2] == 2
+    assert call(c, "groups_prev", "0,0", "real", "any", 2)[2] == 1
+    assert call(c, "groups_page", "0,0", "real", "train", 99)[2] == 1  # clamped to the last
+    assert call(c, "groups_pick_row_page", "0,1", "real", "test", 1)[0]
+    refused(c, "groups_filter", "../../etc", "real", "any", match="not in the list of choices")
+    refused(c, "groups_page", None, "real", "any", 1, match="choose a group")
+
+
+def test_generate_job_runs_and_bad_requests_change_nothing(app):
+    ctx, url = app
+    c = client(url)
+    call(c, "generate_load")
+    call(c, "generate_open")
+    n_jobs = len(ctx.store.list_jobs())
+    refused(c, "generate_submit", "nope", "embedded", [], 1, 0, 1, 1.0, 1, match="not in the list")
+    refused(c, "generate_submit", "txt2img", "embedded", ["7,7"], 1, 0, 1, 1, 1, match="not in")
+    assert len(ctx.store.list_jobs()) == n_jobs
+    note, *_ = call(c, "generate_submit", "txt2img", "embedded", ["0,1", "1,0"], 3, 0, 2, 2.0, 2)
+    assert "Queued generation job" in note
+    assert wait_job(c, "generate")[2] == "done"
+    assert ctx.store.curation_counts()["pending"] == 6
+    call(c, "generate_jobs_refresh")
+    refused(c, "generate_job_cancel", "1", match="only queued or running")
+    refused(c, "generate_job_resume", "1", match="only")
+    refused(c, "generate_job_cancel", "12345", match="no job with id 12345")
+    refused(c, "generate_job_cancel", "", match="pick a job")
+
+
+def test_resume_of_an_interrupted_generation_adds_no_duplicates(app):
+    ctx, url = app
+    c = client(url)
+    params = {"method": "txt2img", "backbone": "embedded", "groups": [[0, 1]], "per_group": 2}
+    params |= {"steps": 2, "batch_size": 1}
+    job_id = ctx.store.create_job("generate", params)  # queued by a process that then died
+    note, *_ = call(c, "generate_job_cancel", str(job_id))
+    assert "Cancel requested" in note and ctx.store.get_job(job_id).cancel_requested
+    ctx.store.update_job(job_id, status="interrupted")
+    note, *_ = call(c, "generate_job_resume", str(job_id))
+    assert "queued again" in note
+    assert wait_job(c, "generate")[2] == "done"
+    assert ctx.store.count_samples(SampleFilter(job_id=job_id)) == 2
+    refused(c, "train_job_resume", str(job_id), match="not a train job")
+
+
+def test_train_job_runs_table_and_plots(app):
+    ctx, url = app
+    c = client(url)
+    call(c, "train_load")
+    call(c, "train_open")
+    refused(c, "train_submit", "erm", "sideways", "small-cnn", 0, 1, match="not in the list")
+    note, *_ = call(c, "train_submit", "erm", "none", "small-cnn", 0, 1)
+    assert "Queued training job" in note
+    assert wait_job(c, "train", timeout=90)[2] == "done"
+    call(c, "train_jobs_refresh")
+    rows, run_choices, _ = call(c, "train_runs_after_poll")
+    run_id = str(rows["data"][0][0])
+    assert rows["data"][0][1] == "erm" and rows["data"][0][5] == "done"
+    assert any(value == run_id for _, value in run_choices["choices"])
+    assert call(c, "train_run_plot", run_id) is not None
+    assert call(c, "train_compare", [run_id]) is not None
+    refused(c, "train_job_cancel", "1", match="not a train job")
+    with pytest.raises(AppError, match="not in the list of choices"):
+        call(c, "train_run_plot", "999")  # not a run the dropdown offers
+
+
+def test_review_decides_undoes_and_refuses_bad_ids(app):
+    ctx, url = app
+    c = client(url)
+    call(c, "review_load")
+    call(c, "review_open")
+    view = call(c, "review_filter", "txt2img", "any", "any", "pending", "")
+    first = view[0]
+    assert "pending" in view[1] and "queue position 1 / 8" in view[1]
+    assert "#" in view[2]["label"]  # a real exemplar of the target group
+    second = call(c, "review_accept", first, "")[0]
+    assert second != first and ctx.store.status_of(first) == "accepted"
+    assert ctx.store.decisions_for(first)[-1]["reviewer"] == "tester"
+    third = call(c, "review_reject", second, "")[0]
+    assert ctx.store.status_of(second) == "rejected"
+    assert call(c, "review_undo", third, "")[0] == second  # back to the last decided sample
+    assert ctx.store.status_of(second) == "pending"
+    refused(c, "review_undo", second, "", match="no decision to undo")
+    assert call(c, "review_next", "")[0] == third
+    assert call(c, "review_prev", "")[0] == second
+    assert call(c, "review_show", first, "")[0] == first
+    before = n_decisions(ctx)
+    refused(c, "review_show", 999999, "", match="no sample with id 999999")
+    refused(c, "review_accept", 999999, "", match="no sample with id 999999")
+    refused(c, "review_reject", 1, "", match="real image")
+    refused(c, "review_undo", None, "", match="no sample selected")
+    assert n_decisions(ctx) == before and ctx.store.status_of(1) == "pending"
+    assert call(c, "review_load_queue", "any", "any", "any", "accepted", "")[0] == first
+    assert call(c, "review_open_queue", "any", "any", "any", "any", "")[0] is not None
+
+
+def test_review_attribution_is_computed_on_demand_and_cached(app):
+    ctx, url = app
+    c = client(url)
+    call(c, "review_open")  # refreshes the run choices of this session
+    run_id = str(ctx.store.list_runs("train")[-1].id)
+    sample_id = call(c, "review_filter", "any", "any", "any", "any", run_id)[0]
+    assert "press Attribution" in call(c, "review_run", sample_id, run_id)["label"]
+    image, scores = call(c, "review_attribution", sample_id, run_id)
+    assert image["label"].startswith(f"IG run #{run_id}") and image["value"]["path"]
+    assert [row[0] for row in scores["data"]] == [f"ig:{run_id}"]
+    assert f"ig:{run_id}" in ctx.store.scores_for(sample_id)
+    assert "p(class)" in call(c, "review_run", sample_id, run_id)["label"]  # now cached
+    refused(c, "review_attribution", 999999, run_id, match="no sample with id 999999")
+    refused(c, "review_attribution", sample_id, "", match="Choose a finished")
+
+
+def test_bulk_needs_confirmation_then_decides_the_filtered_set(app):
+    ctx, url = app
+    c = client(url)
+    before = n_decisions(ctx)
+    refused(c, "review_bulk", "any", "0,1", "any", "pending", "reject", False, match="confirm")
+    assert n_decisions(ctx) == before
+    where = SampleFilter(source="generated", y=0, a=1, status="pending")
+    pending = ctx.store.list_samples(where)
+    note, counts, _ = call(c, "review_bulk", "any", "0,1", "any", "pending", "reject", True)
+    assert note == f"Rejected {len(pending)} samples." and "rejected" in counts
+    assert {ctx.store.status_of(s.id) for s in pending} == {"rejected"}
+
+
+def test_only_image_folders_are_served_and_uploads_are_capped(app):
+    ctx, url = app
+    root = ctx.root.resolve()
+    thumb = next((root / "thumbs").rglob("*.png"))
+    with httpx.Client(base_url=url) as http:
+        assert http.get(f"/gradio_api/file={thumb}").status_code == 200
+        for path in (
+            root / "project.db",
+            f"{root}/thumbs%2F..%2Fproject.db",
+            "/etc/passwd",
+            next((root / "runs").rglob("model.safetensors")),
+        ):
+            assert http.get(f"/gradio_api/file={path}").status_code == 403, path
+        big = http.post("/gradio_api/upload", files={"files": ("big.png", b"0" * 200_000)})
+        assert big.status_code == 413
+
+
+def test_every_listener_is_named_and_every_public_endpoint_was_called(app):
+    _, url = app
+    info = client(url).view_api(return_format="dict", print_info=False)
+    assert info["unnamed_endpoints"] == {}
+    public = {name.lstrip("/") for name in info["named_endpoints"]}
+    assert public - CALLED == set(), "endpoints without a client test"
+
+
+def test_launch_settings_are_safe_by_default(tmp_path):
+    from ui.launch import launch_options, parse_auth
+
+    class Ctx:
+        root = tmp_path
+
+    options = launch_options(Ctx(), max_file_size="1mb")
+    assert options["server_name"] == "127.0.0.1" and options["share"] is False
+    assert options["enable_monitoring"] is False and options["mcp_server"] is False
+    assert options.get("run_history", False) is False
+    assert str(tmp_path / "project.db") in options["blocked_paths"]
+    assert options["allowed_paths"] == [str(tmp_path / "thumbs"), str(tmp_path / "files")]
+    assert parse_auth("ann:secret") == ("ann", "secret") and parse_auth(None) is None
+    with pytest.raises(ValueError, match="user:password"):
+        parse_auth("no-colon")
+
+
+def test_main_refuses_bad_flags_and_foreign_folders(tmp_path, capsys):
+    import app as studio
+
+    (tmp_path / "notes.txt").write_text("not a project")
+    assert studio.main(["--project", str(tmp_path)]) == 2
+    assert studio.main(["--project", str(tmp_path / "new"), "--auth", "nocolon"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a Debias Studio project" in err and "user:password" in err
+    assert not (tmp_path / "project.db").exists() and not (tmp_path / "new").exists()

@@ -1,0 +1,1 @@
+"""The Gradio UI: one module per tab (each runnable alone), shared helpers and app state."""

@@ -1,0 +1,159 @@
+"""Small helpers the tabs share: clear error messages, dropdown choices, job-row formatting."""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import gradio as gr
+
+from debias_core.store import Store
+from debias_core.store.records import Job
+
+# Bad input from a person or a client: shown as a message, never as a traceback.
+EXPECTED_ERRORS = (KeyError, ValueError, FileNotFoundError, FileExistsError, PermissionError)
+ANY = "any"
+
+
+def error_text(exc: BaseException) -> str:
+    """KeyError's str() adds quotes; the first argument is the message itself."""
+    return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+def friendly(fn):
+    """Turn the core's expected errors into a gr.Error: a toast in the page, a message for clients.
+
+    Nothing has been written when the core raises these (it validates before writing).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except EXPECTED_ERRORS as exc:
+            raise gr.Error(error_text(exc), print_exception=False) from None
+
+    return wrapper
+
+
+# -- groups ------------------------------------------------------------------------------------
+def group_label(store: Store, y: int, a: int, aligned: dict[int, int] | None = None) -> str:
+    classes, attrs = store.class_names, store.attr_names
+    name = f"{classes[y] if y < len(classes) else y} / {attrs[a] if a < len(attrs) else a}"
+    kind = "" if aligned is None else (" · aligned" if aligned.get(y) == a else " · conflicting")
+    return f"{name}{kind}"
+
+
+def group_choices(store: Store) -> list[tuple[str, str]]:
+    """Every (class, context) pair of the project as (label, "y,a")."""
+    aligned = store.aligned_attrs()
+    return [
+        (group_label(store, y, a, aligned), f"{y},{a}")
+        for y in range(len(store.class_names))
+        for a in range(len(store.attr_names))
+    ]
+
+
+def parse_group(value: str | None) -> tuple[int, int] | None:
+    """ "y,a" -> (y, a); "any" or empty -> None; anything else is a clear error."""
+    if value in (None, "", ANY):
+        return None
+    try:
+        y, a = (int(v) for v in str(value).split(","))
+    except ValueError:
+        raise ValueError(f"a group is written 'y,a' (two integers), got {value!r}") from None
+    return y, a
+
+
+def parse_optional_int(value, what: str) -> int | None:
+    if value in (None, "", ANY):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+
+
+# -- runs and jobs -----------------------------------------------------------------------------
+def run_choices(store: Store) -> list[tuple[str, str]]:
+    """Finished training runs, newest first, labelled with method and worst-group accuracy."""
+    out = []
+    for run in reversed(store.list_runs("train")):
+        if run.status != "done":
+            continue
+        wga = run.metrics.get("test", {}).get("worst_group_accuracy")
+        score = f" · WGA {wga:.1%}" if wga is not None else ""
+        out.append((f"#{run.id} {run.method} ({data_label(run.config)}){score}", str(run.id)))
+    return out
+
+
+def data_label(config: dict) -> str:
+    return {"none": "real only", "accepted": "real + accepted", "all": "real + all generated"}.get(
+        config.get("synthetic", "none"), config.get("synthetic", "?")
+    )
+
+
+def _stamp(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def job_duration(job: Job) -> str:
+    start = _stamp(job.started_at)
+    if start is None:
+        return ""
+    end = _stamp(job.finished_at) or datetime.now(start.tzinfo)
+    seconds = max((end - start).total_seconds(), 0.0)
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def job_row(job: Job) -> list:
+    """One line of a jobs table: errors in full, the (traceback-bearing) message only if fine."""
+    note = job.error if job.status == "failed" else job.message
+    return [
+        job.id,
+        job.kind,
+        job.status,
+        f"{job.progress:.0%}",
+        f"{job.units_done}/{job.units_total}" if job.units_total else "",
+        job_duration(job),
+        (job.created_at or "")[:19].replace("T", " "),
+        note.splitlines()[0][:200] if note else "",
+    ]
+
+
+JOB_HEADERS = ["id", "kind", "status", "progress", "units", "duration", "created", "message"]
+
+
+def progress_html(job: Job | None) -> str:
+    """A progress bar for the newest job (with its error when it failed)."""
+    if job is None:
+        return "<div class='ds-job'>No job yet.</div>"
+    color = {"failed": "#d62728", "cancelled": "#888", "interrupted": "#e69500"}.get(
+        job.status, "#2ca02c"
+    )
+    detail = job.error if job.status == "failed" else job.message.splitlines()[0:1]
+    detail = detail if isinstance(detail, str) else "".join(detail)
+    return (
+        f"<div class='ds-job' id='ds-job-{job.kind}'>"
+        f"<b>Job {job.id}</b> ({job.kind}) — <b>{job.status}</b> · {job.progress:.0%}"
+        f" · {job_duration(job)}"
+        f"<div style='background:#ddd;border-radius:4px;height:10px;margin:4px 0'>"
+        f"<div style='width:{100 * job.progress:.1f}%;background:{color};height:10px;"
+        f"border-radius:4px'></div></div>"
+        f"<pre style='white-space:pre-wrap;margin:0'>{html.escape(detail or '')}</pre></div>"
+    )
+
+
+# -- tabs --------------------------------------------------------------------------------------
+@dataclass
+class TabView:
+    """What a tab's render() hands back: how to refresh it when the page loads."""
+
+    name: str
+    refresh: Callable[[], tuple]
+    outputs: list = field(default_factory=list)

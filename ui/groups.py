@@ -1,0 +1,182 @@
+"""Groups tab: (class, context) groups with their counts, and a paginated thumbnail gallery.
+
+Run alone: python -m ui.groups --project DIR
+"""
+
+from __future__ import annotations
+
+import math
+
+import gradio as gr
+
+from debias_core.analysis.attribution import thumbnail_path
+from debias_core.bias.stats import bias_summary, group_stats
+from debias_core.store import SampleFilter
+from ui.common import TabView, friendly, group_choices, parse_group
+from ui.state import AppContext
+
+PAGE_SIZE = 60  # the gallery is not virtualised: keep pages small (<= 100)
+THUMB_SIZE = 96
+HEADERS = [
+    "y",
+    "a",
+    "class",
+    "context",
+    "kind",
+    "train",
+    "val",
+    "test",
+    "accepted",
+    "pending",
+    "rejected",
+]
+SOURCES = [
+    ("real", "real"),
+    ("generated · accepted", "accepted"),
+    ("generated · pending", "pending"),
+    ("generated · rejected", "rejected"),
+    ("generated · any status", "generated"),
+]
+SPLITS = ["any", "train", "val", "test"]
+
+
+def stats_view(ctx: AppContext) -> tuple[str, list[list]]:
+    """(summary line, one table row per group)."""
+    stats = group_stats(ctx.store)
+    s = bias_summary(stats)
+    counts = ctx.store.curation_counts()
+    summary = (
+        f"**{s['train_samples']}** real train images, **{s['aligned_fraction']:.1%}** in "
+        f"bias-aligned groups; rarest group: **{s['rarest_group']}** ({s['rarest_count']}). "
+        f"Generated: {counts['accepted']} accepted, {counts['pending']} pending, "
+        f"{counts['rejected']} rejected. Click a row to open its images."
+    )
+    rows = [
+        [
+            g.y,
+            g.a,
+            g.class_name,
+            g.attr_name,
+            "aligned" if g.aligned else "conflicting",
+            g.train,
+            g.val,
+            g.test,
+            g.generated_accepted,
+            g.generated_pending,
+            g.generated_rejected,
+        ]
+        for g in stats
+    ]
+    return summary, rows
+
+
+def sample_filter(group: str, source: str, split: str) -> SampleFilter:
+    parsed = parse_group(group)
+    if parsed is None:
+        raise ValueError("choose a group first")
+    y, a = parsed
+    if source not in {value for _, value in SOURCES}:
+        raise ValueError(f"source must be one of {[v for _, v in SOURCES]}, got {source!r}")
+    if source == "real":
+        return SampleFilter(source="real", y=y, a=a, split=None if split == "any" else split)
+    status = None if source == "generated" else source
+    return SampleFilter(source="generated", y=y, a=a, status=status)
+
+
+def gallery_page(ctx: AppContext, group: str, source: str, split: str, page) -> tuple:
+    """(thumbnail paths with captions, page info, the page number actually shown)."""
+    where = sample_filter(group, source, split)
+    total = ctx.store.count_samples(where)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(int(page or 1), 1), pages)
+    samples = ctx.store.list_samples(where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    items = [
+        (str(thumbnail_path(ctx.store, s, THUMB_SIZE)), f"#{s.id} · {s.split}") for s in samples
+    ]
+    first = (page - 1) * PAGE_SIZE + 1 if total else 0
+    info = f"{total} images · page {page} / {pages} · showing {first}-{first + len(samples) - 1}"
+    return items, info if total else "No images in this selection.", page
+
+
+def render(ctx: AppContext) -> TabView:
+    with gr.Tab("Groups", id="groups") as tab:
+        summary = gr.Markdown()
+        table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, label="Groups")
+        with gr.Row(equal_height=True):
+            group = gr.Dropdown(
+                group_choices(ctx.store), value=None, label="Group", elem_id="groups-group"
+            )
+            source = gr.Dropdown(SOURCES, value="real", label="Images", elem_id="groups-source")
+            split = gr.Dropdown(SPLITS, value="any", label="Split (real)", elem_id="groups-split")
+            page = gr.Number(1, label="Page", precision=0, minimum=1, elem_id="groups-page")
+        with gr.Row():
+            prev_btn = gr.Button("◀ Previous page", elem_id="groups-prev", size="sm")
+            next_btn = gr.Button("Next page ▶", elem_id="groups-next", size="sm")
+        info = gr.Markdown(elem_id="groups-info")
+        gallery = gr.Gallery(
+            label="Images",
+            columns=10,
+            height=560,
+            object_fit="contain",
+            interactive=False,
+            elem_id="groups-gallery",
+        )
+
+    def refresh():
+        return (*stats_view(ctx), gr.Dropdown(choices=group_choices(ctx.store)))
+
+    def first_view():  # page load: open the rarest group so the page is not empty
+        stats = group_stats(ctx.store)
+        if not stats:
+            return (*refresh(), [], "This project has no samples.", 1)
+        rarest = min(stats, key=lambda g: g.train)
+        value = f"{rarest.y},{rarest.a}"
+        summary, rows = stats_view(ctx)
+        choices = gr.Dropdown(choices=group_choices(ctx.store), value=value)
+        return (summary, rows, choices, *gallery_page(ctx, value, "real", "any", 1))
+
+    @friendly
+    def show(group, source, split, page):
+        return gallery_page(ctx, group, source, split, page)
+
+    def step(delta: int):
+        def move(group, source, split, page):
+            return show(group, source, split, int(page or 1) + delta)
+
+        return move
+
+    def first_page(group, source, split):
+        return show(group, source, split, 1)
+
+    def open_row(evt: gr.SelectData):
+        row = getattr(evt, "row_value", None)
+        if not row:
+            raise gr.Error("click a row of the groups table")
+        return f"{int(row[0])},{int(row[1])}", "real", 1
+
+    view_inputs = [group, source, split, page]
+    view_outputs = [gallery, info, page]
+    refresh_outputs = [summary, table, group]
+    tab.select(refresh, None, refresh_outputs, api_name="groups_open")
+    # Selection events carry browser-only event data: private (the client opens a group with
+    # groups_filter instead); the browser test clicks them.
+    table.select(
+        open_row, None, [group, source, page], api_name="groups_pick_row", api_visibility="private"
+    ).then(show, view_inputs, view_outputs, api_name="groups_pick_row_page")
+    gr.on(
+        [group.input, source.input, split.input],
+        first_page,
+        [group, source, split],
+        view_outputs,
+        api_name="groups_filter",
+    )
+    page.submit(show, view_inputs, view_outputs, api_name="groups_page")
+    prev_btn.click(step(-1), view_inputs, view_outputs, api_name="groups_prev")
+    next_btn.click(step(+1), view_inputs, view_outputs, api_name="groups_next")
+    return TabView("groups", first_view, [*refresh_outputs, *view_outputs])
+
+
+if __name__ == "__main__":
+    from ui.launch import run_tab
+
+    run_tab("Groups", render)

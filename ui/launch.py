@@ -1,0 +1,115 @@
+"""Command line and safe launch settings shared by app.py and each tab run alone."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from debias_core.store import DB_NAME
+from ui.common import TabView
+from ui.state import AppContext, make_context
+
+AUTH_ENV = "DEBIAS_STUDIO_AUTH"
+CSS = """
+.ds-job { font-size: 0.9em; }
+#review-images img, #groups-gallery img { image-rendering: pixelated; }
+"""
+
+
+def build_parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument(
+        "--project",
+        type=Path,
+        default=Path("demo-project"),
+        help="project folder (the Colored Digits demo is created there if empty)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: local only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--auth", default=None, help=f"user:password required to open the app (or set {AUTH_ENV})"
+    )
+    p.add_argument("--device", default="cpu", help="torch device for jobs (cpu, cuda, cuda:1)")
+    p.add_argument("--reviewer", default=None, help="name recorded with decisions (no --auth)")
+    p.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
+    return p
+
+
+def parse_auth(text: str | None) -> tuple[str, str] | None:
+    """'user:password' -> (user, password); None or empty -> no login."""
+    if not text:
+        return None
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("--auth must look like user:password")
+    return user, password
+
+
+def context_from_args(args: argparse.Namespace) -> AppContext:
+    return make_context(args.project, args.device, args.reviewer)
+
+
+def launch_options(
+    ctx: AppContext,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    auth: tuple[str, str] | None = None,
+    max_file_size: str | int = "20mb",
+    **extra,
+) -> dict:
+    """launch() keywords: local by default, no share / monitoring / MCP / run history, and only
+    the image folders of the project servable (the database, runs and caches are blocked)."""
+    from ui.review import HOTKEYS_JS  # the review tab owns its shortcuts
+
+    root = ctx.root.resolve()
+    options = dict(
+        server_name=host,
+        server_port=port,
+        share=False,
+        auth=auth,
+        enable_monitoring=False,
+        mcp_server=False,
+        run_history=False,
+        ssr_mode=False,
+        max_file_size=max_file_size,
+        allowed_paths=[str(root / "thumbs"), str(root / "files")],
+        blocked_paths=[str(root / n) for n in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm")]
+        + [str(root / "runs"), str(root / "cache")],
+        show_error=False,
+        head=HOTKEYS_JS,
+        css=CSS,
+        footer_links=["api"],
+    )
+    options.update(extra)
+    known = inspect.signature(gr.Blocks.launch).parameters
+    return {k: v for k, v in options.items() if k in known}  # older gradio lacks some options
+
+
+def add_page_loads(demo: gr.Blocks, views: Sequence[TabView]) -> None:
+    """Fill every tab from the store when a page opens (values built at start-up go stale)."""
+    for view in views:
+        demo.load(
+            view.refresh, None, view.outputs, api_name=f"{view.name}_load", show_progress="hidden"
+        )
+
+
+def configure_queue(demo: gr.Blocks) -> gr.Blocks:
+    # Handlers are short store calls; the heavy work runs in the executor's thread.
+    return demo.queue(default_concurrency_limit=8, max_size=512)
+
+
+def run_tab(title: str, render: Callable[[AppContext], TabView], argv=None) -> None:
+    """`python -m ui.<tab>`: the same options as app.py, one tab only."""
+    args = build_parser(f"Debias Studio: the {title} tab alone").parse_args(argv)
+    auth = parse_auth(args.auth or os.environ.get(AUTH_ENV))
+    ctx = context_from_args(args)
+    with gr.Blocks(title=f"Debias Studio · {title}") as demo:
+        view = render(ctx)
+        add_page_loads(demo, [view])
+    configure_queue(demo)
+    demo.launch(**launch_options(ctx, args.host, args.port, auth, args.max_file_size))

@@ -1,0 +1,174 @@
+"""What the Review tab shows for one generated sample, and its queue; no widgets here.
+
+Every image is a file path inside the project (thumbnails and overlays cached on disk), so the
+browser fetches small PNGs and the server never pushes pixel arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from debias_core.analysis.attribution import (
+    attribute,
+    cached_attribution,
+    mask_overlay_path,
+    thumbnail_path,
+)
+from debias_core.store import Sample, SampleFilter
+from ui.common import ANY, group_label, parse_group, parse_optional_int
+from ui.state import AppContext
+
+DISPLAY = 192  # px a side for the side-by-side images
+STATUSES = ["pending", "accepted", "rejected", ANY]
+
+
+@dataclass
+class Queue:
+    """One browser's review queue: a snapshot of ids (stable while deciding) and a position."""
+
+    ids: list[int] = field(default_factory=list)
+    pos: int = 0
+    last: int | None = None  # the sample this browser decided last (what Undo reverts)
+
+    def current(self) -> int | None:
+        return self.ids[self.pos] if self.ids else None
+
+    def step(self, delta: int) -> int | None:
+        if self.ids:
+            self.pos = min(max(self.pos + delta, 0), len(self.ids) - 1)
+        return self.current()
+
+    def go_to(self, sample_id: int) -> None:
+        if sample_id in self.ids:
+            self.pos = self.ids.index(sample_id)
+
+
+def queue_filter(method, group, job, status) -> SampleFilter:
+    """The Review filters as a store filter over generated samples ('any' = no constraint)."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    y, a = parse_group(group) or (None, None)
+    return SampleFilter(
+        source="generated",
+        method=None if method in (None, "", ANY) else method,
+        y=y,
+        a=a,
+        job_id=parse_optional_int(job, "job"),
+        status=None if status == ANY else status,
+    )
+
+
+def build_queue(ctx: AppContext, method, group, job, status) -> Queue:
+    return Queue([s.id for s in ctx.store.list_samples(queue_filter(method, group, job, status))])
+
+
+def generated_sample(ctx: AppContext, sample_id) -> Sample:
+    """The sample to review; unknown ids and real samples are refused with a clear message."""
+    sid = parse_optional_int(sample_id, "sample id")
+    if sid is None:
+        raise ValueError("no sample selected (the queue is empty?)")
+    sample = ctx.store.get_sample(sid)  # KeyError: "no sample with id ..."
+    if sample.source != "generated":
+        raise ValueError(f"sample {sid} is a real image; only generated samples are reviewed")
+    return sample
+
+
+def reference(ctx: AppContext, sample: Sample) -> tuple[str | None, str]:
+    """The image to compare with: the parent it was edited from, else a real exemplar."""
+    if sample.parent_id is not None:
+        parent = ctx.store.get_sample(sample.parent_id)
+        return str(thumbnail_path(ctx.store, parent, DISPLAY)), f"Source image #{parent.id}"
+    key = (sample.y, sample.a)
+    if key not in ctx.exemplars:
+        real = ctx.store.list_samples(
+            SampleFilter(source="real", split="train", y=sample.y, a=sample.a), limit=1
+        ) or ctx.store.list_samples(SampleFilter(source="real", split="train", y=sample.y), limit=1)
+        ctx.exemplars[key] = real[0].id if real else None
+    if ctx.exemplars[key] is None:
+        return None, "No real image of this class"
+    real = ctx.store.get_sample(ctx.exemplars[key])
+    same = (real.y, real.a) == key
+    return str(thumbnail_path(ctx.store, real, DISPLAY)), (
+        f"Real exemplar #{real.id}" + ("" if same else " (same class, other context)")
+    )
+
+
+def attribution_view(ctx: AppContext, sample_id: int, run, compute: bool) -> tuple:
+    """(overlay path or None, caption): the cached map for the chosen run, computed on demand."""
+    run_id = parse_optional_int(run, "run")
+    if run_id is None and compute:
+        raise ValueError("Choose a finished training run (IG run) first.")
+    if run_id is None:
+        return None, "Choose a finished training run to see Integrated Gradients."
+    if compute:
+        result = attribute(ctx.store, sample_id, run_id, ctx.device)
+    else:
+        result = cached_attribution(ctx.store, sample_id, run_id)
+    if result is None:
+        return None, f"Run #{run_id}: press Attribution (or key i) to compute."
+    inside = "" if result.mask_fraction is None else f" · {result.mask_fraction:.0%} inside mask"
+    return str(ctx.store.root / result.overlay_path), (
+        f"IG run #{run_id}: p(class)={result.probability:.2f}{inside}"
+    )
+
+
+def score_rows(ctx: AppContext, sample_id: int) -> list[list]:
+    rows = []
+    for scorer, s in ctx.store.scores_for(sample_id).items():
+        value = s["value"]
+        shown = "-" if value is None or math.isnan(value) else round(float(value), 4)
+        rows.append([scorer, shown, s["run_id"] if s["run_id"] is not None else ""])
+    return rows
+
+
+def recipe_info(ctx: AppContext, sample: Sample) -> dict:
+    info = {"sample": {k: getattr(sample, k) for k in ("id", "y", "a", "job_id", "parent_id")}}
+    if sample.recipe_id is not None:
+        recipe = asdict(ctx.store.get_recipe(sample.recipe_id))
+        info["recipe"] = {k: v for k, v in recipe.items() if v not in ((), {}, "", None)}
+    return info
+
+
+def header(ctx: AppContext, sample: Sample, queue: Queue) -> str:
+    status = ctx.store.status_of(sample.id)
+    history = ctx.store.decisions_for(sample.id)[-3:]
+    said = "; ".join(f"{d['decision']} by {d['reviewer']}" for d in history) or "no decision yet"
+    where = f"{queue.pos + 1} / {len(queue.ids)}" if sample.id in queue.ids else "not in queue"
+    if sample.id in queue.ids and queue.pos == len(queue.ids) - 1:
+        where += " (end of queue)"
+    group = group_label(ctx.store, sample.y, sample.a, ctx.aligned_attrs())
+    return (
+        f"### Sample #{sample.id} · **{status}**\n"
+        f"Target group: {group} · queue position {where} · history: {said}"
+    )
+
+
+def counts_text(ctx: AppContext) -> str:
+    c = ctx.store.curation_counts()
+    return (
+        f"Generated in project: **{c['accepted']}** accepted · **{c['rejected']}** rejected · "
+        f"**{c['pending']}** pending"
+    )
+
+
+def sample_outputs(ctx: AppContext, sample: Sample, queue: Queue, run) -> tuple:
+    """Values for the view widgets, in `ViewWidgets` order."""
+    ref_path, ref_caption = reference(ctx, sample)
+    mask = mask_overlay_path(ctx.store, sample, DISPLAY)
+    ig_path, ig_caption = attribution_view(ctx, sample.id, run, compute=False)
+    return (
+        sample.id,
+        header(ctx, sample, queue),
+        (ref_path, ref_caption),
+        str(thumbnail_path(ctx.store, sample, DISPLAY)),
+        str(mask) if mask else None,
+        (ig_path, ig_caption),
+        score_rows(ctx, sample.id),
+        recipe_info(ctx, sample),
+        counts_text(ctx),
+    )
+
+
+def empty_outputs(ctx: AppContext, message: str) -> tuple:
+    return (None, f"### {message}", (None, ""), None, None, (None, ""), [], {}, counts_text(ctx))

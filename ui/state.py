@@ -1,0 +1,75 @@
+"""The per-process app context: the open project, its job executor and who is reviewing.
+
+One context per server process; per-browser data (the review queue) lives in `gr.State`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from debias_core.jobs import LocalExecutor
+from debias_core.store import DB_NAME, NotAProject, Store
+
+DEMO_DATASET = "colored-digits"
+
+
+@dataclass
+class AppContext:
+    store: Store
+    executor: LocalExecutor
+    device: str = "cpu"
+    reviewer: str = "local"
+    exemplars: dict = field(default_factory=dict)  # (y, a) -> a real sample id, cached
+    _aligned: dict | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.store.root
+
+    def aligned_attrs(self) -> dict[int, int]:
+        """Each class's majority context; real samples do not change while the app runs."""
+        if self._aligned is None:
+            self._aligned = self.store.aligned_attrs()
+        return self._aligned
+
+    def reviewer_for(self, request=None) -> str:
+        """The logged-in user when the app runs with --auth, else the configured name."""
+        return getattr(request, "username", None) or self.reviewer
+
+
+def _print_progress(fraction: float, message: str) -> None:
+    print(f"  [{fraction:6.1%}] {message}", file=sys.stderr, flush=True)
+
+
+def open_or_create(project: Path, progress=_print_progress) -> Store:
+    """Open the project; create the embedded demo there first if the folder has none."""
+    project = Path(project)
+    if (project / DB_NAME).is_file():
+        return Store.open(project)
+    if project.exists() and (not project.is_dir() or any(project.iterdir())):
+        raise NotAProject(
+            f"{project} is not a Debias Studio project (no {DB_NAME}) and is not empty; "
+            "pass a project folder, or a new or empty folder for the demo"
+        )
+    from debias_core.data.ingest import create_project
+
+    print(f"No project at {project}: creating the Colored Digits demo there", file=sys.stderr)
+    store = create_project(project, DEMO_DATASET, progress=progress)
+    progress(1.0, f"demo project ready: {store.count_samples()} images")
+    return store
+
+
+def make_context(
+    project: Path, device: str = "cpu", reviewer: str | None = None, create: bool = True
+) -> AppContext:
+    """Open (or create) the project and start its executor.
+
+    Starting the executor marks jobs left running by a dead process as interrupted, so the jobs
+    table offers to resume them.
+    """
+    store = open_or_create(project) if create else Store.open(project)
+    executor = LocalExecutor(store, device)
+    return AppContext(store, executor, device, reviewer or getpass.getuser() or "local")

@@ -1,0 +1,176 @@
+"""Train & Evaluate tab: launch a training job, read the runs table, plot and compare reports.
+
+Run alone: python -m ui.train_eval --project DIR
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from debias_core.evaluate.report import EvalReport
+from debias_core.models.classifiers import CLASSIFIERS
+from debias_core.train import TRAIN_METHODS
+from ui.common import TabView, data_label, friendly, parse_optional_int, run_choices
+from ui.jobs import poll, render_jobs
+from ui.state import AppContext
+
+DATA_CHOICES = [
+    ("real only", "none"),
+    ("real + accepted generated", "accepted"),
+    ("real + all generated", "all"),
+    ("two-stage: generated, then real (ffr)", "two-stage"),
+]
+RUN_HEADERS = [
+    "run", "method", "data", "seed", "epochs", "status",
+    "worst-group", "average", "balanced", "aligned", "conflicting", "finished",
+]  # fmt: skip
+
+
+def second_stages() -> set[str]:
+    """Methods ffr can run as its real-data stage (its objectives and procedures)."""
+    from debias_core.train.common import OBJECTIVES, PROCEDURES
+
+    return set(OBJECTIVES.names()) | set(PROCEDURES.names())
+
+
+def train_params(method: str, data: str, arch: str, seed, epochs) -> dict:
+    """Widget values -> TrainConfig fields; 'two-stage' is ffr with the chosen method second."""
+    common = {"arch": arch, "seed": int(seed), "epochs": int(epochs)}
+    if data == "two-stage":
+        stage2 = method if method in second_stages() else "erm"
+        return common | {"method": "ffr", "synthetic": "accepted", "params": {"stage2": stage2}}
+    if data not in {v for _, v in DATA_CHOICES}:
+        raise ValueError(f"data must be one of {[v for _, v in DATA_CHOICES]}, got {data!r}")
+    return common | {"method": method, "synthetic": data}
+
+
+def submit(ctx: AppContext, params: dict) -> tuple:
+    job_id = ctx.executor.submit("train", params)
+    return (f"Queued training job **{job_id}**.",) + poll(ctx, "train")
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def runs_rows(ctx: AppContext) -> list[list]:
+    rows = []
+    for run in reversed(ctx.store.list_runs("train")):
+        test, cfg = run.metrics.get("test", {}), run.config
+        rows.append(
+            [
+                run.id,
+                run.method,
+                data_label(cfg),
+                cfg.get("seed", ""),
+                cfg.get("epochs", ""),
+                run.status,
+                *(_pct(test.get(k)) for k in ("worst_group_accuracy", "average_accuracy")),
+                *(_pct(test.get(k)) for k in ("balanced_accuracy", "aligned_accuracy")),
+                _pct(test.get("conflicting_accuracy")),
+                (run.finished_at or "")[:19].replace("T", " "),
+            ]
+        )
+    return rows
+
+
+def report_of(ctx: AppContext, run) -> tuple[str, EvalReport]:
+    run_id = parse_optional_int(run, "run")
+    if run_id is None:
+        raise ValueError("choose a run")
+    record = ctx.store.get_run(run_id)  # KeyError for an unknown run
+    if "test" not in record.metrics:
+        raise ValueError(f"run {run_id} is {record.status} and has no evaluation report")
+    return f"#{run_id} {record.method}", EvalReport.from_dict(record.metrics["test"])
+
+
+def run_figure(ctx: AppContext, run):
+    from debias_core.evaluate.report import group_accuracy_figure
+
+    name, report = report_of(ctx, run)
+    return group_accuracy_figure(report, title=f"Run {name}: test accuracy per group")
+
+
+def compare_figure(ctx: AppContext, runs):
+    from debias_core.evaluate.report import compare_reports_figure
+
+    if not runs:
+        raise ValueError("choose one or more runs to compare")
+    return compare_reports_figure(dict(report_of(ctx, r) for r in runs))
+
+
+def render(ctx: AppContext) -> TabView:
+    with gr.Tab("Train & Evaluate", id="train") as tab:
+        with gr.Row():
+            method = gr.Dropdown(
+                TRAIN_METHODS.names(), value="erm", label="Method", elem_id="train-method"
+            )
+            data = gr.Radio(DATA_CHOICES, value="none", label="Data", elem_id="train-data")
+        with gr.Row():
+            arch = gr.Dropdown(CLASSIFIERS.names(), value="small-cnn", label="Classifier")
+            seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed")
+            epochs = gr.Number(12, label="Epochs", precision=0, minimum=1, elem_id="train-epochs")
+        submit_btn = gr.Button("Train", variant="primary", elem_id="train-submit")
+        note = gr.Markdown(elem_id="train-note")
+        panel = render_jobs(ctx, "train")
+        runs_table = gr.Dataframe(
+            headers=RUN_HEADERS, value=[], interactive=False, label="Runs", elem_id="train-runs"
+        )
+        with gr.Row():
+            run = gr.Dropdown([], label="Run to plot", elem_id="train-run")
+            compare = gr.Dropdown(
+                [], multiselect=True, label="Runs to compare", elem_id="train-cmp"
+            )
+        with gr.Row():
+            group_plot = gr.Plot(label="Accuracy per group")
+            compare_plot = gr.Plot(label="Runs compared")
+
+    def runs_view():
+        choices = run_choices(ctx.store)
+        return runs_rows(ctx), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
+
+    def refresh():
+        return (*poll(ctx, "train"), *runs_view())
+
+    def first_view():  # page load: plot the newest finished run
+        rows, _, compare_choices = runs_view()
+        choices = run_choices(ctx.store)
+        newest = choices[0][1] if choices else None
+        figure = run_figure(ctx, newest) if newest else None
+        run_value = gr.Dropdown(choices=choices, value=newest)
+        return (*poll(ctx, "train"), rows, run_value, compare_choices, figure)
+
+    runs_outputs = [runs_table, run, compare]
+    refresh_outputs = [*panel.outputs, *runs_outputs]
+
+    @friendly
+    def do_submit(method, data, arch, seed, epochs):
+        return submit(ctx, train_params(method, data, arch, seed, epochs))
+
+    @friendly
+    def plot_run(run):
+        return run_figure(ctx, run)
+
+    @friendly
+    def plot_compare(runs):
+        return compare_figure(ctx, runs)
+
+    submit_btn.click(
+        do_submit,
+        [method, data, arch, seed, epochs],
+        [note, *panel.outputs],
+        api_name="train_submit",
+        concurrency_limit=1,
+    )
+    # After each poll (never before it), so a run whose job just finished is already listed.
+    panel.polled.then(runs_view, None, runs_outputs, api_name="train_runs_after_poll")
+    run.input(plot_run, run, group_plot, api_name="train_run_plot")
+    compare.input(plot_compare, compare, compare_plot, api_name="train_compare")
+    tab.select(refresh, None, refresh_outputs, api_name="train_open")
+    return TabView("train", first_view, [*refresh_outputs, group_plot])
+
+
+if __name__ == "__main__":
+    from ui.launch import run_tab
+
+    run_tab("Train & Evaluate", render)
