@@ -10,26 +10,14 @@ import math
 import gradio as gr
 
 from debias_core.analysis.attribution import thumbnail_path
-from debias_core.bias.stats import bias_summary, group_stats
+from debias_core.bias.stats import TABLE_COLUMNS, bias_summary, group_stats
 from debias_core.store import SampleFilter
 from ui.common import TabView, friendly, group_choices, parse_group
 from ui.state import AppContext
 
 PAGE_SIZE = 60  # the gallery is not virtualised: keep pages small (<= 100)
 THUMB_SIZE = 96
-HEADERS = [
-    "y",
-    "a",
-    "class",
-    "context",
-    "kind",
-    "train",
-    "val",
-    "test",
-    "accepted",
-    "pending",
-    "rejected",
-]
+HEADERS = TABLE_COLUMNS
 SOURCES = [
     ("real", "real"),
     ("generated · accepted", "accepted"),
@@ -51,22 +39,7 @@ def stats_view(ctx: AppContext) -> tuple[str, list[list]]:
         f"Generated: {counts['accepted']} accepted, {counts['pending']} pending, "
         f"{counts['rejected']} rejected. Click a row to open its images."
     )
-    rows = [
-        [
-            g.y,
-            g.a,
-            g.class_name,
-            g.attr_name,
-            "aligned" if g.aligned else "conflicting",
-            g.train,
-            g.val,
-            g.test,
-            g.generated_accepted,
-            g.generated_pending,
-            g.generated_rejected,
-        ]
-        for g in stats
-    ]
+    rows = [g.table_row() for g in stats]
     return summary, rows
 
 

@@ -25,6 +25,37 @@ class GroupStat:
     def label(self) -> str:
         return f"{self.class_name} / {self.attr_name}"
 
+    def table_row(self) -> list:
+        """The values of one table row, in `TABLE_COLUMNS` order (CLI and UI share it)."""
+        return [
+            self.y,
+            self.a,
+            self.class_name,
+            self.attr_name,
+            "aligned" if self.aligned else "conflicting",
+            self.train,
+            self.val,
+            self.test,
+            self.generated_accepted,
+            self.generated_pending,
+            self.generated_rejected,
+        ]
+
+
+TABLE_COLUMNS = [
+    "y",
+    "a",
+    "class",
+    "context",
+    "kind",
+    "train",
+    "val",
+    "test",
+    "gen accepted",
+    "gen pending",
+    "gen rejected",
+]
+
 
 def group_stats(store: Store) -> list[GroupStat]:
     """One row per (y, a) group present in the project, in (y, a) order."""
@@ -65,23 +96,8 @@ def bias_summary(stats: list[GroupStat]) -> dict:
 
 def format_stats_table(stats: list[GroupStat]) -> str:
     """A plain-text table for the terminal."""
-    head = ["y", "a", "class", "context", "kind", "train", "val", "test", "gen+", "gen?", "gen-"]
-    body = [
-        [
-            s.y,
-            s.a,
-            s.class_name,
-            s.attr_name,
-            "aligned" if s.aligned else "conflicting",
-            s.train,
-            s.val,
-            s.test,
-            s.generated_accepted,
-            s.generated_pending,
-            s.generated_rejected,
-        ]
-        for s in stats
-    ]
+    head = TABLE_COLUMNS
+    body = [s.table_row() for s in stats]
     widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
     lines = [
         "  ".join(
