@@ -59,6 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, help="epochs per stage (default 12)")
     p.add_argument("--per-group", type=int, help="generated images per group (default 100)")
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--gen-seed", type=int, default=0, help="seed of the generated set")
     p.add_argument("--guidance", type=float, default=5.0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = p.parse_args(argv)
@@ -73,12 +74,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def prepare_project(workdir: Path, bias: float, seed: int, args, build_balanced_set):
-    """The (bias, seed) project with its generated set; reused when it already exists."""
+def prepare_project(workdir: Path, bias: float, args, build_balanced_set):
+    """The bias's project with its generated set; reused when it already exists.
+
+    The dataset and the generated set are made once per bias ratio (generation seed
+    `--gen-seed`); the training seeds vary the classifier's initialisation and batch order.
+    """
+    seed = args.gen_seed
     from debias_core.data.ingest import create_project
     from debias_core.store import SampleFilter, Store
 
-    folder = workdir / f"bias{bias}-seed{seed}"
+    folder = workdir / f"bias{bias}"
     t0 = time.perf_counter()
     if (folder / "project.db").exists():
         store = Store.open(folder)
@@ -100,8 +106,7 @@ def prepare_project(workdir: Path, bias: float, seed: int, args, build_balanced_
     n_generated = store.count_samples(SampleFilter(source="generated"))
     t2 = time.perf_counter()
     print(
-        f"[bias {bias} seed {seed}] project {t1 - t0:.1f}s, "
-        f"{n_generated} generated images {t2 - t1:.1f}s",
+        f"[bias {bias}] project {t1 - t0:.1f}s, {n_generated} generated images {t2 - t1:.1f}s",
         flush=True,
     )
     return store
@@ -208,8 +213,8 @@ def main(argv=None) -> int:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for bias in biases:
+            store = prepare_project(workdir, bias, args, build_balanced_set)
             for seed in seeds:
-                store = prepare_project(workdir, bias, seed, args, build_balanced_set)
                 for key in keys:
                     rows.append({"bias": bias, **run_method(store, key, seed, args.epochs)})
     settings = (

@@ -6,6 +6,8 @@ no UI change. Run alone: python -m ui.generate --project DIR
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from debias_core.generate import GENERATORS
@@ -25,11 +27,25 @@ def default_groups(ctx: AppContext) -> list[str]:
     ]
 
 
+def check_backbone(spec: str | None) -> str:
+    """A registered backbone name, or a local diffusers folder typed into the dropdown."""
+    spec = (spec or "").strip()
+    if spec in BACKBONES.names():
+        return spec
+    folder = Path(spec).expanduser()
+    if spec and (folder / "model_index.json").is_file():
+        return str(folder.resolve())
+    raise ValueError(
+        f"backbone must be one of {BACKBONES.names()} or a diffusers-format folder "
+        f"(with model_index.json), got {spec!r}"
+    )
+
+
 def generate_params(method, backbone, groups, per_group, seed, steps, guidance, batch_size) -> dict:
     """Widget values -> `GenerateConfig` fields (the executor validates them before queuing)."""
     return {
         "method": method,
-        "backbone": backbone,
+        "backbone": check_backbone(backbone),
         "groups": [list(parse_group(g)) for g in groups or []],
         "per_group": int(per_group),
         "seed": int(seed),
@@ -51,7 +67,12 @@ def render(ctx: AppContext) -> TabView:
                 GENERATORS.names(), value="txt2img", label="Method", elem_id="generate-method"
             )
             backbone = gr.Dropdown(
-                BACKBONES.names(), value="embedded", label="Backbone", elem_id="generate-backbone"
+                BACKBONES.names(),
+                value="embedded",
+                label="Backbone",
+                info="or type the path of a diffusers-format model folder",
+                allow_custom_value=True,
+                elem_id="generate-backbone",
             )
         groups = gr.CheckboxGroup(
             group_choices(ctx.store),

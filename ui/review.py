@@ -95,7 +95,7 @@ def bulk(ctx, method, group, job, status, action, confirmed, request=None) -> tu
         raise ValueError(f"bulk action must be accept or reject, got {action!r}")
     if not confirmed:
         raise ValueError("tick the confirmation box first")
-    ids = [s.id for s in ctx.store.list_samples(rv.queue_filter(method, group, job, status))]
+    ids = ctx.store.sample_ids(rv.queue_filter(method, group, job, status))
     if ids:
         ctx.store.decide(ids, action, ctx.reviewer_for(request), reason="bulk")
     note = f"{action.title()}ed {len(ids)} samples." if ids else "No samples match the filter."

@@ -60,7 +60,7 @@ def queue_filter(method, group, job, status) -> SampleFilter:
 
 
 def build_queue(ctx: AppContext, method, group, job, status) -> Queue:
-    return Queue([s.id for s in ctx.store.list_samples(queue_filter(method, group, job, status))])
+    return Queue(ctx.store.sample_ids(queue_filter(method, group, job, status)))
 
 
 def generated_sample(ctx: AppContext, sample_id) -> Sample:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,9 +100,12 @@ def mask_fraction(heat: np.ndarray, mask: np.ndarray) -> float:
 
 # -- cached files ------------------------------------------------------------------------------
 def _write_png(target: Path, pixels: np.ndarray | Image.Image) -> Path:
-    """Write atomically (temp name + rename), so a reader never sees half a file."""
+    """Write atomically (temp name + rename), so a reader never sees half a file.
+
+    The temp name is per thread: two requests making the same thumbnail must not share it.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     pil = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
     pil.save(tmp, format="PNG")
     os.replace(tmp, target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,8 @@ def put_bytes(root: Path, data: bytes, suffix: str = ".png") -> tuple[str, str]:
     target = root / rel
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
+        # Per process and thread: two writers of the same bytes must not share a temp file.
+        tmp = target.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, target)
     return rel.as_posix(), digest

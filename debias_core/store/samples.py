@@ -150,6 +150,11 @@ class SamplesMixin:
         rows = self.query(f"select s.*{_FROM}{sql} order by s.id{page}", params)
         return [Sample.from_row(r) for r in rows]
 
+    def sample_ids(self, where: SampleFilter = ANY_SAMPLE) -> list[int]:
+        """Only the ids, in id order: a 50,000-sample review queue without 50,000 rows parsed."""
+        sql, params = where.where()
+        return [r["id"] for r in self.query(f"select s.id{_FROM}{sql} order by s.id", params)]
+
     def count_samples(self, where: SampleFilter = ANY_SAMPLE) -> int:
         sql, params = where.where()
         return self.query(f"select count(*) as n{_FROM}{sql}", params)[0]["n"]
