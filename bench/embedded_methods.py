@@ -92,7 +92,8 @@ def prepare_project(workdir: Path, bias: float, args, build_balanced_set):
         options = {"bias_ratio": bias, "spurious": "background"}
         store = create_project(folder, "colored-digits", options=options)
     t1 = time.perf_counter()
-    if not store.count_samples(SampleFilter(source="generated")):
+    needs_synthetic = any(METHODS[k][3] != "none" for k in args.methods.split(","))
+    if needs_synthetic and not store.count_samples(SampleFilter(source="generated")):
         build_balanced_set(
             store,
             backbone_spec="embedded",

@@ -48,7 +48,7 @@ def _as_list(texts: str | Sequence[str]) -> list[str]:
 
 @dataclass(eq=False)
 class Backbone:
-    """A Stable-Diffusion-style model: the real components plus spec, content hash, device, dtype."""
+    """A Stable-Diffusion-style model: the real parts plus spec, content hash, device, dtype."""
 
     tokenizer: object  # transformers.CLIPTokenizer
     text_encoder: torch.nn.Module  # transformers.CLIPTextModel
@@ -120,7 +120,7 @@ class Backbone:
         self.text_encoder.resize_token_embeddings(len(self.tokenizer), mean_resizing=False)
         table = self.text_encoder.get_input_embeddings().weight
         with torch.no_grad():
-            for new_id, ids in zip(new_ids, init_ids):
+            for new_id, ids in zip(new_ids, init_ids, strict=True):
                 table[new_id] = table[ids].mean(dim=0)
         return list(new_ids)
 
@@ -226,7 +226,9 @@ class Backbone:
         """Move every module (in place) and return self."""
         self.device, self.dtype = torch.device(device), dtype or self.dtype
         for module in (self.text_encoder, self.unet, self.vae):
-            module.to(self.device, self.dtype)
+            # Pass a dtype only when it changes: diffusers warns on every `.to(dtype)` call.
+            same = next(module.parameters()).dtype == self.dtype
+            module.to(self.device) if same else module.to(self.device, self.dtype)
         return self
 
     def enable_memory_savers(self) -> None:
@@ -292,7 +294,7 @@ def backbone_folder(spec: str) -> Path:
 def load_backbone(
     spec: str, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ) -> Backbone:
-    """Load a backbone from local files only; a missing or incomplete one raises CheckpointMissing."""
+    """Load a backbone from local files only; missing or incomplete raises CheckpointMissing."""
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 

@@ -17,7 +17,10 @@ from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, tr
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 SUFFIX = "</w>"
 # CLIP's pre-tokenizer: specials, English contractions, letter runs, single digits, punctuation.
-CLIP_SPLIT = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+CLIP_SPLIT = (
+    r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d"""
+    r"""|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+)
 
 
 def _bpe_trainer_tokenizer() -> Tokenizer:

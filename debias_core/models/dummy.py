@@ -19,7 +19,7 @@ DUMMY_WORDS = [
 ]
 
 
-def tiny_scheduler():
+def sd_ddim_scheduler(prediction_type: str = "epsilon"):
     """DDIM with Stable Diffusion's noise schedule; 'trailing' spacing starts at pure noise."""
     from diffusers import DDIMScheduler
 
@@ -31,6 +31,7 @@ def tiny_scheduler():
         set_alpha_to_one=False,
         steps_offset=1,
         timestep_spacing="trailing",
+        prediction_type=prediction_type,
     )
 
 
@@ -92,7 +93,7 @@ def dummy_backbone(seed: int = 0) -> Backbone:
         text_encoder=text_encoder,
         unet=unet,
         vae=vae,
-        scheduler=tiny_scheduler(),
+        scheduler=sd_ddim_scheduler(),
         spec=f"dummy:{seed}",
         content_hash=_state_hash(unet, vae, text_encoder),
     )

@@ -110,11 +110,12 @@ def measure_quality(
             row = (verdict.digits[k] == d, verdict.strokes[k] == s, verdict.backgrounds[k] == b)
             hits[start + k] = row
         progress(
-            f"  judged {start + len(chunk)}/{len(combos)}: running {hits[: start + len(chunk)].mean(0).round(3)}"
+            f"  judged {start + len(chunk)}/{len(combos)}: digit / stroke / background "
+            f"{hits[: start + len(chunk)].mean(0).round(3)}"
         )
     misses = [
         {"combo": list(c), "digit_ok": bool(h[0]), "stroke_ok": bool(h[1]), "bg_ok": bool(h[2])}
-        for c, h in zip(combos, hits)
+        for c, h in zip(combos, hits, strict=True)
         if not h.all()
     ]
     return QualityReport(
