@@ -106,7 +106,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from debias_core.generate.balanced import build_balanced_set
+    from debias_core.generate.runner import build_balanced_set
 
     ids = build_balanced_set(
         _open(args),

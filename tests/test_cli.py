@@ -61,3 +61,45 @@ def test_bad_input_gives_one_line_error_and_status_2(project, tmp_path, capsys, 
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and errors[0].startswith("error:") and message in errors[0]
     assert not (tmp_path / "new").exists()
+
+
+def test_generate_then_regenerate_reproduces_the_image(project, tmp_path, capsys):
+    import numpy as np
+    from live_app import save_dummy_backbone
+    from PIL import Image
+
+    from debias_core.store import SampleFilter, Store
+
+    backbone = str(save_dummy_backbone(tmp_path / "backbone"))
+    argv = ["generate", str(project), "--per-group", "2", "--steps", "2", "--backbone", backbone]
+    assert main(argv) == 0
+    assert "generated 8 images" in capsys.readouterr().out
+    store = Store.open(project)
+    sample = store.list_samples(SampleFilter(source="generated"))[3]
+    assert (
+        main(
+            [
+                "regenerate",
+                str(project),
+                "--sample",
+                str(sample.id),
+                "--out",
+                str(tmp_path / "again.png"),
+            ]
+        )
+        == 0
+    )
+    again = np.asarray(Image.open(tmp_path / "again.png").convert("RGB"))
+    assert np.array_equal(again, np.asarray(store.sample_image(sample.id)))
+
+
+def test_generate_with_a_missing_checkpoint_says_how_to_fetch_it(
+    project, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("DEBIAS_CHECKPOINTS", str(tmp_path / "ckpt"))
+    capsys.readouterr()
+    assert main(["generate", str(project), "--backbone", "sd2"]) == 2
+    err = capsys.readouterr().err
+    assert "stabilityai/stable-diffusion-2-base" in err and "hf download" in err
+    assert "Traceback" not in err
