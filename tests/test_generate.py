@@ -35,7 +35,8 @@ def test_prompts_name_class_and_context_and_ffr_negates_other_contexts():
     )
     assert [len(u.seeds) for u in plan] == [2, 1]
     assert all("digit 1" in p and "red background" in p for u in plan for p in u.prompts)
-    assert plan[0].negatives[0] == "white stroke, on a green background"
+    assert plan[0].negatives[0] == "on a green background"  # only the part that varies
+    assert all(p.startswith("a photo of") for u in plan for p in u.prompts)  # its vocabulary
     vanilla = GENERATORS.get("txt2img").plan(META, GenerateConfig(per_group=2), [(0, 1)])
     assert vanilla[0].prompts == ("a photo of digit 0, white stroke, on a green background",) * 2
 
