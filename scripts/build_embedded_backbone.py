@@ -41,6 +41,7 @@ class BuildConfig:
     ink_weight: float = 4.0  # extra VAE loss weight on stroke pixels (they are ~20% of an image)
     unet_steps: int = 3000
     prediction_type: str = "v_prediction"  # as Stable Diffusion 2.1; see train_unet
+    latent_channels: int = 4
     batch_size: int = 64
     latent_cache: int = 32768  # renders encoded once; each is seen ~6 times with fresh captions
     vae_lr: float = 1e-3
@@ -54,7 +55,7 @@ class BuildConfig:
     eval_guidance: float = 4.0
 
 
-def make_models(vocab_size: int, bos: int, eos: int):
+def make_models(vocab_size: int, bos: int, eos: int, latent_channels: int = 4):
     """The tiny VAE, UNet and text encoder (configs measured in the offline-stack notes)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -63,7 +64,7 @@ def make_models(vocab_size: int, bos: int, eos: int):
         down_block_types=("DownEncoderBlock2D",) * 3,
         up_block_types=("UpDecoderBlock2D",) * 3,
         block_out_channels=(32, 64, 64),
-        latent_channels=4,
+        latent_channels=latent_channels,
         norm_num_groups=8,
         sample_size=32,
         mid_block_add_attention=False,
@@ -71,6 +72,8 @@ def make_models(vocab_size: int, bos: int, eos: int):
     # Cross-attention only at the 4x4 level: attention at 8x8 costs 2.5-5x the time.
     unet = UNet2DConditionModel(
         sample_size=8,
+        in_channels=latent_channels,
+        out_channels=latent_channels,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         block_out_channels=(32, 64),
@@ -131,7 +134,7 @@ def build(out: Path, cfg: BuildConfig) -> dict:
     log(f"tokenizer: {len(tokenizer)} tokens ({len(merges)} merges)")
     sampler = WorldSampler(cfg.seed)
     vae, unet, text_encoder = make_models(
-        len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id
+        len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, cfg.latent_channels
     )
     times = {}
     t0 = time.time()
@@ -193,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--guidance", type=float, default=BuildConfig.eval_guidance)
     parser.add_argument("--threads", type=int, default=BuildConfig.threads)
     parser.add_argument("--latent-cache", type=int, default=BuildConfig.latent_cache)
+    parser.add_argument("--latent-channels", type=int, default=BuildConfig.latent_channels)
     parser.add_argument("--frozen-text-encoder", action="store_true")
     args = parser.parse_args(argv)
     cfg = BuildConfig(
@@ -202,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         judge_steps=args.judge_steps,
         threads=args.threads,
         latent_cache=args.latent_cache,
+        latent_channels=args.latent_channels,
         eval_guidance=args.guidance,
         train_text_encoder=not args.frozen_text_encoder,
     )

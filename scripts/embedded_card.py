@@ -64,14 +64,15 @@ def write_card(out: Path, stats: dict) -> None:
         f"{judge['background']:.1%}. Misses are listed in `quality.json`.",
         "",
         "## Architecture",
-        f"- VAE: 3 blocks (32, 64, 64), x4 downscale, 32x32x3 -> 8x8x4, "
+        f"- VAE: 3 blocks (32, 64, 64), x4 downscale, 32x32x3 -> 8x8x{cfg['latent_channels']}, "
         f"{params['vae']:,} parameters; latent scaling factor measured after training.",
         f"- UNet: blocks (32, 64), DownBlock2D + CrossAttnDownBlock2D, cross-attention dim 32, "
         f"{params['unet']:,} parameters.",
         f"- Text encoder: CLIPTextModel, hidden 32, 2 layers, 32 positions, "
         f"{params['text_encoder']:,} parameters; tokenizer {stats['vocab_size']} tokens "
         "(all 256 bytes + `</w>` forms, merges learned on the captions, so any text tokenizes).",
-        "- Scheduler: DDIM, Stable Diffusion's scaled-linear betas, 'trailing' spacing.",
+        f"- Scheduler: DDIM, Stable Diffusion's scaled-linear betas, 'trailing' spacing, "
+        f"{cfg['prediction_type']} (as SD 2.1).",
         "",
         "## Training config",
         "| field | value |",

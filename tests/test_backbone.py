@@ -66,9 +66,12 @@ def test_embedded_loads_offline_and_paints_the_prompted_colours():
 
 
 @EMBEDDED_BUILT
-@pytest.mark.xfail(strict=True, reason="known defect of the shipped model: it draws the prompted "
-                   "colours but not the prompted digit (7.9% digit accuracy, assets/tiny-sd/"
-                   "README.md); strict, so the suite says so once a rebuilt model passes")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect of the shipped model: it draws the prompted "
+    "colours but not the prompted digit (7.9% digit accuracy, assets/tiny-sd/"
+    "README.md); strict, so the suite says so once a rebuilt model passes",
+)
 def test_embedded_draws_the_prompted_digit():
     verdict = _judged(7, "white", "red")
     assert sum(d == 7 for d in verdict.digits) >= 7, verdict

@@ -15,8 +15,9 @@ from debias_core.train.run import load_run_model, run_training
 
 def test_erm_run_is_recorded_with_config_checkpoint_and_report(tiny_project):
     messages = []
-    result = run_training(tiny_project, TrainConfig(epochs=2, seed=3),
-                          progress=lambda f, m: messages.append(m))
+    result = run_training(
+        tiny_project, TrainConfig(epochs=2, seed=3), progress=lambda f, m: messages.append(m)
+    )
     assert [h["epoch"] for h in result.history] == [1, 2]
     assert any("val WGA" in m for m in messages)
     files = {p.name for p in result.run_dir.iterdir()}
@@ -24,7 +25,8 @@ def test_erm_run_is_recorded_with_config_checkpoint_and_report(tiny_project):
     assert json.loads((result.run_dir / "config.json").read_text())["seed"] == 3
     run = tiny_project.get_run(result.run_id)
     assert run.status == "done" and run.metrics["test"]["worst_group_accuracy"] == (
-        result.report.worst_group_accuracy)
+        result.report.worst_group_accuracy
+    )
     model, config = load_run_model(tiny_project, result.run_id)
     assert config.seed == 3 and sum(p.numel() for p in model.parameters()) > 0
 
@@ -41,8 +43,9 @@ def test_loss_goes_down_and_best_val_epoch_is_kept(tiny_project):
 
     config = TrainConfig(epochs=4, lr=3e-3)
     data = load_train_data(tiny_project, config)
-    ctx = TrainContext(data, config, torch.device("cpu"),
-                       lambda: create_classifier(ClassifierSpec(num_classes=2)))
+    ctx = TrainContext(
+        data, config, torch.device("cpu"), lambda: create_classifier(ClassifierSpec(num_classes=2))
+    )
     result = fit(ctx, ctx.new_model(), data.train)
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0]

@@ -11,8 +11,9 @@ from debias_core.store import SampleFilter, Store
 COLUMNS = ["filename", "y", "a", "split", "source", "sample_id", "parent_id"]
 
 
-def export_project(store: Store, out: Path, generated: bool = False,
-                   status: str = "accepted") -> int:
+def export_project(
+    store: Store, out: Path, generated: bool = False, status: str = "accepted"
+) -> int:
     """Write images/ + metadata.csv to `out`; returns the number of rows written.
 
     Generated samples carry their target group as (y, a) and the split 'train'. `status` is
