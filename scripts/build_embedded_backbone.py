@@ -1,8 +1,9 @@
 """Build the embedded tiny Stable-Diffusion-architecture backbone (assets/tiny-sd) from a seed.
 
 It trains, on the Colored Digits *world pool* only, a CLIP-layout BPE tokenizer, an AutoencoderKL
-(32x32 RGB -> 8x8x4), then a UNet2DConditionModel jointly with a small CLIPTextModel; saves a
-diffusers-format folder; and measures what it draws with an independent judge.
+(32x32 RGB -> 8x8x4), a small CLIPTextModel (pretrained on the captions, then frozen) and a
+UNet2DConditionModel; saves a diffusers-format folder; and measures what it draws with an
+independent judge.
 
     python scripts/build_embedded_backbone.py --out assets/tiny-sd --seed 0
 """
@@ -25,9 +26,17 @@ from debias_core.models.digit_judge import judge_heldout, save_digit_judge, trai
 from debias_core.models.embedded_world import all_combos, caption_corpus, measure_quality
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from embedded_training import WorldSampler, train_unet, train_vae
+from embedded_training import WorldSampler, pretrain_text_encoder, train_unet, train_vae
 
-MAX_TOKENS = 32  # text positions: the longest caption is 15 tokens; room for learned tokens
+MAX_TOKENS = 32
+GRID_PAIRS = (  # (stroke, background) rows of the card's sample grid
+    ("white", "black"),
+    ("red", "black"),
+    ("white", "blue"),
+    ("yellow", "purple"),
+    ("cyan", "red"),
+    ("orange", "green"),
+)  # text positions: the longest caption is 15 tokens; room for learned tokens
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,9 @@ class BuildConfig:
     vae_steps: int = 1200
     vae_batch_size: int = 16  # small batches: more updates per second of CPU, faster to converge
     ink_weight: float = 4.0  # extra VAE loss weight on stroke pixels (they are ~20% of an image)
-    unet_steps: int = 3000
+    text_steps: int = 300  # text encoder pretraining, then frozen; see pretrain_text_encoder
+    unet_steps: int = 5000
+    shape_first_fraction: float = 0.15  # white-on-black only at first; see train_unet
     prediction_type: str = "v_prediction"  # as Stable Diffusion 2.1; see train_unet
     latent_channels: int = 4
     batch_size: int = 64
@@ -49,7 +60,6 @@ class BuildConfig:
     warmup: int = 100
     ema: float = 0.995
     kl_weight: float = 1e-6
-    train_text_encoder: bool = True
     judge_steps: int = 800
     eval_steps: int = 20
     eval_guidance: float = 4.0
@@ -114,6 +124,23 @@ def save_pipeline(out: Path, vae, unet, text_encoder, tokenizer, prediction_type
     pipe.save_pretrained(out, safe_serialization=True)
 
 
+def save_sample_grid(backbone, path: Path, cfg: BuildConfig) -> None:
+    """samples.png for the card: digits 0-9 across, one (stroke, background) pair per row."""
+    import numpy as np
+    from PIL import Image
+
+    from debias_core.models.embedded_world import full_caption, generate
+
+    prompts = [full_caption(d, s, b) for s, b in GRID_PAIRS for d in range(10)]
+    images = generate(
+        backbone, prompts, seed=cfg.seed + 11, steps=cfg.eval_steps, guidance=cfg.eval_guidance
+    )
+    rows, size = len(GRID_PAIRS), images.shape[1]
+    grid = images.reshape(rows, 10, size, size, 3).transpose(0, 2, 1, 3, 4)
+    grid = np.ascontiguousarray(grid.reshape(rows * size, 10 * size, 3))
+    Image.fromarray(grid).resize((20 * size, 2 * rows * size), Image.NEAREST).save(path)
+
+
 def build(out: Path, cfg: BuildConfig) -> dict:
     """Train, save and measure; returns the numbers for the card."""
     from transformers import CLIPTokenizer
@@ -143,6 +170,9 @@ def build(out: Path, cfg: BuildConfig) -> dict:
     times["vae_s"] = time.time() - t0
     log(f"vae done, scaling factor {scale:.4f}")
     t0 = time.time()
+    pretrain_text_encoder(text_encoder, tokenizer, sampler, cfg, log)
+    times["text_encoder_s"] = time.time() - t0
+    t0 = time.time()
     train_unet(unet, text_encoder, vae, tokenizer, sampler, cfg, log)
     times["unet_s"] = time.time() - t0
     save_pipeline(out, vae, unet, text_encoder, tokenizer, cfg.prediction_type)
@@ -165,6 +195,7 @@ def build(out: Path, cfg: BuildConfig) -> dict:
         guidance=cfg.eval_guidance,
         progress=log,
     )
+    save_sample_grid(backbone, out / "samples.png", cfg)
     times["eval_s"] = time.time() - t0
     times["total_s"] = time.time() - start
     params = {
@@ -197,7 +228,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=BuildConfig.threads)
     parser.add_argument("--latent-cache", type=int, default=BuildConfig.latent_cache)
     parser.add_argument("--latent-channels", type=int, default=BuildConfig.latent_channels)
-    parser.add_argument("--frozen-text-encoder", action="store_true")
     args = parser.parse_args(argv)
     cfg = BuildConfig(
         seed=args.seed,
@@ -208,7 +238,6 @@ def main(argv: list[str] | None = None) -> None:
         latent_cache=args.latent_cache,
         latent_channels=args.latent_channels,
         eval_guidance=args.guidance,
-        train_text_encoder=not args.frozen_text_encoder,
     )
     stats = build(args.out, cfg)
     (args.out / "quality.json").write_text(json.dumps(stats, indent=2) + "\n")

@@ -26,14 +26,16 @@ if TYPE_CHECKING:
 class WorldSampler:
     """Random renders of world-pool digits over all 730 combos, captioned; one generator."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(
+        self, seed: int, combos: list[tuple[int, str, str]] | None = None, stream: int = 0
+    ) -> None:
         world, _ = load_pools(seed)
         self.bank = alpha_bank(world)
         self.by_digit = [
             torch.nonzero(torch.from_numpy(world.digits == d))[:, 0] for d in range(10)
         ]
-        self.combos = all_combos()
-        self.gen = torch.Generator().manual_seed(seed)
+        self.combos = combos or all_combos()
+        self.gen = torch.Generator().manual_seed(seed + 1000 * stream)  # same pool, own draws
 
     def render(self, n: int) -> tuple[torch.Tensor, list[int]]:
         """(pixels in [-1, 1] (n, 3, 32, 32), combo indices) for n random combos."""
@@ -115,11 +117,73 @@ def train_vae(vae, sampler: WorldSampler, cfg: BuildConfig, log) -> float:
     return float(1.0 / latents.std())
 
 
+def _token_ids(tokenizer, captions: list[str]) -> torch.Tensor:
+    return tokenizer(
+        captions,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids
+
+
+def _named_attributes(caption: str, combo: tuple[int, str, str]) -> list[int]:
+    """Class index of the digit, stroke and background the caption names; -1 where it is silent."""
+    digit, stroke, background = combo
+    return [
+        digit if f"digit {digit}" in caption else -1,
+        list(STROKES).index(stroke) if f"{stroke} stroke" in caption else -1,
+        list(BACKGROUNDS).index(background) if f"{background} background" in caption else -1,
+    ]
+
+
+def pretrain_text_encoder(text_encoder, tokenizer, sampler: WorldSampler, cfg: BuildConfig, log):
+    """Teach the encoder to carry what a caption names, then freeze it, as SD freezes its CLIP.
+
+    Linear heads on the mean of its output states predict the named digit, stroke and background.
+    Measured on every fifth combination: trained jointly with the UNet, the encoder left the digit
+    near chance for thousands of steps (29% at 3,000 UNet steps); pretrained and frozen, 91% at
+    4,000 of a 6,000-step schedule (97% with the shape-first stage of `train_unet`).
+    """
+    heads = torch.nn.ModuleList(
+        torch.nn.Linear(text_encoder.config.hidden_size, n)
+        for n in (10, len(STROKES), len(BACKGROUNDS))
+    )
+    params = list(text_encoder.parameters()) + list(heads.parameters())
+    opt = torch.optim.AdamW(params, lr=3e-3)
+    text_encoder.train()
+    for _ in range(cfg.text_steps):
+        picks = torch.randint(0, len(sampler.combos), (256,), generator=sampler.gen).tolist()
+        captions = sampler.caption(picks)
+        labels = torch.tensor(
+            [_named_attributes(c, sampler.combos[p]) for c, p in zip(captions, picks, strict=True)]
+        )
+        pooled = text_encoder(_token_ids(tokenizer, captions))[0].mean(dim=1)
+        loss = sum(
+            torch.nn.functional.cross_entropy(head(pooled), labels[:, k], ignore_index=-1)
+            for k, head in enumerate(heads)
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    text_encoder.eval().requires_grad_(False)
+    log(f"text encoder pretrained ({cfg.text_steps} steps, loss {loss.item():.4f}), frozen")
+
+
+def _cached_source(vae, sampler: WorldSampler, size: int, log) -> tuple:
+    means, stds, picks = latent_cache(vae, sampler, size)
+    log(f"cached {len(picks)} latents over {len(sampler.combos)} combinations")
+    return means, stds, picks, sampler
+
+
 def train_unet(unet, text_encoder, vae, tokenizer, sampler: WorldSampler, cfg: BuildConfig, log):
-    """Denoising on cached VAE latents (v- or epsilon-prediction); EMA weights copied in at the end.
+    """v-prediction denoising on cached VAE latents, text encoder frozen; EMA weights at the end.
 
     v-prediction weighs errors at high noise, where the digit's layout is decided: measured on
-    white-on-black digits, 600 steps gave 91% digit accuracy against 10-36% for epsilon.
+    white-on-black digits, 600 steps gave 91% digit accuracy against 10-36% for epsilon. The first
+    `shape_first_fraction` of the steps see white-on-black digits only (shapes before colours):
+    on all combinations that gave 82% digit accuracy at 2,000 steps against 63% without, and 99%
+    against 93% at 5,000 (every fifth combination, frozen pretrained text encoder).
     """
     from diffusers import DDPMScheduler
 
@@ -130,32 +194,29 @@ def train_unet(unet, text_encoder, vae, tokenizer, sampler: WorldSampler, cfg: B
         beta_schedule="scaled_linear",
         prediction_type=cfg.prediction_type,
     )
-    text_encoder.requires_grad_(cfg.train_text_encoder)
-    params = [p for m in (unet, text_encoder) for p in m.parameters() if p.requires_grad]
+    params = [p for p in unet.parameters() if p.requires_grad]
     ema = [p.detach().clone() for p in params]
     opt = torch.optim.AdamW(params, lr=cfg.unet_lr, weight_decay=0.01)
     sched = _cosine(opt, cfg.warmup, cfg.unet_steps)
     unet.train()
-    text_encoder.train(cfg.train_text_encoder)
     scale, running = vae.config.scaling_factor, 0.0
-    means, stds, picks = latent_cache(vae, sampler, cfg.latent_cache)
-    log(f"cached {len(picks)} latents")
+    white_on_black = WorldSampler(cfg.seed, [(d, "white", "black") for d in range(10)], stream=1)
+    shapes_first = _cached_source(vae, white_on_black, 2048, log)
+    everything = _cached_source(vae, sampler, cfg.latent_cache, log)
     for step in range(cfg.unet_steps):
+        means, stds, picks, source = (
+            shapes_first if step < cfg.shape_first_fraction * cfg.unet_steps else everything
+        )
         rows = torch.randint(0, len(picks), (cfg.batch_size,), generator=gen)
-        captions = sampler.caption([picks[r] for r in rows.tolist()])
+        captions = source.caption([picks[r] for r in rows.tolist()])
         latents = (means[rows] + stds[rows] * torch.randn(means[rows].shape, generator=gen)) * scale
         noise = torch.randn(latents.shape, generator=gen)
         t = torch.randint(
             0, noise_schedule.config.num_train_timesteps, (len(latents),), generator=gen
         )
-        ids = tokenizer(
-            captions,
-            padding="max_length",
-            max_length=tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids
-        pred = unet(noise_schedule.add_noise(latents, noise, t), t, text_encoder(ids)[0]).sample
+        with torch.no_grad():
+            context = text_encoder(_token_ids(tokenizer, captions))[0]
+        pred = unet(noise_schedule.add_noise(latents, noise, t), t, context).sample
         if cfg.prediction_type == "v_prediction":
             target = noise_schedule.get_velocity(latents, noise, t)
         else:
@@ -177,5 +238,4 @@ def train_unet(unet, text_encoder, vae, tokenizer, sampler: WorldSampler, cfg: B
     with torch.no_grad():
         for p, e in zip(params, ema, strict=True):
             p.copy_(e)
-    for m in (unet, text_encoder):
-        m.eval().requires_grad_(False)
+    unet.eval().requires_grad_(False)
