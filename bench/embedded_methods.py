@@ -43,7 +43,8 @@ METHODS: dict[str, tuple[str, str, dict, str]] = {
     "ffr-llr-supcon": ("two-stage (CE+SupCon) + LLR_all", "ffr-llr", {"stage1": "supcon"}, "all"),
     "dbb-retrain": ("DBB retraining (eq. 6-8)", "dbb-retrain", {}, "all"),
 }
-DEFAULT = [k for k in METHODS if k not in ("class-balanced", "dbb-retrain")]
+OPTIONAL = ("class-balanced", "dbb-retrain")
+DEFAULT = [k for k in METHODS if k not in OPTIONAL]
 
 
 def parse_args(argv=None) -> argparse.Namespace:

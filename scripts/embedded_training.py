@@ -137,7 +137,9 @@ def _named_attributes(caption: str, combo: tuple[int, str, str]) -> list[int]:
     ]
 
 
-def pretrain_text_encoder(text_encoder, tokenizer, sampler: WorldSampler, cfg: BuildConfig, log):
+def pretrain_text_encoder(
+    text_encoder, tokenizer, sampler: WorldSampler, cfg: BuildConfig, log
+) -> float:
     """Teach the encoder to carry what a caption names, then freeze it, as SD freezes its CLIP.
 
     Linear heads on the mean of its output states predict the named digit, stroke and background.
@@ -168,6 +170,7 @@ def pretrain_text_encoder(text_encoder, tokenizer, sampler: WorldSampler, cfg: B
         opt.step()
     text_encoder.eval().requires_grad_(False)
     log(f"text encoder pretrained ({cfg.text_steps} steps, loss {loss.item():.4f}), frozen")
+    return loss.item()  # the last batch's summed cross-entropy
 
 
 def _cached_source(vae, sampler: WorldSampler, size: int, log) -> tuple:

