@@ -49,8 +49,31 @@ def test_loss_goes_down_and_best_val_epoch_is_kept(tiny_project):
     result = fit(ctx, ctx.new_model(), data.train)
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0]
-    best = max(result.history, key=lambda h: h["val_wga"])
+    best = max(result.history, key=lambda h: (h["val_wga"], h["val_acc"]))
     assert result.best_epoch == best["epoch"]
+
+
+def test_val_wga_ties_go_to_val_accuracy(tiny_project, monkeypatch):
+    from debias_core.models.classifiers import ClassifierSpec, create_classifier
+    from debias_core.train import loop
+    from debias_core.train.run import load_train_data
+
+    scripted = iter([(0.0, 0.1), (0.0, 0.5), (0.0, 0.3), (0.2, 0.2), (0.2, 0.2)])
+
+    def scripted_metrics(*_):
+        wga, acc = next(scripted)
+        return {"val_wga": wga, "val_acc": acc}
+
+    monkeypatch.setattr(loop, "val_metrics", scripted_metrics)
+    config = TrainConfig(epochs=5)
+    data = load_train_data(tiny_project, config)
+    ctx = TrainContext(
+        data, config, torch.device("cpu"), lambda: create_classifier(ClassifierSpec(num_classes=2))
+    )
+    # epoch 2 wins the 0.0 tie on accuracy; epoch 4 beats it on WGA; epoch 5 only ties epoch 4
+    assert fit(ctx, ctx.new_model(), data.train).best_epoch == 4
+    scripted = iter([(0.0, 0.1), (0.0, 0.5), (0.0, 0.3)])
+    assert fit(ctx, ctx.new_model(), data.train, epochs=3).best_epoch == 2
 
 
 def test_training_on_missing_synthetic_data_is_a_clear_error(tiny_project):

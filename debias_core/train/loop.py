@@ -79,7 +79,11 @@ def fit(
     stage: str = "",
     select_on_val: bool = True,
 ) -> FitResult:
-    """Train `model` on `data`; keep the epoch with the best validation worst-group accuracy."""
+    """Train `model` on `data`; keep the epoch with the best validation worst-group accuracy.
+
+    Ties go to validation accuracy: with many small groups, worst-group accuracy is often 0 for
+    every epoch, and keeping the first of those kept a barely trained model.
+    """
     cfg, device = ctx.config, ctx.device
     epochs = epochs or cfg.epochs
     loss_fn = loss_fn or cross_entropy()
@@ -91,7 +95,7 @@ def fit(
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     x, data_dev = data.x.to(device), data.to(device)
-    history, best, best_score, stale, best_epoch = [], None, -1.0, 0, epochs
+    history, best, best_score, stale, best_epoch = [], None, (-1.0, -1.0), 0, epochs
     for epoch in range(epochs):
         model.train()
         total, seen = 0.0, 0
@@ -112,8 +116,9 @@ def fit(
             f"{stage or 'train'} epoch {epoch + 1}/{epochs}: "
             f"loss {row['train_loss']:.3f}, val WGA {row['val_wga']:.3f}",
         )
-        if not select_on_val or row["val_wga"] > best_score:
-            best, best_score, stale = copy.deepcopy(model.state_dict()), row["val_wga"], 0
+        score = (row["val_wga"], row["val_acc"])
+        if not select_on_val or score > best_score:
+            best, best_score, stale = copy.deepcopy(model.state_dict()), score, 0
             best_epoch = epoch + 1
         else:
             stale += 1
