@@ -56,20 +56,24 @@ def test_parse_label():
             parse_label(bad, "w", "y")
 
 
-def test_read_csv_rows_edge_cases(tmp_path):
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "t.csv.*empty"),
+        ("a,b\n", "t.csv.*no data rows"),
+        ("a,a\n1,2\n", "repeated column"),
+        ("a,b\n1,2\n3\n", "t.csv row 2: 1 fields, expected 2"),
+    ],
+)
+def test_read_csv_rows_rejects_bad_files(tmp_path, text, message):
     path = tmp_path / "t.csv"
-    path.write_text("")
-    with pytest.raises(DatasetError, match="t.csv.*empty"):
+    path.write_text(text)
+    with pytest.raises(DatasetError, match=message):
         read_csv_rows(path, ["a"])
-    path.write_text("a,b\n")
-    with pytest.raises(DatasetError, match="t.csv.*no data rows"):
-        read_csv_rows(path, ["a"])
-    path.write_text("a,a\n1,2\n")
-    with pytest.raises(DatasetError, match="repeated column"):
-        read_csv_rows(path, ["a"])
-    path.write_text("a,b\n1,2\n3\n")
-    with pytest.raises(DatasetError, match="t.csv row 2: 1 fields, expected 2"):
-        read_csv_rows(path, ["a"])
+
+
+def test_read_csv_rows_strips_bom_spaces_and_blank_lines(tmp_path):
+    path = tmp_path / "t.csv"
     path.write_bytes("\ufeff a ,b\r\n1, x \r\n\r\n".encode())
     assert read_csv_rows(path, ["a", "b"]) == [{"a": "1", "b": "x"}]
     with pytest.raises(DatasetError, match="CSV file not found"):
