@@ -28,7 +28,7 @@ from debias_core.models.embedded_world import all_combos, caption_corpus, measur
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from embedded_training import WorldSampler, pretrain_text_encoder, train_unet, train_vae
 
-MAX_TOKENS = 32
+MAX_TOKENS = 32  # text positions: the longest caption is 15 tokens; room for learned tokens
 GRID_PAIRS = (  # (stroke, background) rows of the card's sample grid
     ("white", "black"),
     ("red", "black"),
@@ -36,7 +36,7 @@ GRID_PAIRS = (  # (stroke, background) rows of the card's sample grid
     ("yellow", "purple"),
     ("cyan", "red"),
     ("orange", "green"),
-)  # text positions: the longest caption is 15 tokens; room for learned tokens
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class BuildConfig:
     """Everything that determines the built weights (plus how quality is measured)."""
 
     seed: int = 0
-    threads: int = 1  # part of the recipe: float sums may differ between thread counts
+    threads: int = 2  # part of the recipe: float sums may differ between thread counts
     vae_steps: int = 1200
     vae_batch_size: int = 16  # small batches: more updates per second of CPU, faster to converge
     ink_weight: float = 4.0  # extra VAE loss weight on stroke pixels (they are ~20% of an image)
