@@ -82,8 +82,8 @@ def write_card(out: Path, stats: dict) -> None:
         "pixels, light KL.",
         f"2. Text encoder: {cfg['text_steps']} steps with linear heads predicting the digit, "
         "stroke and background a caption names, then frozen (Stable Diffusion freezes its CLIP "
-        "text encoder the same way). Trained jointly with the UNet instead, it left the digit "
-        "near chance for thousands of steps.",
+        "text encoder the same way). Trained jointly with the UNet instead, the digit was "
+        "learned far more slowly (29% digit accuracy after 3,000 UNet steps).",
         f"3. UNet: {cfg['unet_steps']} steps of {cfg['prediction_type']} denoising on cached "
         f"latents; the first {cfg['shape_first_fraction']:.0%} on white-on-black digits only "
         "(shapes before colours), then all 730 combinations; EMA weights.",

@@ -143,8 +143,8 @@ def pretrain_text_encoder(
     """Teach the encoder to carry what a caption names, then freeze it, as SD freezes its CLIP.
 
     Linear heads on the mean of its output states predict the named digit, stroke and background.
-    Measured on every fifth combination: trained jointly with the UNet, the encoder left the digit
-    near chance for thousands of steps (29% at 3,000 UNet steps); pretrained and frozen, 91% at
+    Measured on every fifth combination: trained jointly with the UNet, the encoder let the digit
+    be learned far more slowly (29% at 3,000 UNet steps); pretrained and frozen, 91% at
     4,000 of a 6,000-step schedule (97% with the shape-first stage of `train_unet`).
     """
     heads = torch.nn.ModuleList(

@@ -54,11 +54,10 @@ def _judged(prompts: list[tuple[int, str, str]], copies: int = 4):
 
     backbone = load_backbone("embedded")
     assert len(backbone.content_hash) == 64 and backbone.image_size == 32
-    captions = [full_caption(*combo) for combo in prompts for _ in range(copies)]
-    images = generate(backbone, captions, seed=0)
-    assert images.shape == (len(captions), 32, 32, 3)
-    verdict = judge(load_digit_judge(EMBEDDED_DIR / "digit_judge.safetensors"), images)
     wanted = [combo for combo in prompts for _ in range(copies)]
+    images = generate(backbone, [full_caption(*combo) for combo in wanted], seed=0)
+    assert images.shape == (len(wanted), 32, 32, 3)
+    verdict = judge(load_digit_judge(EMBEDDED_DIR / "digit_judge.safetensors"), images)
     return verdict, wanted
 
 

@@ -45,7 +45,7 @@ def test_shape_first_sampler_keeps_the_world_pool_and_its_combinations():
     assert not torch.equal(first, WorldSampler(0, combos, stream=2).render(4)[0])
 
 
-def test_text_encoder_pretraining_learns_the_named_attributes_then_freezes(tmp_path):
+def test_text_encoder_pretraining_learns_the_named_attributes_then_freezes():
     from debias_core.models.clip_bpe import clip_tokenizer_in_memory
     from debias_core.models.embedded_world import caption_corpus
 

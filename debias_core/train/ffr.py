@@ -36,8 +36,9 @@ def stage1_epochs(epochs: int, n_real: int, n_synthetic: int) -> int:
     """Epochs over the generated set that show stage 1 as many samples as `epochs` of real data.
 
     A generated set is often far smaller than the real one (1,600 against 5,000 on the demo), and
-    counting stage 1 in epochs then starves it: measured on Colored Digits at bias 0.99, 10 epochs
-    left it at 14% real test accuracy, 32 (the same sample budget) at 72%, 80 at 75%.
+    counting stage 1 in epochs then shortens it: measured on Colored Digits at bias 0.99 (seed 0),
+    stage 1 alone reached 58% real test accuracy after 10 epochs, 72% after 32 (the same sample
+    budget), 75% after 80.
     """
     return max(epochs, math.ceil(epochs * n_real / max(n_synthetic, 1)))
 
