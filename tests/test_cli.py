@@ -50,7 +50,7 @@ def test_export_writes_subpopbench_metadata(project, tmp_path):
         (["train", "{p}", "--method", "nope"], "unknown training method 'nope'; valid:"),
         (["init", "{p}"], "a project already exists"),
         (["init", "{tmp}/new", "--dataset", "waterbirds"], "--root PATH is required"),
-        (["init", "{tmp}/new", "--bias-ratio", "1.5"], "bias_ratio must be in (0, 1]"),
+        (["init", "{tmp}/new", "--bias-ratio", "1.5"], "must be a number in (0, 1], got '1.5'"),
         (["export", "{p}", "--out", "{p}"], "is not empty"),
     ],
 )

@@ -41,6 +41,8 @@ class TrainConfig:
             raise ValueError(f"synthetic must be none, all or accepted, got {self.synthetic!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
 
 
 @dataclass(frozen=True)
