@@ -68,6 +68,8 @@ class ColoredDigitsConfig:
             raise ValueError("val_fraction + test_fraction must be < 1")
         if self.train_per_class < 1:
             raise ValueError("train_per_class must be >= 1")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
 
 
 @dataclass(frozen=True)
@@ -247,3 +249,6 @@ def write_dataset(config: ColoredDigitsConfig, out_dir: Path) -> DatasetImport:
 def colored_digits(root: Path, **options) -> DatasetImport:
     """Adapter entry point: render into `root` (options are ColoredDigitsConfig fields)."""
     return write_dataset(ColoredDigitsConfig(**options), root)
+
+
+colored_digits.options_type = ColoredDigitsConfig  # what load_dataset type-checks options with
