@@ -12,7 +12,13 @@ import os
 from dataclasses import dataclass, fields, replace
 
 LIMITS_ENV = "DEBIAS_STUDIO_LIMITS"
-FLAGS = {"per_group": "--max-per-group", "groups": "--max-groups", "steps": "--max-steps"}
+FLAGS = {
+    "per_group": "--max-per-group",
+    "groups": "--max-groups",
+    "steps": "--max-steps",
+    "batch_size": "--max-batch-size",
+}
+MAX_SEED = 2**32 - 1  # seeds are 32-bit everywhere (torch, NumPy, the recipes)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,7 @@ class JobLimits:
     per_group: int = 100_000  # images per group in one generation job
     groups: int = 1_000  # target groups in one job
     steps: int = 1_000  # denoising steps per image
+    batch_size: int = 256  # images rendered together in one work unit
 
     def __post_init__(self) -> None:
         for f in fields(self):

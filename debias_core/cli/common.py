@@ -70,6 +70,15 @@ def non_negative_int(text: str) -> int:
     return _number(int, text, 0, "an integer >= 0")
 
 
+def seed_int(text: str) -> int:
+    from debias_core.limits import MAX_SEED
+
+    value = _number(int, text, 0, f"an integer in 0..{MAX_SEED}")
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in 0..{MAX_SEED}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     return _number(int, text, 1, "an integer >= 1")
 

@@ -8,10 +8,10 @@ from debias_core.cli.common import (
     add_project_arg,
     lists_names,
     non_negative_float,
-    non_negative_int,
     open_project,
     positive_int,
     progress_printer,
+    seed_int,
 )
 from debias_core.limits import JobLimits
 
@@ -23,7 +23,10 @@ def cmd_generate(args) -> int:
     from debias_core.generate.runner import run_generation
 
     limits = JobLimits.from_env().with_overrides(
-        per_group=args.max_per_group, groups=args.max_groups, steps=args.max_steps
+        per_group=args.max_per_group,
+        groups=args.max_groups,
+        steps=args.max_steps,
+        batch_size=args.max_batch_size,
     )
     config = GenerateConfig(
         method=args.method,
@@ -85,7 +88,7 @@ def add_parsers(sub) -> None:
         "--guidance", type=non_negative_float, default=4.0, help="classifier-free guidance scale"
     )
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per work unit")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the whole job")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the whole job")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     limits = p.add_argument_group(
         "job-size limits", "refuse oversized requests before queuing (also DEBIAS_STUDIO_LIMITS)"
@@ -94,6 +97,7 @@ def add_parsers(sub) -> None:
         ("--max-per-group", "per_group", "largest --per-group accepted"),
         ("--max-groups", "groups", "most target groups in one job"),
         ("--max-steps", "steps", "largest --steps accepted"),
+        ("--max-batch-size", "batch_size", "largest --batch-size accepted"),
     ):
         default = getattr(DEFAULT_LIMITS, name)
         limits.add_argument(flag, type=positive_int, metavar="N", help=f"{what} ({default})")

@@ -9,9 +9,9 @@ from debias_core.cli.common import (
     add_project_arg,
     json_object,
     lists_names,
-    non_negative_int,
     open_project,
     progress_printer,
+    seed_int,
 )
 
 
@@ -90,7 +90,7 @@ def add_parsers(sub) -> None:
         choices=["background", "stroke"],
         help="colored-digits: what the colour paints (default background)",
     )
-    p.add_argument("--seed", type=non_negative_int, help="colored-digits: seed (default 0)")
+    p.add_argument("--seed", type=seed_int, help="colored-digits: seed (default 0)")
     p.add_argument(
         "--options", help='adapter options as a JSON object, e.g. \'{"target": "Blond_Hair"}\''
     )

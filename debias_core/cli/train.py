@@ -8,11 +8,11 @@ from debias_core.cli.common import (
     add_project_arg,
     json_object,
     lists_names,
-    non_negative_int,
     open_project,
     positive_float,
     positive_int,
     progress_printer,
+    seed_int,
 )
 
 
@@ -80,7 +80,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--epochs", type=positive_int, default=12, help="training epochs")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
     p.add_argument("--batch-size", type=positive_int, default=128, help="batch size")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the run")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the run")
     p.add_argument("--params", help="method parameters as a JSON object, e.g. '{\"eta\": 0.01}'")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

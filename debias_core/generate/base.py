@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
+from debias_core.limits import MAX_SEED
 from debias_core.registry import Registry
 from debias_core.store.records import GeneratedImage, Recipe
 
@@ -33,8 +34,8 @@ class GenerateConfig:
             raise ValueError(f"guidance must be a number, got {self.guidance!r}")
         if self.per_group < 1 or self.batch_size < 1 or self.steps < 1:
             raise ValueError("per_group, batch_size and steps must be >= 1")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
         if not self.guidance >= 0 or self.guidance == float("inf"):  # NaN fails >= too
             raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
         if not isinstance(self.params, dict):

@@ -59,6 +59,7 @@ def check_size(store: Store, config: GenerateConfig, limits: JobLimits) -> None:
     """Refuse a job over the limits before it is queued (the limit is named in the message)."""
     limits.check("per_group", config.per_group, "images per group")
     limits.check("steps", config.steps, "steps")
+    limits.check("batch_size", config.batch_size, "batch size")
     n_groups = len(config.groups) or len(store.class_names) * len(store.attr_names)
     limits.check("groups", n_groups, "target groups")
 

@@ -48,6 +48,7 @@ def train_job(ctx: JobContext, params: dict) -> dict:
 
 def train_config(store, params: dict):
     """Validate training params: config fields and the method name."""
+    from debias_core.models.classifiers import CLASSIFIERS
     from debias_core.train import TRAIN_METHODS, TrainConfig
 
     try:
@@ -55,6 +56,7 @@ def train_config(store, params: dict):
     except TypeError as exc:
         raise ValueError(f"bad training parameters: {exc}") from None
     TRAIN_METHODS.get(config.method)
+    CLASSIFIERS.get(config.arch)  # unknown -> ValueError listing the valid classifiers
     return config
 
 
