@@ -18,6 +18,7 @@ from pathlib import Path
 
 from debias_core.process import ProcessId
 from debias_core.store import DB_NAME, NotAProject, Store
+from debias_core.store.project import check_project_file
 
 Progress = Callable[[float, str], None]
 BUILDING = ".building"  # marker inside a partial folder: the ProcessId of its builder
@@ -72,6 +73,7 @@ def create_project(
 def check_target(target: Path) -> None:
     """Refuse a target that is a file, a project, or a folder with anything in it."""
     if (target / DB_NAME).exists():
+        check_project_file(target / DB_NAME)  # NotAProject: a foreign project.db is not ours
         raise FileExistsError(errno.EEXIST, "a project already exists there", str(target))
     if target.is_file() or (target.exists() and not target.is_dir()):
         raise NotAProject(f"{target} is a file; give the path of a new or empty folder")
