@@ -40,7 +40,7 @@ def check_options(dataset: str, adapter, options: dict[str, Any]) -> None:
             continue  # unknown names are reported by the signature check
         problem = _mismatch(value, types_of[name])
         if problem is None and name.endswith("seed") and isinstance(value, int) and value < 0:
-            problem = "a seed >= 0"
+            problem = "an integer >= 0"
         if problem is not None:
             raise DatasetError(
                 f"dataset {dataset!r}: option {name!r} must be {problem}, got {value!r}"
