@@ -21,8 +21,15 @@ DEBUG_ENV = "DEBIAS_DEBUG"  # set to 1 to see the traceback of an internal error
 __all__ = ["EXPECTED_ERRORS", "build_parser", "main", "progress_printer"]
 
 
+DESCRIPTION = (
+    "Debias Studio without the browser: create a project from a dataset, read its groups, "
+    "generate, train and evaluate, and manage long jobs. Bad input gets a one-line error and "
+    "exit status 2. See `python -m debias_core COMMAND --help` for each command."
+)
+
+
 def build_parser() -> Parser:
-    parser = Parser(prog="python -m debias_core", description=__doc__)
+    parser = Parser(prog="python -m debias_core", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.add_parsers(sub)
