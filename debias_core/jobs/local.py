@@ -88,11 +88,11 @@ def claim_for_resume(store: Store, job_id: int, owner: ProcessId | None = None) 
     mark_interrupted(store)  # a job whose process died shows as running until checked
     job = store.get_job(job_id)  # KeyError for an unknown id
     if job.status in ACTIVE:
-        raise busy_error(store, job)
+        raise busy_error(store, job, twin=False)
     if job.status not in RESUMABLE:
         raise ValueError(f"job {job_id} is {job.status}; only {RESUMABLE} jobs can resume")
     if not claim(store, job_id, (owner or ProcessId.current()).to_text()):
-        raise busy_error(store, store.get_job(job_id))
+        raise busy_error(store, store.get_job(job_id), twin=False)
 
 
 def run_job(store: Store, job_id: int, device: str = "cpu", owner: ProcessId | None = None) -> str:

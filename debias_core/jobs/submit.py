@@ -99,10 +99,12 @@ def claim(store: Store, job_id: int, owner_text: str) -> bool:
     return store.claim_job(job_id, owner_text, pid, RESUMABLE, message="resuming")
 
 
-def busy_error(store: Store, job: Job) -> JobBusy:
+def busy_error(store: Store, job: Job, twin: bool = True) -> JobBusy:
+    """A job that a live process holds: say which process, and how to stop it."""
     owner = owner_of(job)
     where = f" in {owner.describe()}" if owner else ""
+    same = " with the same settings" if twin else ""
     return JobBusy(
-        f"{job.kind} job {job.id} with the same settings is {job.status}{where}; wait for it, "
+        f"{job.kind} job {job.id}{same} is {job.status}{where}; wait for it, "
         f"or stop it with: python -m debias_core jobs {store.root} --cancel {job.id}"
     )
