@@ -77,7 +77,7 @@ def submit(ctx: AppContext, params: dict) -> tuple:
         "created": f"Queued generation job **{submission.job_id}**.",
         "resumed": f"Resumed generation job **{submission.job_id}** (same settings; "
         "finished batches are kept).",
-    }.get(submission.action, submission.describe().capitalize() + ".")
+    }.get(submission.action, submission.describe()[:1].upper() + submission.describe()[1:] + ".")
     return (note,) + poll(ctx, "generate")
 
 
