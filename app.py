@@ -7,20 +7,21 @@ on first use, so the server answers within seconds.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import gradio as gr
 
+from debias_core.cli.common import EXPECTED_ERRORS, error_line
 from ui import generate, groups, review, train_eval
 from ui.launch import (
-    AUTH_ENV,
     add_page_loads,
+    announce,
     build_parser,
     configure_queue,
     context_from_args,
     launch_options,
-    parse_auth,
+    settings_from_args,
+    stop_on_sigterm,
 )
 from ui.state import AppContext
 
@@ -40,16 +41,23 @@ def main(argv: list[str] | None = None) -> int:
         argv
     )
     try:
-        auth = parse_auth(args.auth or os.environ.get(AUTH_ENV))
+        auth, warning = settings_from_args(args)  # before the project is opened or created
         ctx = context_from_args(args)
-    except (ValueError, OSError) as exc:  # bad flags or project folder: one line, no traceback
-        print(f"error: {exc}", file=sys.stderr)
+    except EXPECTED_ERRORS as exc:  # bad flags or project folder: one line, no traceback
+        print(f"error: {error_line(exc)}", file=sys.stderr)
         return 2
     demo = build_app(ctx)
     options = launch_options(ctx, args.host, args.port, auth, args.max_file_size)
     demo.launch(prevent_thread_lock=True, **options)
     print(f"Debias Studio: project {ctx.root.resolve()}", file=sys.stderr)
-    demo.block_thread()
+    announce(demo, warning)
+    stop_on_sigterm()
+    try:
+        demo.block_thread()  # returns on Ctrl-C (Gradio closes the server)
+    finally:
+        stopped = ctx.executor.shutdown()  # this process's jobs: interrupted, resumable
+        if stopped:
+            print(f"job(s) {stopped} interrupted; resume them from the app", file=sys.stderr)
     return 0
 
 

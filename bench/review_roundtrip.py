@@ -101,7 +101,7 @@ def launch(folder: Path):
     ctx = make_context(folder, reviewer="bench", create=False)
     started = time.perf_counter()
     demo = studio.build_app(ctx)
-    demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(ctx, port=free_port()))
+    demo.launch(prevent_thread_lock=True, **launch_options(ctx, port=free_port()))
     print(f"app built and launched in {time.perf_counter() - started:.2f} s")
     return demo
 

@@ -45,8 +45,11 @@ def save_dummy_backbone(folder: Path) -> Path:
 class AppProcess:
     """`python app.py --project DIR` on a free port; `start()` returns once the page answers."""
 
-    def __init__(self, project: Path, log: Path, reviewer: str = "tester") -> None:
+    def __init__(
+        self, project: Path, log: Path, reviewer: str = "tester", extra_args: tuple = ()
+    ) -> None:
         self.project, self.log, self.reviewer = Path(project), Path(log), reviewer
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -58,7 +61,7 @@ class AppProcess:
         env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
         env["OMP_NUM_THREADS"] = "1"  # tiny models: one thread is fastest on a shared machine
         cmd = [sys.executable, str(ROOT / "app.py"), "--project", str(self.project)]
-        cmd += ["--port", str(self.port), "--reviewer", self.reviewer]
+        cmd += ["--port", str(self.port), "--reviewer", self.reviewer, *self.extra_args]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
         deadline = time.monotonic() + timeout

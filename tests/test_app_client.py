@@ -44,7 +44,7 @@ def app(tmp_path_factory):
         ctx = make_context(root, reviewer="tester", create=False)
         demo = studio.build_app(ctx)
         options = launch_options(ctx, "127.0.0.1", free_port(), max_file_size="64kb")
-        demo.launch(prevent_thread_lock=True, quiet=True, **options)
+        demo.launch(prevent_thread_lock=True, **options)
         try:
             yield ctx, demo.local_url.rstrip("/")
         finally:

@@ -40,7 +40,7 @@ def test_export_writes_subpopbench_metadata(project, tmp_path):
     rows = list(csv.DictReader((tmp_path / "out" / "metadata.csv").open()))
     assert rows[0].keys() >= {"filename", "y", "a", "split", "source", "sample_id", "parent_id"}
     assert all((tmp_path / "out" / r["filename"]).is_file() for r in rows)
-    assert {r["split"] for r in rows} == {"train", "val", "test"}
+    assert {r["split"] for r in rows} == {"0", "1", "2"}  # SubpopBench's codes
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_export_writes_subpopbench_metadata(project, tmp_path):
         (["train", "{p}", "--method", "nope"], "unknown training method 'nope'; valid:"),
         (["init", "{p}"], "a project already exists"),
         (["init", "{tmp}/new", "--dataset", "waterbirds"], "--root PATH is required"),
-        (["init", "{tmp}/new", "--bias-ratio", "1.5"], "bias_ratio must be in (0, 1]"),
+        (["init", "{tmp}/new", "--bias-ratio", "1.5"], "must be a number in (0, 1], got '1.5'"),
         (["export", "{p}", "--out", "{p}"], "is not empty"),
     ],
 )

@@ -58,7 +58,7 @@ def inprocess_app(tmp_path_factory):
     store.add_generated_unit(None, None, fake_images(30))
     ctx = make_context(store.root, reviewer="tester", create=False)
     demo = studio.build_app(ctx)
-    demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(ctx, port=free_port()))
+    demo.launch(prevent_thread_lock=True, **launch_options(ctx, port=free_port()))
     try:
         yield ctx, demo.local_url.rstrip("/")
     finally:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import gradio as gr
 
+from debias_core.limits import MAX_SEED  # noqa: F401  (the tabs' seed widgets import it here)
 from debias_core.store import Store
 from debias_core.store.records import Job
 
 # Bad input from a person or a client: shown as a message, never as a traceback.
 EXPECTED_ERRORS = (KeyError, ValueError, FileNotFoundError, FileExistsError, PermissionError)
 ANY = "any"
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger id cannot name a row
 
 
 def error_text(exc: BaseException) -> str:
@@ -70,13 +73,89 @@ def parse_group(value: str | None) -> tuple[int, int] | None:
     return y, a
 
 
-def parse_optional_int(value, what: str) -> int | None:
-    if value in (None, "", ANY):
+def parse_optional_int(value, what: str, maximum: int = MAX_ID) -> int | None:
+    """A whole number from a widget or a client ('any' / empty -> None); anything else refused.
+
+    Refused with a message: bools, fractions (1.5), NaN, text that is not an integer, and
+    values outside 0..maximum (an id of 10^30 cannot exist: SQLite integers are 64-bit).
+    """
+    if value is None or (isinstance(value, str) and value.strip() in ("", ANY)):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    return as_int(value, what, 0, maximum)
+
+
+def as_int(value, what: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """`value` as an int, or ValueError naming `what` (no silent rounding of 1.5, no bools)."""
+    number = value.strip() if isinstance(value, str) else value
+    if isinstance(number, str):
+        try:
+            number = int(number)
+        except ValueError:
+            raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+    if isinstance(number, float) and math.isfinite(number) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    _check_range(number, what, minimum, maximum)
+    return number
+
+
+def as_float(value, what: str, minimum: float | None = None, maximum: float | None = None):
+    """`value` as a finite float, or ValueError naming `what`."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    _check_range(value, what, minimum, maximum)
+    return float(value)
+
+
+def _check_range(number, what: str, minimum, maximum) -> None:
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{what} must be <= {maximum}, got {number}")
+
+
+def as_bool(value, what: str) -> bool:
+    """Only true or false: a client sending "abc" to a confirmation box confirms nothing."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} must be true or false, got {value!r}")
+    return value
+
+
+def checked(widget):
+    """Give a Number / Slider / CheckboxGroup a clear message for values a client should not send.
+
+    Gradio's own preprocessing fails on "abc", None or [1] with a TypeError, which a client sees
+    as a generic error. The check is attached to the instance: subclassing a Gradio component
+    would make Gradio write a .pyi stub next to this module at import.
+    """
+    builtin = widget.preprocess
+    what = widget.label or "value"
+
+    if isinstance(widget, gr.CheckboxGroup):
+
+        def preprocess(payload):
+            if payload is not None and not isinstance(payload, list):
+                message = f"{what} must be a list of choices, got {payload!r}"
+                raise gr.Error(message, print_exception=False)
+            return builtin(payload or [])
+
+    else:
+
+        def preprocess(payload):
+            if payload is None:
+                return None  # the handler says what to do without a value
+            parse = as_int if widget.precision == 0 else as_float
+            try:
+                number = parse(payload, what)
+                _check_range(number, what, widget.minimum, widget.maximum)
+            except ValueError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            return number
+
+    widget.preprocess = preprocess
+    return widget
 
 
 # -- runs and jobs -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import gradio as gr
 from debias_core.analysis.attribution import thumbnail_path
 from debias_core.bias.stats import TABLE_COLUMNS, bias_summary, group_stats
 from debias_core.store import SampleFilter
-from ui.common import TabView, friendly, group_choices, parse_group
+from ui.common import TabView, as_int, checked, friendly, group_choices, parse_group
 from ui.state import AppContext
 
 PAGE_SIZE = 60  # the gallery is not virtualised: keep pages small (<= 100)
@@ -61,7 +61,7 @@ def gallery_page(ctx: AppContext, group: str, source: str, split: str, page) -> 
     where = sample_filter(group, source, split)
     total = ctx.store.count_samples(where)
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(int(page or 1), 1), pages)
+    page = min(max(as_int(page or 1, "page"), 1), pages)
     samples = ctx.store.list_samples(where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     items = [
         (str(thumbnail_path(ctx.store, s, THUMB_SIZE)), f"#{s.id} · {s.split}") for s in samples
@@ -81,7 +81,9 @@ def render(ctx: AppContext) -> TabView:
             )
             source = gr.Dropdown(SOURCES, value="real", label="Images", elem_id="groups-source")
             split = gr.Dropdown(SPLITS, value="any", label="Split (real)", elem_id="groups-split")
-            page = gr.Number(1, label="Page", precision=0, minimum=1, elem_id="groups-page")
+            page = checked(
+                gr.Number(1, label="Page", precision=0, minimum=1, elem_id="groups-page")
+            )
         with gr.Row():
             prev_btn = gr.Button("◀ Previous page", elem_id="groups-prev", size="sm")
             next_btn = gr.Button("Next page ▶", elem_id="groups-next", size="sm")
@@ -114,7 +116,7 @@ def render(ctx: AppContext) -> TabView:
 
     def step(delta: int):
         def move(group, source, split, page):
-            return show(group, source, split, int(page or 1) + delta)
+            return show(group, source, split, as_int(page or 1, "page") + delta)
 
         return move
 

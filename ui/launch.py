@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import ipaddress
 import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gradio as gr
 
+from debias_core.cli.common import EXPECTED_ERRORS, Parser, error_line
 from debias_core.store import DB_NAME
 from ui.common import TabView
 from ui.state import AppContext, make_context
@@ -22,17 +26,27 @@ CSS = """
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+    p = Parser(description=description)  # one-line errors, like the CLI
     p.add_argument(
         "--project",
         type=Path,
         default=Path("demo-project"),
         help="project folder (the Colored Digits demo is created there if empty)",
     )
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: local only)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default: local only); any other than a loopback address needs "
+        "--auth",
+    )
+    p.add_argument("--port", type=int, default=7860, help="port to listen on")
     p.add_argument(
         "--auth", default=None, help=f"user:password required to open the app (or set {AUTH_ENV})"
+    )
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback --host without a login (anyone who can reach it can use it)",
     )
     p.add_argument("--device", default="cpu", help="torch device for jobs (cpu, cuda, cuda:1)")
     p.add_argument("--reviewer", default=None, help="name recorded with decisions (no --auth)")
@@ -48,6 +62,53 @@ def parse_auth(text: str | None) -> tuple[str, str] | None:
     if not sep or not user or not password:
         raise ValueError("--auth must look like user:password")
     return user, password
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and 'localhost' reach only this machine; anything else may not."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def check_exposure(host: str, auth, insecure_no_auth: bool = False) -> str | None:
+    """Refuse to serve other machines without a login; returns a warning to print, if any."""
+    if is_loopback(host) or auth:
+        return None
+    if insecure_no_auth:
+        return (
+            f"warning: serving on {host} without a login (--insecure-no-auth): anyone who can "
+            "reach this port can read, curate and delete this project's data"
+        )
+    raise ValueError(
+        f"--host {host} is reachable from other machines: give --auth user:password (or set "
+        f"{AUTH_ENV}), or --insecure-no-auth to serve without a login"
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[tuple[str, str] | None, str | None]:
+    """(auth, exposure warning) from the flags; bad combinations raise ValueError."""
+    auth = parse_auth(args.auth or os.environ.get(AUTH_ENV))
+    return auth, check_exposure(args.host, auth, args.insecure_no_auth)
+
+
+def announce(demo: gr.Blocks, warning: str | None) -> None:
+    """Our start-up lines; Gradio's are silenced (they suggest share=True, never used here)."""
+    print(f"Debias Studio running on {demo.local_url}", file=sys.stderr, flush=True)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the app like Ctrl-C, so its running jobs are marked interrupted on the way."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def context_from_args(args: argparse.Namespace) -> AppContext:
@@ -81,6 +142,7 @@ def launch_options(
         blocked_paths=[str(root / n) for n in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm")]
         + [str(root / "runs"), str(root / "cache")],
         show_error=False,
+        quiet=True,  # Gradio's own banner would suggest share=True; announce() prints the URL
         head=HOTKEYS_JS,
         css=CSS,
         footer_links=["api"],
@@ -106,10 +168,20 @@ def configure_queue(demo: gr.Blocks) -> gr.Blocks:
 def run_tab(title: str, render: Callable[[AppContext], TabView], argv=None) -> None:
     """`python -m ui.<tab>`: the same options as app.py, one tab only."""
     args = build_parser(f"Debias Studio: the {title} tab alone").parse_args(argv)
-    auth = parse_auth(args.auth or os.environ.get(AUTH_ENV))
-    ctx = context_from_args(args)
+    try:
+        auth, warning = settings_from_args(args)
+        ctx = context_from_args(args)
+    except EXPECTED_ERRORS as exc:
+        raise SystemExit(f"error: {error_line(exc)}") from None
     with gr.Blocks(title=f"Debias Studio · {title}") as demo:
         view = render(ctx)
         add_page_loads(demo, [view])
     configure_queue(demo)
-    demo.launch(**launch_options(ctx, args.host, args.port, auth, args.max_file_size))
+    options = launch_options(ctx, args.host, args.port, auth, args.max_file_size)
+    demo.launch(prevent_thread_lock=True, **options)
+    announce(demo, warning)
+    stop_on_sigterm()
+    try:
+        demo.block_thread()
+    finally:
+        ctx.executor.shutdown()

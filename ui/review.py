@@ -11,7 +11,7 @@ import gradio as gr
 
 from debias_core.generate import GENERATORS
 from ui import review_view as rv
-from ui.common import ANY, TabView, friendly, group_choices, run_choices
+from ui.common import ANY, TabView, as_bool, checked, friendly, group_choices, run_choices
 from ui.state import AppContext
 
 # Clicks the button for a key, unless the key is typed into a field or the tab is hidden.
@@ -93,7 +93,7 @@ def undo(ctx: AppContext, queue: rv.Queue, sample_id, run, request=None) -> tupl
 def bulk(ctx, method, group, job, status, action, confirmed, request=None) -> tuple:
     if action not in ("accept", "reject"):
         raise ValueError(f"bulk action must be accept or reject, got {action!r}")
-    if not confirmed:
+    if not as_bool(confirmed, "the confirmation"):
         raise ValueError("tick the confirmation box first")
     ids = ctx.store.sample_ids(rv.queue_filter(method, group, job, status))
     if ids:
@@ -153,8 +153,10 @@ def render(ctx: AppContext) -> TabView:
             )
             recipe = gr.JSON(label="Recipe", scale=1, max_height=320)
         with gr.Row(equal_height=True):
-            sample_id = gr.Number(
-                label="Sample id (Enter to open)", precision=0, elem_id="review-id"
+            sample_id = checked(
+                gr.Number(
+                    label="Sample id (Enter to open)", precision=0, minimum=0, elem_id="review-id"
+                )
             )
             reload_btn = gr.Button("Load queue", elem_id="review-load")
             action = gr.Radio(["accept", "reject"], value="accept", label="Bulk action")

@@ -45,7 +45,14 @@ class Queue:
 
 
 def queue_filter(method, group, job, status) -> SampleFilter:
-    """The Review filters as a store filter over generated samples ('any' = no constraint)."""
+    """The Review filters as a store filter over generated samples ('any' = no constraint).
+
+    A missing filter is an error, not "any": a client leaving one out must not widen a bulk
+    decision to every sample.
+    """
+    for name, value in (("method", method), ("group", group), ("job", job)):
+        if not isinstance(value, str):
+            raise ValueError(f"choose a {name} filter ('any' for all), got {value!r}")
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     y, a = parse_group(group) or (None, None)

@@ -10,7 +10,16 @@ import gradio as gr
 from debias_core.evaluate.report import EvalReport
 from debias_core.models.classifiers import CLASSIFIERS
 from debias_core.train import TRAIN_METHODS
-from ui.common import TabView, data_label, friendly, parse_optional_int, run_choices
+from ui.common import (
+    MAX_SEED,
+    TabView,
+    as_int,
+    checked,
+    data_label,
+    friendly,
+    parse_optional_int,
+    run_choices,
+)
 from ui.jobs import poll, render_jobs
 from ui.state import AppContext
 
@@ -20,6 +29,7 @@ DATA_CHOICES = [
     ("real + all generated", "all"),
     ("two-stage: generated, then real (ffr)", "two-stage"),
 ]
+MAX_EPOCHS = 10_000  # a typo guard: an epoch count past this is not a real request
 RUN_HEADERS = [
     "run", "method", "data", "seed", "epochs", "status",
     "worst-group", "average", "balanced", "aligned", "conflicting", "finished",
@@ -35,7 +45,11 @@ def second_stages() -> set[str]:
 
 def train_params(method: str, data: str, arch: str, seed, epochs) -> dict:
     """Widget values -> TrainConfig fields; 'two-stage' is ffr with the chosen method second."""
-    common = {"arch": arch, "seed": int(seed), "epochs": int(epochs)}
+    common = {
+        "arch": arch,
+        "seed": as_int(seed, "seed", 0, MAX_SEED),
+        "epochs": as_int(epochs, "epochs", 1, MAX_EPOCHS),
+    }
     if data == "two-stage":
         stage2 = method if method in second_stages() else "erm"
         return common | {"method": "ffr", "synthetic": "accepted", "params": {"stage2": stage2}}
@@ -108,8 +122,21 @@ def render(ctx: AppContext) -> TabView:
             data = gr.Radio(DATA_CHOICES, value="none", label="Data", elem_id="train-data")
         with gr.Row():
             arch = gr.Dropdown(CLASSIFIERS.names(), value="small-cnn", label="Classifier")
-            seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed")
-            epochs = gr.Number(12, label="Epochs", precision=0, minimum=1, elem_id="train-epochs")
+            seed = checked(
+                gr.Number(
+                    0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="train-seed"
+                )
+            )
+            epochs = checked(
+                gr.Number(
+                    12,
+                    label="Epochs",
+                    precision=0,
+                    minimum=1,
+                    maximum=MAX_EPOCHS,
+                    elem_id="train-epochs",
+                )
+            )
         submit_btn = gr.Button("Train", variant="primary", elem_id="train-submit")
         note = gr.Markdown(elem_id="train-note")
         panel = render_jobs(ctx, "train")

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from debias_core.store import Sample, Store, files
+from debias_core.store.images import open_rgb
 
 THUMBS = "thumbs"
 
@@ -113,8 +114,7 @@ def _write_png(target: Path, pixels: np.ndarray | Image.Image) -> Path:
 
 
 def _pixels(store: Store, sample: Sample) -> np.ndarray:
-    with Image.open(store.root / sample.path) as im:
-        return np.asarray(im.convert("RGB"))
+    return np.asarray(open_rgb(store.root / sample.path))
 
 
 def thumbnail_path(store: Store, sample: Sample, size: int = 96) -> Path:
@@ -125,8 +125,7 @@ def thumbnail_path(store: Store, sample: Sample, size: int = 96) -> Path:
     target = store.root / THUMBS / str(size) / sample.sha256[:2] / f"{sample.sha256}.png"
     if target.exists():
         return target
-    with Image.open(store.root / sample.path) as im:
-        pil = im.convert("RGB")
+    pil = open_rgb(store.root / sample.path)
     if max(pil.size) > size:
         pil.thumbnail((size, size), Image.LANCZOS)
         return _write_png(target, pil)

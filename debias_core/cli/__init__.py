@@ -7,36 +7,68 @@ stage is one module plus one entry in COMMAND_MODULES.
 
 from __future__ import annotations
 
-import argparse
-import json
+import contextlib
+import os
+import signal
 import sys
 
-from debias_core.cli import generate, project, train
-from debias_core.cli.common import EXPECTED_ERRORS, progress_printer
+from debias_core.cli import generate, jobs, project, train
+from debias_core.cli.common import EXPECTED_ERRORS, Parser, error_line, progress_printer
 
-COMMAND_MODULES = (project, train, generate)
+COMMAND_MODULES = (project, train, generate, jobs)
+DEBUG_ENV = "DEBIAS_DEBUG"  # set to 1 to see the traceback of an internal error
 
 __all__ = ["EXPECTED_ERRORS", "build_parser", "main", "progress_printer"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m debias_core", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = (
+    "Debias Studio without the browser: create a project from a dataset, read its groups, "
+    "generate, train and evaluate, and manage long jobs. Bad input gets a one-line error and "
+    "exit status 2. See `python -m debias_core COMMAND --help` for each command."
+)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m debias_core", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.add_parsers(sub)
     return parser
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM behaves like Ctrl-C, so a running job is marked interrupted before exiting."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (main() from a test thread)
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad flag (already reported in one line)
+        return exc.code if isinstance(exc.code, int) else 2
+    _stop_on_sigterm()
     try:
         return args.func(args)
-    except json.JSONDecodeError as exc:
-        print(f"error: invalid JSON option: {exc}", file=sys.stderr)
-    except EXPECTED_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {message}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
-    return 2
+    except EXPECTED_ERRORS as exc:
+        print(f"error: {error_line(exc)}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # a job that failed: its error is the message
+        print(f"error: {error_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(
+            f"error: internal error ({type(exc).__name__}: {error_line(exc)}); "
+            f"run with {DEBUG_ENV}=1 for the traceback",
+            file=sys.stderr,
+        )
+        return 1

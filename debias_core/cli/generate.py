@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
-from debias_core.cli.common import open_project, progress_printer
+import sys
+
+from debias_core.cli.common import (
+    add_project_arg,
+    lists_names,
+    non_negative_float,
+    open_project,
+    positive_int,
+    progress_printer,
+    seed_int,
+)
+from debias_core.limits import JobLimits
+
+DEFAULT_LIMITS = JobLimits()
 
 
 def cmd_generate(args) -> int:
-    from debias_core.generate.runner import build_balanced_set
+    from debias_core.generate import GenerateConfig
+    from debias_core.generate.runner import run_generation
 
-    ids = build_balanced_set(
-        open_project(args),
-        backbone_spec=args.backbone,
+    limits = JobLimits.from_env().with_overrides(
+        per_group=args.max_per_group,
+        groups=args.max_groups,
+        steps=args.max_steps,
+        batch_size=args.max_batch_size,
+    )
+    config = GenerateConfig(
+        method=args.method,
+        backbone=args.backbone,
         per_group=args.per_group,
         seed=args.seed,
         steps=args.steps,
         guidance=args.guidance,
-        device=args.device,
-        method=args.method,
-        progress=progress_printer(),
+        batch_size=args.batch_size,
     )
-    print(f"generated {len(ids)} images")
+    run = run_generation(
+        open_project(args), config, args.device, limits=limits, progress=progress_printer()
+    )
+    if run.action != "created":
+        print(run.note, file=sys.stderr)
+    print(f"generated {len(run.sample_ids)} images (job {run.job_id})")
     return 0
 
 
@@ -32,21 +55,57 @@ def cmd_regenerate(args) -> int:
     return 0
 
 
+def generator_names() -> list[str]:
+    from debias_core.generate import GENERATORS
+
+    return GENERATORS.names()
+
+
+def backbone_names() -> list[str]:
+    from debias_core.models.backbone import BACKBONES
+
+    return [*BACKBONES.names(), "or the path of a diffusers-format folder"]
+
+
 def add_parsers(sub) -> None:
-    p = sub.add_parser("generate", help="generate a group-balanced synthetic set")
-    p.add_argument("dir")
-    p.add_argument("--method", default="txt2img")
-    p.add_argument("--per-group", type=int, default=16)
-    p.add_argument("--backbone", default="embedded", help="embedded | sd2 | sd2-1 | PATH")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=4.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p = sub.add_parser(
+        "generate",
+        help="generate a group-balanced synthetic set",
+        description="Generate images for every (class, context) group as a resumable job. "
+        "Running it again with the same settings resumes an interrupted job or reports the "
+        "finished one: no duplicate images.",
+    )
+    add_project_arg(p)
+    lists_names(
+        p.add_argument("--method", default="txt2img", help="generation method"), generator_names
+    )
+    lists_names(
+        p.add_argument("--backbone", default="embedded", help="diffusion backbone"), backbone_names
+    )
+    p.add_argument("--per-group", type=positive_int, default=16, help="images per group")
+    p.add_argument("--steps", type=positive_int, default=20, help="denoising steps per image")
+    p.add_argument(
+        "--guidance", type=non_negative_float, default=4.0, help="classifier-free guidance scale"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per work unit")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the whole job")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    limits = p.add_argument_group(
+        "job-size limits", "refuse oversized requests before queuing (also DEBIAS_STUDIO_LIMITS)"
+    )
+    for flag, name, what in (
+        ("--max-per-group", "per_group", "largest --per-group accepted"),
+        ("--max-groups", "groups", "most target groups in one job"),
+        ("--max-steps", "steps", "largest --steps accepted"),
+        ("--max-batch-size", "batch_size", "largest --batch-size accepted"),
+    ):
+        default = getattr(DEFAULT_LIMITS, name)
+        limits.add_argument(flag, type=positive_int, metavar="N", help=f"{what} ({default})")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("regenerate", help="re-run a generated sample's recipe")
-    p.add_argument("dir")
-    p.add_argument("--sample", type=int, required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--device", default="cpu")
+    add_project_arg(p)
+    p.add_argument("--sample", type=positive_int, required=True, help="the generated sample's id")
+    p.add_argument("--out", required=True, help="the PNG file to write")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     p.set_defaults(func=cmd_regenerate)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
-from debias_core.cli.common import open_project, progress_printer
+from debias_core.cli.common import (
+    add_project_arg,
+    json_object,
+    lists_names,
+    open_project,
+    positive_float,
+    positive_int,
+    progress_printer,
+    seed_int,
+)
 
 
 def cmd_train(args) -> int:
@@ -12,7 +21,7 @@ def cmd_train(args) -> int:
     from debias_core.train import TrainConfig
     from debias_core.train.run import run_training
 
-    params = json.loads(args.params) if args.params else {}
+    params = json_object(args.params, "--params")
     config = TrainConfig(
         method=args.method,
         arch=args.arch,
@@ -45,22 +54,39 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def method_names() -> list[str]:
+    from debias_core.train import TRAIN_METHODS
+
+    return TRAIN_METHODS.names()
+
+
+def arch_names() -> list[str]:
+    from debias_core.models.classifiers import CLASSIFIERS
+
+    return CLASSIFIERS.names()
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="train + evaluate a method; prints the per-group table")
-    p.add_argument("dir")
-    p.add_argument("--method", default="erm")
-    p.add_argument("--arch", default="small-cnn")
-    p.add_argument("--synthetic", choices=["none", "all", "accepted"], default="none")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--params", help="method parameters as JSON")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--json", action="store_true")
+    add_project_arg(p)
+    lists_names(p.add_argument("--method", default="erm", help="training method"), method_names)
+    lists_names(p.add_argument("--arch", default="small-cnn", help="classifier"), arch_names)
+    p.add_argument(
+        "--synthetic",
+        choices=["none", "all", "accepted"],
+        default="none",
+        help="generated samples to train on as well",
+    )
+    p.add_argument("--epochs", type=positive_int, default=12, help="training epochs")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="batch size")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the run")
+    p.add_argument("--params", help="method parameters as a JSON object, e.g. '{\"eta\": 0.01}'")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("runs", help="compare the project's training runs")
-    p.add_argument("dir")
-    p.add_argument("--json", action="store_true")
+    add_project_arg(p)
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.set_defaults(func=cmd_runs)

@@ -26,6 +26,7 @@ from debias_core.data.base import (
     DatasetImport,
     SampleRecord,
 )
+from debias_core.data.options import check_options
 
 __all__ = [
     "DATASETS",
@@ -47,6 +48,7 @@ def load_dataset(name: str, root: Path | str, **options: Any) -> DatasetImport:
     except TypeError as exc:
         valid = [p for p in list(signature.parameters)[1:] if p != "options"]
         raise DatasetError(f"dataset {name!r}: {exc}; valid options: {valid}") from None
+    check_options(name, adapter, options)
     try:
         return adapter(Path(root), **options)
     except TypeError as exc:

@@ -2,7 +2,9 @@
 
 A class `y` is a digit; the spurious attribute `a` is a colour, painted either on the background
 (the default, Waterbirds-like context bias) or on the stroke. In the train split a fraction
-`bias_ratio` of each class has its aligned colour (colour index = class index modulo the palette);
+`bias_ratio` of each class has its aligned colour (colour index = class index modulo the palette),
+counted as LfF's Colored MNIST counts it: `bias_ratio` is 1 - rho of LfF / DiffInject, so their
+rho = 1% of bias-conflicting samples is `bias_ratio=0.99`;
 val and test render every held-out source digit in every colour, so they are balanced over groups.
 
 The 1,797 source digits are split once, by `seed`, into a *world pool* (for training the embedded
@@ -68,6 +70,8 @@ class ColoredDigitsConfig:
             raise ValueError("val_fraction + test_fraction must be < 1")
         if self.train_per_class < 1:
             raise ValueError("train_per_class must be >= 1")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
 
 
 @dataclass(frozen=True)
@@ -161,13 +165,34 @@ class RenderedSample:
     shift: tuple[int, int]
 
 
+def lff_attr_counts(n: int, n_attrs: int, aligned: int, bias_ratio: float) -> list[int]:
+    """How many of `n` train samples of a class get each attribute, as LfF's Colored MNIST does.
+
+    LfF (`make_attr_labels`) gives the aligned attribute a share `bias_ratio` and the others
+    (1 - bias_ratio) / (K - 1) each, then rounds the cumulative counts, not each share: at
+    0.995 and 500 per class a class gets 2 or 3 conflicting samples depending on where its
+    aligned colour sits, where rounding 0.005 x 500 = 2.5000000000000004 alone always gives 3.
+    """
+    share = np.full(n_attrs, (1.0 - bias_ratio) / (n_attrs - 1))
+    share[aligned] = bias_ratio
+    milestones = np.round(n * np.cumsum(share))
+    return np.diff(milestones, prepend=0.0).astype(int).tolist()
+
+
+def conflict_count(config: ColoredDigitsConfig, aligned: int) -> int:
+    """Bias-conflicting train samples of a class whose aligned colour index is `aligned`."""
+    n = config.train_per_class
+    counts = lff_attr_counts(n, len(config.palette), aligned, config.bias_ratio)
+    return n - counts[aligned]
+
+
 def _train_samples(config, task, train_idx, rng) -> list[RenderedSample]:
     n_colours = len(config.palette)
     out = []
     for y, digit in enumerate(config.classes):
         pool = [i for i in train_idx if task.digits[i] == digit]
-        n_conflict = int(round((1.0 - config.bias_ratio) * config.train_per_class))
         aligned = aligned_attr(config, y)
+        n_conflict = conflict_count(config, aligned)
         others = [c for c in range(n_colours) if c != aligned]
         attrs = [aligned] * (config.train_per_class - n_conflict)
         attrs += [others[k % len(others)] for k in range(n_conflict)]
@@ -247,3 +272,6 @@ def write_dataset(config: ColoredDigitsConfig, out_dir: Path) -> DatasetImport:
 def colored_digits(root: Path, **options) -> DatasetImport:
     """Adapter entry point: render into `root` (options are ColoredDigitsConfig fields)."""
     return write_dataset(ColoredDigitsConfig(**options), root)
+
+
+colored_digits.options_type = ColoredDigitsConfig  # what load_dataset type-checks options with

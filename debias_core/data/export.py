@@ -1,4 +1,9 @@
-"""Export a project (optionally with its curated generated samples) as a SubpopBench folder."""
+"""Export a project (optionally with its curated generated samples) as a SubpopBench folder.
+
+SubpopBench reads `metadata.csv` with pandas and keeps the rows whose `split` equals 0, 1 or 2
+(train, val, test), so the split is written as those integers; `filename` is relative to the
+folder, which is the `root` SubpopBench joins it to.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 from debias_core.store import SampleFilter, Store
 
 COLUMNS = ["filename", "y", "a", "split", "source", "sample_id", "parent_id"]
+SPLIT_CODES = {"train": 0, "val": 1, "test": 2}  # SubpopBench's SPLITS: tr 0, va 1, te 2
 
 
 def export_project(
@@ -35,5 +41,6 @@ def export_project(
         for s in samples:
             name = f"images/{s.source}_{s.id:06d}{Path(s.path).suffix}"
             shutil.copyfile(store.root / s.path, out / name)
-            writer.writerow([name, s.y, s.a, s.split, s.source, s.id, s.parent_id or ""])
+            split = SPLIT_CODES[s.split]
+            writer.writerow([name, s.y, s.a, split, s.source, s.id, s.parent_id or ""])
     return len(samples)

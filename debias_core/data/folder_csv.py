@@ -8,10 +8,12 @@ values become `class_names` / `attr_names`. Without an attribute column every sa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from debias_core.data.base import DATASETS, DatasetError, DatasetImport, SampleRecord
 from debias_core.data.validate import (
+    MAX_LABELS,
     MAX_PIXELS,
     ImageChecks,
     check_root,
@@ -21,11 +23,21 @@ from debias_core.data.validate import (
     resolve_inside,
 )
 
+_INTEGER = re.compile(r"-?[0-9]+")
 
-def encode_labels(values: list[str]) -> tuple[list[int], list[str]]:
-    """(int code per value, sorted unique names); numeric order if all values are integers."""
+
+def encode_labels(values: list[str], where: str) -> tuple[list[int], list[str]]:
+    """(int code per value, sorted unique names); numeric order if all values are integers.
+
+    "Integer" means ASCII digits: '²' or '٣' are names like any other, never numbers.
+    """
     unique = set(values)
-    numeric = all(v.lstrip("-").isdigit() for v in unique)
+    if len(unique) > MAX_LABELS:
+        raise DatasetError(
+            f"{where} has {len(unique):,} distinct values, over the {MAX_LABELS:,} a project can "
+            "hold"
+        )
+    numeric = all(_INTEGER.fullmatch(v) for v in unique)
     names = sorted(unique, key=int) if numeric else sorted(unique)
     code = {name: i for i, name in enumerate(names)}
     return [code[v] for v in values], names
@@ -65,9 +77,13 @@ def folder_csv(
         splits.append(normalize_split(row[split_column], where))
         paths.append(resolve_inside(image_root, row[path_column], where))
         images.add(paths[-1], where)
-    ys, class_names = encode_labels([row[label_column] for row in rows])
+    ys, class_names = encode_labels(
+        [row[label_column] for row in rows], f"{csv_path} column {label_column!r}"
+    )
     if attr_column:
-        attrs, attr_names = encode_labels([row[attr_column] for row in rows])
+        attrs, attr_names = encode_labels(
+            [row[attr_column] for row in rows], f"{csv_path} column {attr_column!r}"
+        )
     else:
         attrs, attr_names = [0] * len(rows), ["all"]
     images.run()

@@ -1,5 +1,14 @@
-"""MetaShift Cats vs. Dogs, indoor / outdoor: the subpopulation-shift version used by SubpopBench.
+"""MetaShift Cats vs. Dogs, in the layouts of SubpopBench and of DISC.
 
+Three inputs are recognised (`layout="auto"` picks the one found under `--root`):
+
+- SubpopBench's folders (below), split at random or by folder;
+- SubpopBench's `metadata_metashift.csv` (`split="auto"` uses it when it is in `--root`): its
+  `filename` column holds absolute paths, accepted when they lie under `--root`, and its
+  `split` column (0/1/2) is SubpopBench's own assignment, reproduced exactly;
+- DISC's `MetaDatasetCatDog` (sofa / bed / bench / bike / shelf contexts): see metashift_disc.py.
+
+SubpopBench folder layout
 Layout (the "unmixed" export of MetaShift's `subpopulation_shift_cat_dog_indoor_outdoor.py`,
 which SubpopBench downloads as `MetaShift-Cat-Dog-indoor-outdoor`)::
 
@@ -10,12 +19,13 @@ which SubpopBench downloads as `MetaShift-Cat-Dog-indoor-outdoor`)::
       test/dog/dog(indoor)/*.jpg
 
 `y` is 0 dog / 1 cat and `a` is 0 outdoor / 1 indoor, the codes SubpopBench uses. The folder
-split holds only the majority groups in train and only the minority groups in test, so by
-default (`split="random"`, as SubpopBench does) all images are pooled and re-split at random:
-`test_fraction` 0.25, `val_fraction` 0.1, `seed` 42, over the sorted paths (so the result is
-the same on every machine, though not SubpopBench's exact assignment). `split="folders"` keeps
-the folder names as splits. Top-level files such as `imageID_to_group.pkl` are ignored (never
-unpickled); MetaShift's "mixed" export is made of symlinks out of the folder and is refused.
+split holds only the majority groups in train and only the minority groups in test, so without
+the CSV (`split="auto"` means "random" then, as SubpopBench does) all images are pooled and
+re-split at random: `test_fraction` 0.25, `val_fraction` 0.1, `seed` 42, over the sorted paths
+(the same on every machine, though not SubpopBench's exact assignment; its CSV gives that).
+`split="folders"` keeps the folder names as splits. Top-level files such as
+`imageID_to_group.pkl` are ignored (never unpickled); MetaShift's "mixed" export is made of
+symlinks out of the folder and is refused.
 """
 
 from __future__ import annotations
@@ -25,7 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from debias_core.data import metashift_disc as disc
 from debias_core.data.base import DATASETS, DatasetError, DatasetImport, SampleRecord
+from debias_core.data.metadata_csv import read_table
 from debias_core.data.validate import (
     MAX_PIXELS,
     ImageChecks,
@@ -35,6 +47,9 @@ from debias_core.data.validate import (
 )
 
 FOLDER = "MetaShift-Cat-Dog-indoor-outdoor"
+METADATA_CSV = "metadata_metashift.csv"  # what SubpopBench's download script writes
+LAYOUTS = ("auto", "subpopbench", "disc")
+SPLITS = ("auto", "random", "folders", "metadata", "disc")
 CLASS_NAMES = ["dog", "cat"]
 ATTR_NAMES = ["outdoor", "indoor"]
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -86,23 +101,38 @@ def _random_splits(n: int, val_fraction: float, test_fraction: float, seed: int)
 def metashift(
     root: Path,
     *,
-    split: str = "random",
+    layout: str = "auto",
+    split: str = "auto",
+    csv: str = METADATA_CSV,
     val_fraction: float = 0.1,
     test_fraction: float = 0.25,
     seed: int = 42,
     max_pixels: int = MAX_PIXELS,
 ) -> DatasetImport:
-    """Read the cat/dog indoor/outdoor folders; see the module docstring for the layout."""
+    """Read MetaShift cats vs. dogs; see the module docstring for the layouts and splits."""
     root = check_root(root)
-    base = root / FOLDER if (root / FOLDER).is_dir() else root
+    if layout not in LAYOUTS or split not in SPLITS:
+        raise DatasetError(
+            f"layout must be one of {list(LAYOUTS)} and split one of {list(SPLITS)}, got "
+            f"layout={layout!r}, split={split!r}"
+        )
+    disc_base = disc.find_disc_base(root) if layout != "subpopbench" else None
+    if layout == "disc" and disc_base is None:
+        raise DatasetError(f"{str(root)!r}: no DISC layout (train/cat/cat(sofa)/...) found")
+    images = ImageChecks(max_pixels)
+    if disc_base is not None:
+        return _disc_import(disc_base, split, images)
+    if split == "metadata" or (split == "auto" and (root / csv).is_file()):
+        return _metadata_import(root, csv, max_pixels)
+    split = "random" if split == "auto" else split
     if split not in ("random", "folders"):
-        raise DatasetError(f"split must be 'random' or 'folders', got {split!r}")
+        raise DatasetError(f"split {split!r} is not for SubpopBench's folders; use random")
+    base = root / FOLDER if (root / FOLDER).is_dir() else root
     found = _group_images(base)
     if split == "random":
         splits = _random_splits(len(found), val_fraction, test_fraction, seed)
     else:
         splits = [folder_split for _, folder_split, _, _ in found]
-    images = ImageChecks(max_pixels)
     records = []
     for (rel, folder_split, y, a), s in zip(found, splits, strict=True):
         where = str(base / rel)
@@ -118,5 +148,35 @@ def metashift(
         class_names=list(CLASS_NAMES),
         attr_names=list(ATTR_NAMES),
         root=base,
-        params={**params, "seed": seed, "max_pixels": max_pixels},
+        params={**params, "layout": "subpopbench", "seed": seed, "max_pixels": max_pixels},
+    )
+
+
+def _metadata_import(root: Path, csv: str, max_pixels: int) -> DatasetImport:
+    """SubpopBench's own table: y 1 cat / 0 dog, a 1 indoor / 0 outdoor, split 0/1/2."""
+    columns = {"filename": "filename", "y": "y", "a": "a", "split": "split"}
+    records = read_table(root, csv, columns, n_classes=2, n_attrs=2, max_pixels=max_pixels)
+    return DatasetImport(
+        name="metashift",
+        records=records,
+        class_names=list(CLASS_NAMES),
+        attr_names=list(ATTR_NAMES),
+        root=root,
+        params={"layout": "subpopbench", "split": "metadata", "csv": csv, "max_pixels": max_pixels},
+    )
+
+
+def _disc_import(base: Path, split: str, images: ImageChecks) -> DatasetImport:
+    if split not in ("auto", "disc", "folders"):
+        raise DatasetError(f"split {split!r} is not for DISC's layout; use disc or folders")
+    split = "disc" if split == "auto" else split
+    records = disc.disc_records(base, split, resolve_inside, images)
+    images.run()
+    return DatasetImport(
+        name="metashift",
+        records=records,
+        class_names=list(disc.CLASS_NAMES),
+        attr_names=list(disc.CONTEXTS),
+        root=base,
+        params={"layout": "disc", "split": split, "max_pixels": images.max_pixels},
     )

@@ -7,6 +7,7 @@ with it as the message prefix, so a user can find the offending file and row at 
 from __future__ import annotations
 
 import csv
+import errno
 import re
 import warnings
 from collections.abc import Sequence
@@ -18,6 +19,11 @@ from debias_core.data.base import DatasetError
 
 MAX_PIXELS = 64_000_000
 """Default per-image pixel limit (about 8000 x 8000); larger files are refused before decoding."""
+MAX_LABELS = 10_000
+"""Most classes (and most attribute values) a project holds: labels are 0 .. MAX_LABELS - 1.
+
+Class and attribute names are made per label, so an unbounded label such as 99999999999 in a
+CSV would exhaust memory; such a dataset is refused with this limit named instead."""
 
 _SPLIT_ALIASES = {
     "train": "train",
@@ -35,9 +41,18 @@ _NON_NEGATIVE_INT = re.compile(r"[0-9]+")
 def check_root(root: Path | str) -> Path:
     """The dataset root as an absolute, resolved directory path."""
     path = Path(root).expanduser()
-    if not path.is_dir():
-        raise DatasetError(f"dataset root {str(path)!r} is not a directory")
-    return path.resolve()
+    try:
+        if path.is_dir():
+            return path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # name too long, symlink loop, ...
+        raise DatasetError(f"dataset root {str(path)!r} cannot be used: {_why(exc)}") from None
+    raise DatasetError(f"dataset root {str(path)!r} is not a directory")
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "a symlink loop"
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def resolve_inside(root: Path, rel: str, where: str, what: str = "image") -> Path:
@@ -60,19 +75,30 @@ def _resolve(root: Path, rel: str, where: str, what: str) -> Path:
     rel = rel.strip() if isinstance(rel, str) else ""
     if not rel:
         raise DatasetError(f"{where}: empty {what} path")
-    if Path(rel).is_absolute() or PureWindowsPath(rel).drive or rel.startswith("\\"):
-        raise DatasetError(
-            f"{where}: absolute path {rel!r} not allowed; use a path relative to the dataset "
-            f"root {str(root)!r}"
-        )
+    if "\x00" in rel:
+        raise DatasetError(f"{where}: {what} path {rel!r} contains a NUL byte")
     base = root.resolve()
-    # resolve() follows symlinks, so a link inside the root that points outside is caught too.
-    path = (base / rel).resolve()
-    if not path.is_relative_to(base):
+    try:
+        # resolve() follows symlinks, so a link inside the root that points outside is caught.
+        path = (base / rel).resolve()
+        inside = path.is_relative_to(base)
+        exists = inside and path.exists()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name over the OS limit, ...
+        raise DatasetError(f"{where}: {what} path {rel!r} cannot be used: {_why(exc)}") from None
+    if _is_absolute(rel) and not inside:
+        raise DatasetError(
+            f"{where}: absolute path {rel!r} is not under the dataset root {str(base)!r}; use a "
+            "path relative to the root, or an absolute one inside it"
+        )
+    if not inside:
         raise DatasetError(f"{where}: path {rel!r} points outside the dataset root {str(base)!r}")
-    if not path.exists():
+    if not exists:
         raise DatasetError(f"{where}: {what} {rel!r} not found (looked for {str(path)!r})")
     return path
+
+
+def _is_absolute(rel: str) -> bool:
+    return Path(rel).is_absolute() or bool(PureWindowsPath(rel).drive) or rel.startswith("\\")
 
 
 def check_image(path: Path, where: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
@@ -108,11 +134,19 @@ def check_image(path: Path, where: str, max_pixels: int = MAX_PIXELS) -> tuple[i
 
 
 def parse_label(value: str, where: str, column: str, upper: int | None = None) -> int:
-    """Parse a non-negative integer label ("1.0", "-1", "cat" are refused); optionally `< upper`."""
+    """Parse a non-negative integer label ("1.0", "-1", "cat" are refused); `< upper`.
+
+    Without `upper` the bound is MAX_LABELS: a label space is a list of names in memory.
+    """
     text = value.strip() if isinstance(value, str) else ""
     if not _NON_NEGATIVE_INT.fullmatch(text):
         raise DatasetError(
             f"{where}: column {column!r} must be a non-negative integer, got {value!r}"
+        )
+    if upper is None and (len(text.lstrip("0")) > 9 or int(text) >= MAX_LABELS):
+        raise DatasetError(
+            f"{where}: column {column!r} is {value!r}, over the {MAX_LABELS:,} labels a project "
+            "can hold; number the labels from 0"
         )
     label = int(text)
     if upper is not None and label >= upper:
@@ -163,6 +197,9 @@ def read_csv_rows(path: Path, required_columns: Sequence[str]) -> list[dict[str,
             raise DatasetError(
                 f"{str(path)} row {n}: {len(cells)} fields, expected {len(header)} ({cells!r})"
             )
+        nul = next((name for name, cell in zip(header, cells, strict=True) if "\x00" in cell), None)
+        if nul is not None:
+            raise DatasetError(f"{str(path)} row {n}: column {nul!r} contains a NUL byte")
         rows.append({name: cell.strip() for name, cell in zip(header, cells, strict=True)})
     return rows
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
+from debias_core.limits import MAX_SEED
 from debias_core.registry import Registry
 from debias_core.store.records import GeneratedImage, Recipe
 
@@ -24,11 +26,34 @@ class GenerateConfig:
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in ("per_group", "batch_size", "steps", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        if isinstance(self.guidance, bool) or not isinstance(self.guidance, int | float):
+            raise ValueError(f"guidance must be a number, got {self.guidance!r}")
         if self.per_group < 1 or self.batch_size < 1 or self.steps < 1:
             raise ValueError("per_group, batch_size and steps must be >= 1")
-        if self.guidance < 0:
-            raise ValueError("guidance must be >= 0")
-        object.__setattr__(self, "groups", tuple(tuple(int(v) for v in g) for g in self.groups))
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
+        if not self.guidance >= 0 or self.guidance == float("inf"):  # NaN fails >= too
+            raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
+        if not isinstance(self.params, dict):
+            raise ValueError(f"params must be a JSON object, got {self.params!r}")
+        object.__setattr__(self, "groups", _groups(self.groups))
+
+
+def _groups(groups) -> tuple[tuple[int, int], ...]:
+    """(y, a) pairs of non-negative integers; anything else is a clear error."""
+    try:
+        pairs = tuple(tuple(g) for g in groups)
+    except TypeError:
+        raise ValueError(f"groups must be a list of [y, a] pairs, got {groups!r}") from None
+    for pair in pairs:
+        ok = len(pair) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+        if not ok or min(pair) < 0:
+            raise ValueError(f"a group is a pair of non-negative integers [y, a], got {pair!r}")
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -45,12 +70,60 @@ class WorkUnit:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class GroupBatches(Sequence[WorkUnit]):
+    """The units of "per_group images for each group, in batches", built on demand.
+
+    A plan of 10^9 images is a few integers, not 10^9 objects: `len()` is arithmetic and units
+    are made when iterated or indexed, so planning is instant and a cancel is seen at once.
+    """
+
+    def __init__(
+        self,
+        groups: Sequence[tuple[int, int]],
+        per_group: int,
+        batch_size: int,
+        make: Callable[[int, int, range], WorkUnit],
+    ) -> None:
+        self.groups, self.per_group, self.batch_size, self.make = (
+            groups,
+            per_group,
+            batch_size,
+            make,
+        )
+        self.per_group_units = -(-per_group // batch_size)  # ceiling division
+
+    def __len__(self) -> int:
+        return len(self.groups) * self.per_group_units
+
+    @overload
+    def __getitem__(self, index: int) -> WorkUnit: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[WorkUnit]: ...
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        group, batch = divmod(index, self.per_group_units)
+        y, a = self.groups[group]
+        start = batch * self.batch_size
+        return self.make(y, a, range(start, min(start + self.batch_size, self.per_group)))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
 class Generator(Protocol):
     """A generation method: plans units for a project, renders a unit, replays a recipe."""
 
     def plan(
         self, meta: dict, config: GenerateConfig, groups: list[tuple[int, int]]
-    ) -> list[WorkUnit]: ...
+    ) -> Sequence[WorkUnit]:
+        """The work units in order; a lazy Sequence (GroupBatches) keeps big plans cheap."""
+        ...
 
     def render(self, backbone, unit: WorkUnit, config: GenerateConfig) -> list[GeneratedImage]: ...
 

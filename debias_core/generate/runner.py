@@ -1,16 +1,23 @@
-"""Run generation as a persisted job: plan units, skip finished ones, save each unit atomically."""
+"""Run generation as a persisted job: plan units lazily, skip finished ones, save each atomically.
+
+The job kind itself is registered in `debias_core/jobs/kinds.py`; this module holds its body,
+its validation (config fields, method, groups, job-size limits) and `run_generation`, the
+in-this-thread entry point the CLI and the benchmarks use.
+"""
 
 from __future__ import annotations
 
 import functools
 import itertools
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import torch
 
 from debias_core.generate.base import GENERATORS, GenerateConfig
-from debias_core.jobs.base import JOB_KINDS, JobContext
+from debias_core.limits import JobLimits
 from debias_core.store import SampleFilter, Store
+
+DTYPES = ("float32", "float16", "bfloat16")
 
 
 @functools.lru_cache(maxsize=2)
@@ -24,49 +31,113 @@ def cached_backbone(spec: str, device: str = "cpu", dtype: str = "float32"):
 def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]:
     """The requested groups, or every (class, context) pair; unknown groups are an error."""
     n_classes, n_attrs = len(store.class_names), len(store.attr_names)
-    every = list(itertools.product(range(n_classes), range(n_attrs)))
     if not config.groups:
-        return every
-    bad = [g for g in config.groups if tuple(g) not in every]
+        return list(itertools.product(range(n_classes), range(n_attrs)))
+    bad = [list(g) for g in config.groups if not (g[0] < n_classes and g[1] < n_attrs)]
     if bad:
         raise ValueError(
             f"groups {bad} are not in this project ({n_classes} classes x {n_attrs} contexts)"
         )
-    return [tuple(g) for g in config.groups]
+    return list(config.groups)
 
 
 def check_generate(store: Store, params: dict) -> GenerateConfig:
-    """Validate job params before anything is queued: config fields, method and groups."""
+    """Validate job params: config fields, method and groups (not the size limits)."""
     fields = {k: v for k, v in params.items() if k != "dtype"}
     try:
         config = GenerateConfig(**fields)
     except TypeError as exc:
         raise ValueError(f"bad generation parameters: {exc}") from None
     GENERATORS.get(config.method)
+    if params.get("dtype", "float32") not in DTYPES:
+        raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")
     target_groups(store, config)
     return config
 
 
-@JOB_KINDS.register("generate")
-def generate_job(ctx: JobContext, params: dict) -> dict:
-    """Job body: params are GenerateConfig fields (plus an optional `dtype`)."""
-    dtype = params.get("dtype", "float32")
+def check_size(store: Store, config: GenerateConfig, limits: JobLimits) -> None:
+    """Refuse a job over the limits before it is queued (the limit is named in the message)."""
+    limits.check("per_group", config.per_group, "images per group")
+    limits.check("steps", config.steps, "steps")
+    limits.check("batch_size", config.batch_size, "batch size")
+    n_groups = len(config.groups) or len(store.class_names) * len(store.attr_names)
+    limits.check("groups", n_groups, "target groups")
+
+
+def canonical_generate_params(store: Store, params: dict, limits: JobLimits) -> dict:
+    """Validated params with every default filled in: equal work gives equal params."""
+    config = check_generate(store, params)
+    check_size(store, config, limits)
+    return asdict(config) | {"dtype": params.get("dtype", "float32")}
+
+
+def run_generate_job(ctx, params: dict) -> dict:
+    """Job body (ctx is a jobs.JobContext): render the units not done yet, one unit at a time.
+
+    The plan is a lazy Sequence, so a huge job costs nothing to plan, and a cancel is seen
+    while finished units are being skipped as well as between rendered units.
+    """
     config = check_generate(ctx.store, params)
     generator = GENERATORS.get(config.method)
     units = generator.plan(ctx.store.meta(), config, target_groups(ctx.store, config))
-    ctx.set_units_total(len(units))
-    todo = [u for u in units if not ctx.unit_done(u.key)]
-    ctx.progress(1 - len(todo) / max(len(units), 1), f"loading backbone {config.backbone}")
-    backbone = cached_backbone(config.backbone, ctx.device, dtype)
-    for unit in todo:
+    total = len(units)
+    ctx.set_units_total(total)
+    backbone = None
+    for unit in ctx.pending(units, key=lambda u: u.key):
+        if backbone is None:  # only once there is something to render
+            ctx.progress(ctx.store.units_done(ctx.job_id) / max(total, 1), "loading backbone")
+            backbone = cached_backbone(config.backbone, ctx.device, params.get("dtype", "float32"))
         images = generator.render(backbone, unit, config)
         ctx.store.add_generated_unit(ctx.job_id, unit.key, images)
         done = ctx.store.units_done(ctx.job_id)
-        ctx.progress(
-            done / len(units), f"group (y={unit.y}, a={unit.a}): {done}/{len(units)} batches"
-        )
+        ctx.progress(done / total, f"group (y={unit.y}, a={unit.a}): {done}/{total} batches")
     n = ctx.store.count_samples(SampleFilter(job_id=ctx.job_id))
     return {"message": f"{n} images generated", "images": n}
+
+
+@dataclass(frozen=True)
+class GenerationRun:
+    """What `run_generation` did: the job, whether it was new / resumed / already finished."""
+
+    job_id: int
+    action: str  # "created" | "resumed" | "finished"
+    sample_ids: list[int]
+    note: str
+
+
+def run_generation(
+    store: Store,
+    config: GenerateConfig,
+    device: str = "cpu",
+    dtype: str = "float32",
+    limits: JobLimits | None = None,
+    progress=None,
+) -> GenerationRun:
+    """Generate in this thread as a persisted job, never duplicating an equivalent job.
+
+    An interrupted equivalent job is resumed; a finished one is returned as it is. A missing
+    checkpoint fails before any job row is written. Raises if the job fails or is cancelled.
+    """
+    from debias_core.jobs import run_job, submit_job, watch_progress
+    from debias_core.jobs.submit import canonical_params
+
+    params = asdict(config) | {"dtype": dtype}
+    limits = limits or JobLimits.from_env()
+    canonical = canonical_params(store, "generate", params, limits)
+    twin = store.equivalent_job("generate", canonical, ["done"])
+    if twin is None:
+        cached_backbone(config.backbone, device, dtype)  # a missing checkpoint fails here
+    submission = submit_job(store, "generate", canonical, limits)
+    job_id = submission.job_id
+    if submission.runnable:
+        if progress is not None:
+            watch_progress(store, job_id, progress)
+        status = run_job(store, job_id, device)
+        if status != "done":
+            job = store.get_job(job_id)
+            raise RuntimeError(f"generation job {job_id} {status}: {job.error or job.message}")
+    ids = [s.id for s in store.list_samples(SampleFilter(job_id=job_id))]
+    return GenerationRun(job_id, submission.action, ids, submission.describe())
 
 
 def build_balanced_set(
@@ -84,10 +155,8 @@ def build_balanced_set(
 ) -> list[int]:
     """Generate `per_group` images for every group, in this thread, as a persisted job.
 
-    Returns the new sample ids. Raises if the job fails (e.g. a missing checkpoint).
+    Returns the job's sample ids. Raises if the job fails (e.g. a missing checkpoint).
     """
-    from debias_core.jobs.local import run_job
-
     config = GenerateConfig(
         method=method,
         backbone=backbone_spec,
@@ -98,35 +167,4 @@ def build_balanced_set(
         guidance=guidance,
         batch_size=batch_size,
     )
-    check_generate(store, asdict(config))
-    cached_backbone(backbone_spec, device)  # a missing checkpoint fails here, before any job
-    job_id = store.create_job("generate", asdict(config))
-    if progress is not None:
-        _watch_progress(store, job_id, progress)
-    status = run_job(store, job_id, device)
-    job = store.get_job(job_id)
-    if status != "done":
-        raise RuntimeError(f"generation job {job_id} {status}: {job.error or job.message}")
-    return [s.id for s in store.list_samples(SampleFilter(job_id=job_id))]
-
-
-generate_job.validate = check_generate
-
-
-def _watch_progress(store: Store, job_id: int, progress) -> None:
-    """Mirror a job's persisted progress to a callback (CLI output) from a daemon thread."""
-    import threading
-    import time
-
-    def poll() -> None:
-        last = None
-        while True:
-            job = store.get_job(job_id)
-            if (job.progress, job.message) != last:
-                last = (job.progress, job.message)
-                progress(job.progress, job.message)
-            if job.finished or job.status == "interrupted":
-                return
-            time.sleep(0.5)
-
-    threading.Thread(target=poll, daemon=True).start()
+    return run_generation(store, config, device, progress=progress).sample_ids

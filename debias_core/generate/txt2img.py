@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from debias_core.generate.base import GENERATORS, GenerateConfig, WorkUnit
+from debias_core.generate.base import GENERATORS, GenerateConfig, GroupBatches, WorkUnit
 from debias_core.generate.prompts import TEMPLATES, group_text
 from debias_core.store.records import GeneratedImage, Recipe
 
@@ -43,25 +43,22 @@ class TextToImage:
     def __init__(self, template: str) -> None:
         self.template = template
 
-    def plan(self, meta: dict, config: GenerateConfig, groups) -> list[WorkUnit]:
+    def plan(self, meta: dict, config: GenerateConfig, groups) -> GroupBatches:
         template = TEMPLATES.get(config.params.get("template", self.template))
-        units = []
-        for y, a in groups:
+
+        def unit(y: int, a: int, ks: range) -> WorkUnit:
             text = group_text(meta, y, a)
-            for start in range(0, config.per_group, config.batch_size):
-                ks = range(start, min(start + config.batch_size, config.per_group))
-                pairs = [template(text, k) for k in ks]
-                units.append(
-                    WorkUnit(
-                        key=f"{config.method}-y{y}-a{a}-{start}",
-                        y=y,
-                        a=a,
-                        seeds=tuple(image_seed(config.seed, y, a, k) for k in ks),
-                        prompts=tuple(p for p, _ in pairs),
-                        negatives=tuple(n for _, n in pairs),
-                    )
-                )
-        return units
+            pairs = [template(text, k) for k in ks]
+            return WorkUnit(
+                key=f"{config.method}-y{y}-a{a}-{ks.start}",
+                y=y,
+                a=a,
+                seeds=tuple(image_seed(config.seed, y, a, k) for k in ks),
+                prompts=tuple(p for p, _ in pairs),
+                negatives=tuple(n for _, n in pairs),
+            )
+
+        return GroupBatches(list(groups), config.per_group, config.batch_size, unit)
 
     def render(self, backbone, unit: WorkUnit, config: GenerateConfig) -> list[GeneratedImage]:
         images = run_pipeline(

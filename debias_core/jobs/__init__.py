@@ -1,14 +1,32 @@
 """Persisted jobs with progress, cancel and resume; the local executor runs one at a time."""
 
 from debias_core.jobs import kinds  # noqa: F401  (registers the job kinds)
-from debias_core.jobs.base import JOB_KINDS, JobCancelled, JobContext, mark_interrupted
-from debias_core.jobs.local import LocalExecutor, run_job
+from debias_core.jobs.base import (
+    JOB_KINDS,
+    JobCancelled,
+    JobContext,
+    JobInterrupted,
+    mark_interrupted,
+    owner_of,
+    owner_state,
+    watch_progress,
+)
+from debias_core.jobs.local import LocalExecutor, claim_for_resume, run_job
+from debias_core.jobs.submit import JobBusy, Submission, submit_job
 
 __all__ = [
     "JOB_KINDS",
+    "JobBusy",
     "JobCancelled",
     "JobContext",
+    "JobInterrupted",
     "LocalExecutor",
+    "Submission",
+    "claim_for_resume",
     "mark_interrupted",
+    "owner_of",
+    "owner_state",
     "run_job",
+    "submit_job",
+    "watch_progress",
 ]

@@ -1,24 +1,50 @@
 """Persisted jobs: the kinds of long work, and the context a running job reports through.
 
-A job is a row in the store (kind, params, status, progress, error, units done). Work is cut into
-units; each unit's results are written together with its "done" mark, so a crash loses at most
-the unit in flight and a resumed job skips what is already done.
+A job is a row in the store (kind, params, status, progress, error, units done, owner). Work is
+cut into units; each unit's results are written together with its "done" mark, so a crash loses
+at most the unit in flight and a resumed job skips what is already done.
+
+A job kind is a function `(ctx, params) -> summary` registered in JOB_KINDS (in
+`debias_core/jobs/kinds.py`), with two optional attributes:
+
+- `validate(store, params, limits) -> dict`: refuse bad or oversized params before anything is
+  queued; returns the canonical params (defaults filled in), which decide job equivalence.
+- `idempotent = True`: the same params always produce the same outputs (generation with fixed
+  seeds), so a finished equivalent job is the answer instead of a duplicate run.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
+from debias_core.process import ProcessId
 from debias_core.registry import Registry
 from debias_core.store import Store
-from debias_core.store.records import now
+from debias_core.store.records import Job, now
+
+T = TypeVar("T")
+RESUMABLE = ("interrupted", "failed", "cancelled")
+CANCEL_POLL_SECONDS = 0.25  # how often planning / skipping looks for a cancel request
 
 
 class JobCancelled(RuntimeError):
     """Raised inside a job when a cancel was requested; the job ends as 'cancelled'."""
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM in the CLI) stopped a job; it was marked 'interrupted' first."""
+
+    def __init__(self, job_id: int, root) -> None:
+        super().__init__(
+            f"job {job_id} interrupted; resume it with: python -m debias_core jobs {root} "
+            f"--resume {job_id}"
+        )
+        self.job_id = job_id
 
 
 @dataclass
@@ -28,6 +54,7 @@ class JobContext:
     store: Store
     job_id: int
     device: str = "cpu"
+    _last_cancel_check: float = field(default=0.0, repr=False)
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Persist progress (and a heartbeat); raise JobCancelled if a cancel was requested."""
@@ -41,14 +68,28 @@ class JobContext:
         self.check_cancel()
 
     def check_cancel(self) -> None:
+        self._last_cancel_check = time.monotonic()
         if self.store.get_job(self.job_id).cancel_requested:
             raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def check_cancel_soon(self) -> None:
+        """A cheap cancel check for tight loops: reads the store at most every 0.25 s."""
+        if time.monotonic() - self._last_cancel_check >= CANCEL_POLL_SECONDS:
+            self.check_cancel()
 
     def unit_done(self, unit_key: str) -> bool:
         return self.store.unit_done(self.job_id, unit_key)
 
     def set_units_total(self, total: int) -> None:
         self.store.update_job(self.job_id, units_total=int(total))
+
+    def pending(self, units: Iterable[T], key: Callable[[T], str]) -> Iterator[T]:
+        """The units not done yet, in order, consumed lazily; a cancel stops the skipping too."""
+        done = self.store.done_unit_keys(self.job_id)
+        for unit in units:
+            self.check_cancel_soon()
+            if key(unit) not in done:
+                yield unit
 
 
 class JobFunction(Protocol):
@@ -60,25 +101,47 @@ class JobFunction(Protocol):
 JOB_KINDS: Registry[JobFunction] = Registry("job kind")
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+def owner_of(job: Job) -> ProcessId | None:
+    """The process recorded as running `job` (rows from before ownership have only a pid)."""
+    owner = ProcessId.from_text(job.owner)
+    if owner is None and job.pid:
+        owner = ProcessId(socket.gethostname(), int(job.pid))  # no start time: pid check only
+    return owner
 
 
-def mark_interrupted(store: Store, live_pids: Callable[[int | None], bool] = pid_alive) -> list:
-    """Jobs left queued or running by a process that is gone become 'interrupted' (resumable)."""
-    lost = [j.id for j in store.active_jobs() if j.pid != os.getpid() and not live_pids(j.pid)]
-    for job_id in lost:
-        store.update_job(
-            job_id,
-            status="interrupted",
-            message="the process running this job stopped; resume to continue",
-        )
+def owner_state(job: Job) -> str:
+    """'alive', 'gone' or 'unknown' (owned on another host) for the job's recorded owner."""
+    owner = owner_of(job)
+    return "gone" if owner is None else owner.state()
+
+
+def mark_interrupted(store: Store) -> list[int]:
+    """Queued / running jobs whose owning process is gone become 'interrupted' (resumable).
+
+    "Gone" uses the process start time as well as the PID, so a PID reused by an unrelated
+    process does not keep a dead job looking alive. Jobs owned on another host are left alone.
+    """
+    lost = []
+    for job in store.active_jobs():
+        if owner_state(job) == "gone" and store.interrupt_job(
+            job.id, job.owner, "the process running this job stopped; resume to continue"
+        ):
+            lost.append(job.id)
     return lost
+
+
+def watch_progress(store: Store, job_id: int, progress) -> None:
+    """Mirror a job's persisted progress to a callback (CLI output) from a daemon thread."""
+
+    def poll() -> None:
+        last = None
+        while True:
+            job = store.get_job(job_id)
+            if (job.progress, job.message) != last:
+                last = (job.progress, job.message)
+                progress(job.progress, job.message)
+            if job.finished or job.status == "interrupted":
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=poll, daemon=True).start()

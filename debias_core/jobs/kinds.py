@@ -1,12 +1,33 @@
 """The job kinds the app and CLI can launch; each calls one core function.
 
-Heavy imports happen inside the job functions, so importing this module stays cheap.
+Every kind registers here, in one place. Heavy imports happen inside the functions, so importing
+this module (and listing or resuming jobs from the CLI) stays cheap.
 """
 
 from __future__ import annotations
 
-from debias_core.generate import runner  # noqa: F401  (registers the "generate" job kind)
+from dataclasses import asdict
+
 from debias_core.jobs.base import JOB_KINDS, JobContext
+from debias_core.limits import JobLimits
+
+
+@JOB_KINDS.register("generate")
+def generate_job(ctx: JobContext, params: dict) -> dict:
+    """Generate images per group; params are GenerateConfig fields (plus an optional dtype)."""
+    from debias_core.generate.runner import run_generate_job
+
+    return run_generate_job(ctx, params)
+
+
+def check_generate(store, params: dict, limits: JobLimits) -> dict:
+    from debias_core.generate.runner import canonical_generate_params
+
+    return canonical_generate_params(store, params, limits)
+
+
+generate_job.validate = check_generate
+generate_job.idempotent = True  # fixed seeds: the same params give the same images
 
 
 @JOB_KINDS.register("train")
@@ -15,7 +36,7 @@ def train_job(ctx: JobContext, params: dict) -> dict:
     from debias_core.train.run import run_training
 
     result = run_training(
-        ctx.store, check_train(ctx.store, params), ctx.device, ctx.progress, ctx.job_id
+        ctx.store, train_config(ctx.store, params), ctx.device, ctx.progress, ctx.job_id
     )
     r = result.report
     return {
@@ -25,8 +46,9 @@ def train_job(ctx: JobContext, params: dict) -> dict:
     }
 
 
-def check_train(store, params: dict):
-    """Validate training params before queuing: config fields and the method name."""
+def train_config(store, params: dict):
+    """Validate training params: config fields and the method name."""
+    from debias_core.models.classifiers import CLASSIFIERS
     from debias_core.train import TRAIN_METHODS, TrainConfig
 
     try:
@@ -34,7 +56,14 @@ def check_train(store, params: dict):
     except TypeError as exc:
         raise ValueError(f"bad training parameters: {exc}") from None
     TRAIN_METHODS.get(config.method)
+    CLASSIFIERS.get(config.arch)  # unknown -> ValueError listing the valid classifiers
     return config
+
+
+def check_train(store, params: dict, limits: JobLimits | None = None) -> dict:
+    # Not idempotent: the same config retrains on whatever the project holds now (e.g. newly
+    # accepted samples), so a finished twin does not stand in for a new run.
+    return asdict(train_config(store, params))
 
 
 train_job.validate = check_train

@@ -7,52 +7,61 @@ import queue
 import threading
 import traceback
 
-from debias_core.jobs.base import JOB_KINDS, JobCancelled, JobContext, mark_interrupted
+from debias_core.jobs.base import (
+    JOB_KINDS,
+    RESUMABLE,
+    JobCancelled,
+    JobContext,
+    JobInterrupted,
+    mark_interrupted,
+    owner_of,
+)
+from debias_core.jobs.submit import Submission, busy_error, claim, submit_job
+from debias_core.limits import JobLimits
+from debias_core.process import ProcessId
 from debias_core.store import Store
+from debias_core.store.jobs import ACTIVE
 from debias_core.store.records import now
-
-RESUMABLE = ("interrupted", "failed", "cancelled")
 
 
 class LocalExecutor:
     """Queue jobs of a project; the UI and CLI submit, then read progress from the job rows."""
 
-    def __init__(self, store: Store, device: str = "cpu") -> None:
+    def __init__(self, store: Store, device: str = "cpu", limits: JobLimits | None = None) -> None:
         self.store = store
         self.device = device
+        self.limits = limits or JobLimits.from_env()
+        self.owner = ProcessId.current()
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.interrupted = mark_interrupted(store)  # left over from a process that died
 
+    def submit_job(self, kind: str, params: dict) -> Submission:
+        """Validate, then queue a new job or resume an equivalent one (see jobs.submit)."""
+        submission = submit_job(self.store, kind, params, self.limits, self.owner)
+        if submission.runnable:
+            self._enqueue(submission.job_id)
+        return submission
+
     def submit(self, kind: str, params: dict) -> int:
-        job_fn = JOB_KINDS.get(kind)  # unknown kind -> ValueError listing the valid ones
-        validate = getattr(job_fn, "validate", None)
-        if validate is not None:  # bad parameters fail here, before a job row exists
-            validate(self.store, params)
-        job_id = self.store.create_job(kind, params)
-        self.store.update_job(job_id, pid=os.getpid())
-        self._enqueue(job_id)
-        return job_id
+        return self.submit_job(kind, params).job_id
 
     def resume(self, job_id: int) -> int:
         """Queue an interrupted / failed / cancelled job again; finished units are skipped."""
-        job = self.store.get_job(job_id)
-        if job.status not in RESUMABLE:
-            raise ValueError(f"job {job_id} is {job.status}; only {RESUMABLE} jobs can resume")
-        self.store.update_job(
-            job_id,
-            status="queued",
-            cancel_requested=0,
-            error="",
-            pid=os.getpid(),
-            message="resuming",
-        )
+        claim_for_resume(self.store, job_id, self.owner)
         self._enqueue(job_id)
         return job_id
 
     def cancel(self, job_id: int) -> None:
         """Ask a job to stop at its next unit boundary (a queued one stops before starting)."""
         self.store.request_cancel(job_id)
+
+    def shutdown(self) -> list[int]:
+        """Mark this process's queued / running jobs interrupted (the app is stopping)."""
+        mine = self.owner.to_text()
+        lost = [j.id for j in self.store.active_jobs() if j.owner == mine]
+        message = "the app stopped while this job ran; resume to continue"
+        return [j for j in lost if self.store.interrupt_job(j, mine, message)]
 
     def _enqueue(self, job_id: int) -> None:
         self._queue.put(job_id)
@@ -66,7 +75,7 @@ class LocalExecutor:
                 job_id = self._queue.get(timeout=1.0)
             except queue.Empty:
                 return
-            run_job(self.store, job_id, self.device)
+            run_job(self.store, job_id, self.device, self.owner)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the queue is drained (tests and the CLI)."""
@@ -74,17 +83,35 @@ class LocalExecutor:
             self._thread.join(timeout)
 
 
-def run_job(store: Store, job_id: int, device: str = "cpu") -> str:
-    """Run one job to an end state in this thread; returns the final status."""
+def claim_for_resume(store: Store, job_id: int, owner: ProcessId | None = None) -> None:
+    """Make `owner` (default: this process) the owner of a resumable job, or say why not."""
+    mark_interrupted(store)  # a job whose process died shows as running until checked
+    job = store.get_job(job_id)  # KeyError for an unknown id
+    if job.status in ACTIVE:
+        raise busy_error(store, job, twin=False)
+    if job.status not in RESUMABLE:
+        raise ValueError(f"job {job_id} is {job.status}; only {RESUMABLE} jobs can resume")
+    if not claim(store, job_id, (owner or ProcessId.current()).to_text()):
+        raise busy_error(store, store.get_job(job_id), twin=False)
+
+
+def run_job(store: Store, job_id: int, device: str = "cpu", owner: ProcessId | None = None) -> str:
+    """Run one job to an end state in this thread; returns the final status.
+
+    Ctrl-C marks the job 'interrupted' before the KeyboardInterrupt goes on (as JobInterrupted),
+    so the next command or app start offers to resume it instead of showing it running.
+    """
     job = store.get_job(job_id)
     if job.cancel_requested:
         store.update_job(job_id, status="cancelled", finished_at=now())
         return "cancelled"
+    owner = owner or ProcessId.current()
     store.update_job(
         job_id,
         status="running",
         started_at=job.started_at or now(),
         pid=os.getpid(),
+        owner=owner.to_text(),
         heartbeat_at=now(),
     )
     ctx = JobContext(store, job_id, device)
@@ -92,6 +119,10 @@ def run_job(store: Store, job_id: int, device: str = "cpu") -> str:
         summary = JOB_KINDS.get(job.kind)(ctx, job.params)
     except JobCancelled:
         status, fields = "cancelled", {"message": "cancelled"}
+    except KeyboardInterrupt:
+        message = "stopped by Ctrl-C / a signal; resume to continue"
+        store.update_job(job_id, status="interrupted", message=message, heartbeat_at=now())
+        raise JobInterrupted(job_id, store.root) from None
     except Exception as exc:  # a job failure is data for the user, not a crash of the app
         status = "failed"
         fields = {
@@ -107,3 +138,6 @@ def run_job(store: Store, job_id: int, device: str = "cpu") -> str:
         job_id, status=status, finished_at=now(), units_done=store.units_done(job_id), **fields
     )
     return status
+
+
+__all__ = ["LocalExecutor", "claim_for_resume", "owner_of", "run_job"]

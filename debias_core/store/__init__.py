@@ -1,6 +1,6 @@
 """The project store: SQLite (sqlite-utils) + content-addressed files. All SQL lives here."""
 
-from debias_core.store.project import DB_NAME, NotAProject, Store
+from debias_core.store.project import DB_NAME, NewerProject, NotAProject, Store
 from debias_core.store.records import GeneratedImage, Job, Recipe, Run, Sample
 from debias_core.store.samples import SampleFilter
 
@@ -8,6 +8,7 @@ __all__ = [
     "DB_NAME",
     "GeneratedImage",
     "Job",
+    "NewerProject",
     "NotAProject",
     "Recipe",
     "Run",

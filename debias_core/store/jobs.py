@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from debias_core.store.records import Job, Run, dumps, now
+from debias_core.store.schema import job_config_key
 
 ACTIVE = ("queued", "running")
 
 
 class JobsMixin:
     # -- jobs --------------------------------------------------------------------------------
-    def create_job(self, kind: str, params: dict, units_total: int = 0) -> int:
+    def create_job(
+        self, kind: str, params: dict, units_total: int = 0, owner: str | None = None
+    ) -> int:
         row = {
             "kind": kind,
             "params": dumps(params),
+            "config_key": job_config_key(kind, dumps(params)),
+            "owner": owner,
             "status": "queued",
             "progress": 0.0,
             "units_total": units_total,

@@ -15,20 +15,92 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from debias_core import __version__
 from debias_core.store.curation import CurationMixin
 from debias_core.store.jobs import JobsMixin
+from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.records import dumps, loads, now
 from debias_core.store.samples import SamplesMixin
 from debias_core.store.schema import FORMAT, MIGRATIONS
 
 DB_NAME = "project.db"
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class NotAProject(ValueError):
     """The folder or file is not a Debias Studio project."""
 
 
-class Store(SamplesMixin, CurationMixin, JobsMixin):
+class NewerProject(ValueError):
+    """The project was written by a newer Debias Studio (a schema change this code lacks)."""
+
+
+def known_schema() -> list[str]:
+    return [m.name for m in MIGRATIONS._migrations]
+
+
+def check_project_file(db_path: Path) -> None:
+    """Refuse, without writing anything, a file that is not a project this code can open.
+
+    Read before any connection that could write: an empty or foreign file must not gain -wal /
+    -shm files or a changed journal mode just because someone pointed the app at it.
+    """
+    try:
+        with open(db_path, "rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise NotAProject(f"{db_path} cannot be read: {exc.strerror}") from None
+    if not head.startswith(SQLITE_MAGIC):
+        what = "an empty file" if not head else "not an SQLite file"
+        raise NotAProject(f"{db_path} is not a Debias Studio project ({what})")
+    info = _read_only_info(db_path)
+    if info["format"] != FORMAT:
+        raise NotAProject(f"{db_path} is an SQLite file but not a Debias Studio project")
+    unknown = [name for name in info["applied"] if name not in known_schema()]
+    if unknown:
+        theirs = f"Debias Studio {info['version']}" if info["version"] else "a newer Debias Studio"
+        raise NewerProject(
+            f"{db_path.parent} was written by {theirs} (schema {unknown[-1]}); this is Debias "
+            f"Studio {__version__} (schema up to {known_schema()[-1]}): update it to open this "
+            "project"
+        )
+
+
+def _read_only_info(db_path: Path) -> dict:
+    """The format marker, applied migrations and writer version, through a read-only handle."""
+    # Without a -wal file no process has the database open in WAL mode, so `immutable` is safe
+    # and makes SQLite create no -wal / -shm files next to a foreign database.
+    wal = db_path.with_name(db_path.name + "-wal").exists()
+    uri = db_path.resolve().as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise NotAProject(f"{db_path} cannot be opened: {exc}") from None
+    try:
+        rows = dict(
+            conn.execute(
+                "select key, value from project where key in (?, ?)", ["format", "software_version"]
+            ).fetchall()
+        )
+        tables = {r[0] for r in conn.execute("select name from sqlite_master")}
+        applied = []
+        if "_sqlite_migrations" in tables:
+            applied = [
+                r[0]
+                for r in conn.execute(
+                    "select name from _sqlite_migrations where migration_set = ? order by id",
+                    [MIGRATIONS.name],
+                )
+            ]
+    except sqlite3.DatabaseError as exc:  # not SQLite at all, or no project table
+        raise NotAProject(f"{db_path} is not a Debias Studio project: {exc}") from None
+    finally:
+        conn.close()
+    version = loads(rows.get("software_version")) if rows.get("software_version") else None
+    return {"format": rows.get("format"), "applied": applied, "version": version}
+
+
+class Store(SamplesMixin, CurationMixin, JobsMixin, JobOwnershipMixin):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
     def __init__(self, root: Path) -> None:
@@ -87,6 +159,7 @@ class Store(SamplesMixin, CurationMixin, JobsMixin):
         with store.write() as db:
             rows = [{"key": "format", "value": FORMAT}, {"key": "created_at", "value": now()}]
             rows += [{"key": k, "value": dumps(v)} for k, v in meta.items()]
+            rows += [{"key": "software_version", "value": dumps(__version__)}]
             db["project"].insert_all(rows, replace=True)
         return store
 
@@ -95,17 +168,16 @@ class Store(SamplesMixin, CurationMixin, JobsMixin):
         """Open a project, migrating an older schema; say so clearly if it is not a project."""
         root = Path(root)
         if root.is_file():
-            root = root.parent if root.name == DB_NAME else root
+            if root.name != DB_NAME:
+                raise NotAProject(f"{root} is a file, not a Debias Studio project folder")
+            root = root.parent
         if not (root / DB_NAME).is_file():
             raise NotAProject(f"{root} is not a Debias Studio project (no {DB_NAME} in it)")
+        check_project_file(root / DB_NAME)  # read-only: nothing is written to a foreign file
         store = cls(root)
-        try:
-            fmt = store.query("select value from project where key = 'format'")
-        except sqlite3.DatabaseError as exc:  # not SQLite at all, or no project table
-            raise NotAProject(f"{store.db_path} is not a Debias Studio project: {exc}") from exc
-        if not fmt or fmt[0]["value"] != FORMAT:
-            raise NotAProject(f"{store.db_path} is an SQLite file but not a Debias Studio project")
-        MIGRATIONS.apply(store.db)
+        if MIGRATIONS.pending(store.db):
+            MIGRATIONS.apply(store.db)
+            store.set_meta(software_version=__version__)
         return store
 
     # -- project metadata --------------------------------------------------------------------

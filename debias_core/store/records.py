@@ -107,6 +107,8 @@ class Job:
     finished_at: str | None
     heartbeat_at: str | None = None
     result: dict = field(default_factory=dict)
+    owner: str | None = None  # JSON ProcessId of the process running it (see debias_core.process)
+    config_key: str | None = None  # same kind + same params -> same key
 
     @classmethod
     def from_row(cls, row: dict) -> Job:

@@ -163,11 +163,10 @@ class SamplesMixin:
         return self.root / sample.path
 
     def sample_image(self, sample_id: int):
-        """The sample's pixels as an RGB PIL image."""
-        from PIL import Image
+        """The sample's pixels as an 8-bit RGB PIL image (16-bit files scaled, not clipped)."""
+        from debias_core.store.images import open_rgb
 
-        with Image.open(self.root / self.get_sample(sample_id).path) as im:
-            return im.convert("RGB")
+        return open_rgb(self.root / self.get_sample(sample_id).path)
 
     def labels_of(self, sample_id: int) -> list[int]:
         rows = self.query("select label from sample_labels where sample_id = ?", [sample_id])

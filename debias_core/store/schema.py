@@ -6,11 +6,18 @@ migration appended at the bottom; opening an older project applies the missing o
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 FORMAT = "debias-studio-project"
 MIGRATIONS = Migrations("debias_studio")
+
+
+def job_config_key(kind: str, params_json: str) -> str:
+    """Equal for two jobs of the same kind whose params serialize to the same sorted JSON."""
+    return hashlib.sha256(f"{kind}\n{params_json}".encode()).hexdigest()
 
 
 @MIGRATIONS(name="0001_core")
@@ -158,3 +165,15 @@ def _multilabel(db: Database) -> None:
     db["sample_labels"].create({"sample_id": int, "label": int}, pk=("sample_id", "label"))
     db["label_names"].create({"label": int, "name": str}, pk="label")
     db["biased_pairs"].create({"b": int, "c": int, "bias_score": float}, pk=("b", "c"))
+
+
+@MIGRATIONS(name="0004_job_ownership")
+def _job_ownership(db: Database) -> None:
+    # Which process owns a job (host, pid, start time as JSON: a reused PID is not the owner),
+    # and a key of (kind, canonical params) to find an equivalent job instead of duplicating it.
+    db["jobs"].add_column("owner", str)
+    db["jobs"].add_column("config_key", str)
+    for row in list(db.query("select id, kind, params from jobs")):
+        key = job_config_key(row["kind"], row["params"] or "{}")
+        db.execute("update jobs set config_key = ? where id = ?", [key, row["id"]])
+    db["jobs"].create_index(["kind", "config_key"])

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from debias_core.limits import MAX_SEED
 from debias_core.registry import Registry
 from debias_core.train.tensors import Tensors
 
@@ -41,6 +42,8 @@ class TrainConfig:
             raise ValueError(f"synthetic must be none, all or accepted, got {self.synthetic!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
 
 
 @dataclass(frozen=True)

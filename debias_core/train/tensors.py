@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from debias_core.store import SampleFilter, Store
+from debias_core.store.images import open_rgb
 
 # Normalising with fixed statistics keeps real and generated images on the same scale.
 MEAN = torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1)
@@ -53,11 +54,10 @@ class Tensors:
 def _read_images(paths: list[Path], size: int) -> np.ndarray:
     out = np.empty((len(paths), size, size, 3), np.uint8)
     for k, path in enumerate(paths):
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            out[k] = np.asarray(im)
+        im = open_rgb(path)  # 16-bit files are scaled to 8 bits, not clipped
+        if im.size != (size, size):
+            im = im.resize((size, size), Image.BILINEAR)
+        out[k] = np.asarray(im)
     return out
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 from debias_core.registry import Registry
 from debias_core.store import Store
+from debias_core.store.images import open_rgb
 
 
 class FeatureExtractor(Protocol):
@@ -51,11 +52,10 @@ def read_images(store: Store, sample_ids: Sequence[int], size: int | None = None
     """The samples' pixels as uint8 (N, H, W, 3), resized to `size` when given."""
     images = []
     for sample_id in sample_ids:
-        with Image.open(store.root / store.get_sample(sample_id).path) as im:
-            im = im.convert("RGB")
-            if size is not None and im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            images.append(np.asarray(im))
+        im = open_rgb(store.root / store.get_sample(sample_id).path)  # 16-bit: scaled
+        if size is not None and im.size != (size, size):
+            im = im.resize((size, size), Image.BILINEAR)
+        images.append(np.asarray(im))
     return np.stack(images) if images else np.empty((0, size or 0, size or 0, 3), np.uint8)
 
 

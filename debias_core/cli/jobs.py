@@ -1,0 +1,117 @@
+"""Job commands: `jobs DIR` lists a project's jobs; `--resume ID` / `--cancel ID` act on one."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from debias_core.cli.common import add_project_arg, open_project, positive_int, progress_printer
+
+COLUMNS = ("id", "kind", "status", "progress", "units", "started", "finished", "error")
+
+
+def job_summary(job) -> dict:
+    """One job as plain data: what `jobs --json` prints, one dict per job."""
+    from debias_core.jobs import owner_of
+
+    owner = owner_of(job)
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": round(job.progress, 4),
+        "units_done": job.units_done,
+        "units_total": job.units_total,
+        "started": job.started_at,
+        "finished": job.finished_at,
+        "error": job.error,
+        "message": job.message.splitlines()[0] if job.message else "",
+        "owner": owner.describe() if owner else None,
+        "params": job.params,
+    }
+
+
+def format_jobs_table(rows: list[dict]) -> str:
+    if not rows:
+        return "no jobs in this project"
+    lines = [
+        (
+            str(r["id"]),
+            r["kind"],
+            r["status"],
+            f"{r['progress']:.0%}",
+            f"{r['units_done']}/{r['units_total']}" if r["units_total"] else "",
+            (r["started"] or "")[:19].replace("T", " "),
+            (r["finished"] or "")[:19].replace("T", " "),
+            (r["error"] or "")[:80],
+        )
+        for r in rows
+    ]
+    widths = [max(len(c), *(len(line[i]) for line in lines)) for i, c in enumerate(COLUMNS)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
+    out += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in lines]
+    return "\n".join(line.rstrip() for line in out)
+
+
+def cmd_jobs(args) -> int:
+    store = open_project(args)  # marks jobs of dead processes interrupted first
+    if args.cancel is not None:
+        return cancel(store, args.cancel)
+    if args.resume is not None:
+        return resume(store, args.resume, args.device, args.dir)
+    rows = [job_summary(j) for j in store.list_jobs(limit=args.limit)]
+    print(json.dumps(rows, indent=2) if args.json else format_jobs_table(rows))
+    return 0
+
+
+def cancel(store, job_id: int) -> int:
+    """Queued / running: ask the owner to stop at its next check. Interrupted / failed: close it."""
+    job = store.get_job(job_id)  # KeyError: "no job with id N"
+    if job.status in ("queued", "running"):
+        store.request_cancel(job_id)
+        print(f"cancel requested for job {job_id}; it stops at its next check")
+    elif job.status in ("interrupted", "failed"):
+        store.update_job(job_id, status="cancelled", cancel_requested=1, message="cancelled")
+        print(f"job {job_id} was {job.status}; now cancelled")
+    else:
+        raise ValueError(f"job {job_id} is {job.status}; only unfinished jobs can be cancelled")
+    return 0
+
+
+def resume(store, job_id: int, device: str, folder: str) -> int:
+    """Run an interrupted / failed / cancelled job to its end in this process."""
+    from debias_core.jobs import claim_for_resume, run_job, watch_progress
+
+    claim_for_resume(store, job_id)
+    job = store.get_job(job_id)
+    done = f" ({job.units_done}/{job.units_total} units already done)" if job.units_total else ""
+    print(f"resuming {job.kind} job {job_id}{done}", file=sys.stderr)
+    watch_progress(store, job_id, progress_printer())
+    status = run_job(store, job_id, device)
+    job = store.get_job(job_id)
+    if status != "done":
+        raise RuntimeError(f"job {job_id} {status}: {job.error or job.message}")
+    print(f"job {job_id} done: {job.result.get('message', 'done')}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser(
+        "jobs",
+        help="list a project's jobs; resume or cancel one",
+        description="List the project's jobs (newest first), or act on one. Jobs whose "
+        "process stopped (crash, kill, Ctrl-C) show as interrupted and can be resumed; "
+        "finished units are never redone.",
+    )
+    add_project_arg(p)
+    action = p.add_mutually_exclusive_group()
+    action.add_argument(
+        "--resume", type=positive_int, metavar="ID", help="run job ID to its end in this process"
+    )
+    action.add_argument(
+        "--cancel", type=positive_int, metavar="ID", help="stop job ID (at its next unit)"
+    )
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.add_argument("--limit", type=positive_int, default=50, help="list at most N jobs")
+    p.add_argument("--device", default="cpu", help="torch device for --resume (cpu, cuda, ...)")
+    p.set_defaults(func=cmd_jobs)
