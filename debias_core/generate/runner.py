@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import itertools
-from dataclasses import asdict
-
-import torch
+from dataclasses import asdict, replace
 
 from debias_core.generate.base import GENERATORS, GenerateConfig
 from debias_core.jobs.base import JOB_KINDS, JobContext
+from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
 from debias_core.store import SampleFilter, Store
-
-
-@functools.lru_cache(maxsize=2)
-def cached_backbone(spec: str, device: str = "cpu", dtype: str = "float32"):
-    """Load a backbone once per process (models load on first use, not at start-up)."""
-    from debias_core.models.backbone import load_backbone
-
-    return load_backbone(spec, device, getattr(torch, dtype))
 
 
 def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]:
@@ -44,7 +35,39 @@ def check_generate(store: Store, params: dict) -> GenerateConfig:
         raise ValueError(f"bad generation parameters: {exc}") from None
     GENERATORS.get(config.method)
     target_groups(store, config)
+    job_artifacts(store, config)
     return config
+
+
+def job_artifacts(store: Store, config: GenerateConfig) -> list:
+    """The learned artifacts `params["artifacts"]` names (ids), checked against their files."""
+    ids = config.params.get("artifacts", [])
+    if not isinstance(ids, list | tuple) or not all(str(i).isdigit() for i in ids):
+        raise ValueError(f"params artifacts must be a list of artifact ids, got {ids!r}")
+    return [store.verified_artifact(int(i)) for i in ids]
+
+
+def personalization(store: Store, backbone, artifacts: list):
+    """`backbone.personalized(...)` with these artifacts' tokens and LoRAs (a no-op if none)."""
+    if not artifacts:
+        return contextlib.nullcontext(backbone)
+    tokens = [store.artifact_path(a) for a in artifacts if a.kind == "token"]
+    loras = [store.artifact_path(a) for a in artifacts if a.kind == "lora"]
+    return backbone.personalized(tokens=tokens, adapters=loras)
+
+
+def with_artifacts(image, artifacts: list):
+    """Name the artifacts (id + content hash) in a generated image's recipe."""
+    if not artifacts:
+        return image
+    tokens = [a.ref() for a in artifacts if a.kind == "token"]
+    loras = [a.ref() for a in artifacts if a.kind == "lora"]
+    recipe = replace(
+        image.recipe,
+        tokens={**image.recipe.tokens, "artifacts": tokens},
+        adapters={**image.recipe.adapters, "artifacts": loras},
+    )
+    return replace(image, recipe=recipe)
 
 
 @JOB_KINDS.register("generate")
@@ -58,8 +81,11 @@ def generate_job(ctx: JobContext, params: dict) -> dict:
     todo = [u for u in units if not ctx.unit_done(u.key)]
     ctx.progress(1 - len(todo) / max(len(units), 1), f"loading backbone {config.backbone}")
     backbone = cached_backbone(config.backbone, ctx.device, dtype)
+    artifacts = job_artifacts(ctx.store, config)
     for unit in todo:
-        images = generator.render(backbone, unit, config)
+        with personalization(ctx.store, backbone, artifacts):
+            images = generator.render(backbone, unit, config)
+        images = [with_artifacts(image, artifacts) for image in images]
         ctx.store.add_generated_unit(ctx.job_id, unit.key, images)
         done = ctx.store.units_done(ctx.job_id)
         ctx.progress(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from debias_core.store.artifacts import ArtifactsMixin
 from debias_core.store.curation import CurationMixin
 from debias_core.store.jobs import JobsMixin
 from debias_core.store.records import dumps, loads, now
@@ -28,7 +29,7 @@ class NotAProject(ValueError):
     """The folder or file is not a Debias Studio project."""
 
 
-class Store(SamplesMixin, CurationMixin, JobsMixin):
+class Store(SamplesMixin, CurationMixin, JobsMixin, ArtifactsMixin):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
     def __init__(self, root: Path) -> None:
