@@ -193,35 +193,44 @@ def run_phase(
         backbone.unet.enable_gradient_checkpointing()  # undone by the caller's scope
     slots = torch.tensor([trainables.lora_slot.get(c.key, -1) for c in concepts])
     curves: list[list[float]] = [[] for _ in concepts]
-    for step in range(phase.steps):
-        batch = draw_batch(
-            concepts,
-            data,
-            gens,
-            prompt_fn,
-            options.images_per_step,
-            scheduler.config.num_train_timesteps,
+    # The capture stays on through backward: gradient checkpointing re-runs the attention then.
+    capture = (
+        capture_cross_attention(
+            backbone.unet, [0], resolution=options.attention_resolution, keep_graph=True
         )
-        per_concept = _step_losses(
-            backbone, batch, trainables, phase, options, slots, len(concepts)
-        )
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(per_concept.sum()).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        for k, value in enumerate(per_concept.detach().cpu().tolist()):
-            curves[k].append(value)
-        last = step + 1 == phase.steps
-        if on_chunk is not None and ((step + 1) % options.chunk_steps == 0 or last):
-            span = (step % options.chunk_steps) + 1
-            on_chunk(step + 1, phase, [sum(c[-span:]) / span for c in curves])
+        if phase.attention_weight > 0
+        else contextlib.nullcontext()
+    )
+    with capture as store:
+        for step in range(phase.steps):
+            batch = draw_batch(
+                concepts,
+                data,
+                gens,
+                prompt_fn,
+                options.images_per_step,
+                scheduler.config.num_train_timesteps,
+            )
+            per_concept = _step_losses(
+                backbone, batch, trainables, phase, options, slots, len(concepts), store
+            )
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(per_concept.sum()).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            for k, value in enumerate(per_concept.detach().cpu().tolist()):
+                curves[k].append(value)
+            last = step + 1 == phase.steps
+            if on_chunk is not None and ((step + 1) % options.chunk_steps == 0 or last):
+                span = (step % options.chunk_steps) + 1
+                on_chunk(step + 1, phase, [sum(c[-span:]) / span for c in curves])
     if trainables.lora is not None:
         trainables.lora.set_index(None)
         trainables.lora_trained = trainables.lora_trained or phase.train_lora
     return curves
 
 
-def _step_losses(backbone, batch, trainables, phase, options, slots, n_concepts):
+def _step_losses(backbone, batch, trainables, phase, options, slots, n_concepts, store=None):
     """(n_concepts,) mean loss of each concept's samples in this step."""
     device = backbone.device
     latents = batch.latents.to(device)
@@ -233,19 +242,11 @@ def _step_losses(backbone, batch, trainables, phase, options, slots, n_concepts)
     if trainables.lora is not None:  # an untrained LoRA (B = 0) adds nothing: skip its cost
         use = phase.train_lora or trainables.lora_trained
         trainables.lora.set_index(slots[batch.owner].to(device) if use else None)
-    attention = phase.attention_weight > 0
     positions, valid = token_positions(input_ids.cpu(), batch.prompts, trainables.token_ids)
-    capture = (
-        capture_cross_attention(
-            backbone.unet,
-            positions,
-            resolution=options.attention_resolution,
-            keep_graph=True,
-        )
-        if attention
-        else contextlib.nullcontext()
-    )
-    with _autocast(device, options.mixed_precision), capture as store:
+    if store is not None:
+        store.reset()
+        store.token_indices = positions
+    with _autocast(device, options.mixed_precision):
         text = backbone.text_encoder(input_ids)[0]
         pred = backbone.unet(noisy.to(backbone.dtype), timesteps, text.to(backbone.dtype)).sample
     pred, target = pred.float(), target.float()
@@ -254,7 +255,7 @@ def _step_losses(backbone, batch, trainables, phase, options, slots, n_concepts)
         per_sample = ((pred - target) * mask).pow(2).mean(dim=(1, 2, 3))
     else:
         per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
-    if attention:
+    if store is not None:
         per_sample = per_sample + phase.attention_weight * attention_loss(
             store.last(), batch, valid
         )
