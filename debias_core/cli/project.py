@@ -14,6 +14,7 @@ def cmd_init(args) -> int:
     options = json.loads(args.options) if args.options else {}
     if args.dataset == "colored-digits":
         options |= {"bias_ratio": args.bias_ratio, "spurious": args.spurious, "seed": args.seed}
+        options |= {"style": args.style}
     elif args.root is None:
         raise ValueError(f"--root PATH is required for dataset {args.dataset!r}")
     store = create_project(Path(args.dir), args.dataset, args.root, options, progress_printer())
@@ -49,6 +50,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--bias-ratio", type=float, default=0.99)
     p.add_argument("--spurious", choices=["background", "stroke"], default="background")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--style",
+        choices=["plain", "thick", "slant", "noisy"],
+        default="plain",
+        help="colored-digits: how the task images are drawn (the embedded model saw plain only)",
+    )
     p.add_argument("--options", help='adapter options as JSON, e.g. \'{"target": "Blond_Hair"}\'')
     p.set_defaults(func=cmd_init)
 
