@@ -161,6 +161,10 @@ class Personalizer(Protocol):
         """A training prompt for sample `index` of the concept (or prior sample, if `prior`)."""
         ...
 
+    def reconstruction(self, concept: Concept, params) -> PromptDraw:
+        """The prompt that should redraw the concept's own images (previews, checks)."""
+        ...
+
     def load_data(self, store, backbone, concept: Concept, params):
         """The concept's `ConceptData` (latents, masks, prior samples)."""
         ...

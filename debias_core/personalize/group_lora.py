@@ -70,6 +70,9 @@ class GroupLora:
     def prompt(self, concept, params, gen, index, prior) -> PromptDraw:
         return PromptDraw(params.prompt.format(**concept.text))
 
+    def reconstruction(self, concept, params) -> PromptDraw:
+        return self.prompt(concept, params, None, 0, False)
+
     def load_data(self, store, backbone, concept, params):
         return load_concept_data(store, backbone, concept)
 

@@ -105,6 +105,10 @@ class PerImage:
         chosen = tuple(concept.tokens[k].name for k in order)
         return PromptDraw(params.prompt.format(tokens=" and ".join(chosen)), chosen)
 
+    def reconstruction(self, concept, params) -> PromptDraw:
+        names = tuple(t.name for t in concept.tokens)
+        return PromptDraw(params.prompt.format(tokens=" and ".join(names)), names)
+
     def load_data(self, store, backbone, concept, params):
         return load_concept_data(store, backbone, concept, masks=params.masks)
 

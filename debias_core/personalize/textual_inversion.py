@@ -73,6 +73,13 @@ class TextualInversion:
         text = template.format(token=token, cls=concept.text["cls"], ctx=concept.contexts[index])
         return PromptDraw(text, (token,))
 
+    def reconstruction(self, concept, params) -> PromptDraw:
+        token = concept.tokens[0].name
+        ctx = concept.contexts[0] if concept.contexts else concept.text.get("ctx", "")
+        return PromptDraw(
+            params.templates[0].format(token=token, cls=concept.text["cls"], ctx=ctx), (token,)
+        )
+
     def load_data(self, store, backbone, concept, params):
         return load_concept_data(store, backbone, concept)
 
