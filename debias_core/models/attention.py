@@ -182,12 +182,25 @@ def default_resolution(sides: Sequence[int], latent_side: int) -> int:
     return max(below) if below else min(sides)
 
 
-def attention_sides(unet: torch.nn.Module, latent_side: int) -> list[int]:
-    """The map side of every cross-attention layer, measured with one tiny forward."""
+def layer_sides(unet: torch.nn.Module, latent_side: int) -> dict[str, int]:
+    """The map side of every cross-attention layer, measured with one small forward."""
     cfg = unet.config
     param = next(unet.parameters())
     sample = torch.zeros(1, cfg.in_channels, latent_side, latent_side, dtype=param.dtype)
     text = torch.zeros(1, 2, cfg.cross_attention_dim, dtype=param.dtype)
     with torch.no_grad(), capture_cross_attention(unet, [0]) as store:
         unet(sample.to(param.device), 1, text.to(param.device))
-    return sorted({m.shape[-1] for m in store.latest.values()})
+    return {name: m.shape[-1] for name, m in store.latest.items()}
+
+
+def attention_sides(unet: torch.nn.Module, latent_side: int) -> list[int]:
+    """The distinct map sides of the cross-attention layers."""
+    return sorted(set(layer_sides(unet, latent_side).values()))
+
+
+def loss_layers(unet: torch.nn.Module, latent_side: int) -> tuple[int, list[str]]:
+    """(side, layer names) for an attention loss: Break-A-Scene's resolution, its layers only
+    (the other layers keep their own, faster attention processors)."""
+    sides = layer_sides(unet, latent_side)
+    side = default_resolution(sorted(set(sides.values())), latent_side)
+    return side, [name for name, s in sides.items() if s == side]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from debias_core.models.attention import attention_sides, default_resolution
+from debias_core.models.attention import loss_layers
 from debias_core.personalize.base import Concept, PersonalizeConfig, concept_seed
 from debias_core.personalize.loop import ChunkCallback, LoopOptions, Trainables, run_phase
 
@@ -77,13 +77,17 @@ def train_concepts(
     gens = concept_generators(concepts, config.seed)
     phases = method.phases(config, params)
     attention = any(p.attention_weight > 0 for p in phases)
+    side, layers = (
+        loss_layers(backbone.unet, backbone.unet.config.sample_size) if attention else (None, None)
+    )
     options = LoopOptions(
         images_per_step=params.images_per_step,
         weight_decay=params.weight_decay,
         mixed_precision=config.mixed_precision,
         gradient_checkpointing=config.gradient_checkpointing,
         chunk_steps=config.chunk_steps,
-        attention_resolution=attention_resolution(backbone) if attention else None,
+        attention_resolution=side,
+        attention_layers=tuple(layers) if layers else None,
     )
     with backbone.scoped():
         trainables = add_trainable_tokens(backbone, concepts)
@@ -117,9 +121,3 @@ def _result(concept: Concept, trainables: Trainables, curve: list[float]) -> Con
         result.lora = trainables.lora.state_dict_of(trainables.lora_slot[concept.key])
         result.lora_metadata = trainables.lora.peft_metadata()
     return result
-
-
-def attention_resolution(backbone) -> int:
-    """The cross-attention map side the attention loss reads (16 at SD's 64x64 latents)."""
-    latent = backbone.unet.config.sample_size
-    return default_resolution(attention_sides(backbone.unet, latent), latent)

@@ -46,6 +46,7 @@ class LoopOptions:
     gradient_checkpointing: bool = False
     chunk_steps: int = 25
     attention_resolution: int | None = None  # the map side the attention loss uses
+    attention_layers: tuple[str, ...] | None = None  # the layers with maps of that side
 
 
 @dataclass
@@ -196,7 +197,11 @@ def run_phase(
     # The capture stays on through backward: gradient checkpointing re-runs the attention then.
     capture = (
         capture_cross_attention(
-            backbone.unet, [0], resolution=options.attention_resolution, keep_graph=True
+            backbone.unet,
+            [0],
+            layers=options.attention_layers,
+            resolution=options.attention_resolution,
+            keep_graph=True,
         )
         if phase.attention_weight > 0
         else contextlib.nullcontext()
