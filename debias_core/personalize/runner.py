@@ -9,7 +9,7 @@ reads for a live loss curve.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from debias_core.jobs.base import JOB_KINDS, JobContext
 from debias_core.models.cache import cached_backbone
@@ -123,6 +123,39 @@ def read_loss_log(store: Store, job_id: int) -> list[dict]:
     return out
 
 
+@dataclass
+class ChunkReporter:
+    """Called every chunk of steps: log the losses, persist progress (which checks cancel)."""
+
+    ctx: JobContext
+    log: LossLog
+    unit: Unit
+    units_done: int
+    units_total: int
+    total_steps: int
+    finished_phases: int = 0  # steps of the unit's phases already completed
+
+    def __call__(self, step, phase, losses: list[float]) -> None:
+        at = self.finished_phases + step
+        if step == phase.steps:
+            self.finished_phases += phase.steps
+        keys = [c.key for c in self.unit.concepts]
+        self.log.append(
+            {
+                "unit": self.unit.key,
+                "phase": phase.name,
+                "step": at,
+                "losses": dict(zip(keys, losses, strict=True)),
+            }
+        )
+        fraction = (self.units_done + at / self.total_steps) / self.units_total
+        self.ctx.progress(
+            fraction,
+            f"unit {self.units_done + 1}/{self.units_total} ({len(keys)} concepts): "
+            f"{phase.name} step {at}/{self.total_steps}, loss {sum(losses) / len(losses):.4f}",
+        )
+
+
 @JOB_KINDS.register("personalize")
 def personalize_job(ctx: JobContext, params: dict) -> dict:
     """Job body: params are PersonalizeConfig fields (plus an optional `dtype`)."""
@@ -137,29 +170,8 @@ def personalize_job(ctx: JobContext, params: dict) -> dict:
     backbone = cached_backbone(plan.config.backbone, ctx.device, params.get("dtype", "float32"))
     log, steps = LossLog(ctx.store, ctx.job_id), total_steps(plan)
     for unit in todo:
-        done_before = ctx.store.units_done(ctx.job_id)
-        offset = {"steps": 0}
-
-        def on_chunk(step, phase, losses, unit=unit, done_before=done_before, offset=offset):
-            at = offset["steps"] + step
-            if step == phase.steps:
-                offset["steps"] += phase.steps
-            log.append(
-                {
-                    "unit": unit.key,
-                    "phase": phase.name,
-                    "step": at,
-                    "losses": dict(zip([c.key for c in unit.concepts], losses, strict=True)),
-                }
-            )
-            mean = sum(losses) / len(losses)
-            fraction = (done_before + at / steps) / len(units)
-            ctx.progress(
-                fraction,
-                f"unit {done_before + 1}/{len(units)} ({len(unit.concepts)} concepts): "
-                f"{phase.name} step {at}/{steps}, loss {mean:.4f}",
-            )
-
+        done = ctx.store.units_done(ctx.job_id)
+        on_chunk = ChunkReporter(ctx, log, unit, done, len(units), steps)
         data = [plan.method.load_data(ctx.store, backbone, c, plan.params) for c in unit.concepts]
         results = train_concepts(
             backbone, plan.method, unit.concepts, data, plan.config, plan.params, on_chunk
@@ -192,8 +204,3 @@ def run_personalization(store: Store, params: dict, device: str = "cpu", progres
     if status != "done":
         raise RuntimeError(f"personalization job {job_id} {status}: {job.error or job.message}")
     return job_id
-
-
-def config_params(config: PersonalizeConfig) -> dict:
-    """A config as job params (JSON-able)."""
-    return asdict(config)
