@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -15,6 +17,7 @@ def _load(name: str):
     return module
 
 
+@pytest.mark.slow
 def test_sd2_personalize_bench_tiny_runs_on_cpu(tmp_path):
     bench = _load("sd2_personalize_gpu")
     result = bench.main(["--tiny", "--json", str(tmp_path / "r.json")])

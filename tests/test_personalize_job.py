@@ -32,6 +32,7 @@ def _params(backbone_dir, method, **extra):
     return {"method": method, "backbone": backbone_dir, "steps": 4, "chunk_steps": 2, **extra}
 
 
+@pytest.mark.slow
 def test_each_method_makes_loadable_artifacts(tiny_project, backbone_dir):
     from diffusers import StableDiffusionPipeline
 
@@ -138,6 +139,7 @@ def test_group_checks(tiny_project, backbone_dir):
         executor.submit("personalize", _params(backbone_dir, "cluster-lora", groups=[[0, 0]]))
 
 
+@pytest.mark.slow
 def test_nothing_leaks_from_a_personalization_job_into_the_next_job(tiny_project, backbone_dir):
     """The cached backbone a generation job gets after a personalization job is pristine."""
     from debias_core.generate.runner import build_balanced_set
@@ -170,6 +172,7 @@ def test_the_cache_replaces_a_model_changed_outside_a_scope(backbone_dir):
     assert second is not first and second.adapters() == []
 
 
+@pytest.mark.slow
 def test_recipes_name_their_artifacts_and_replay_refuses_missing_or_changed(
     tiny_project, backbone_dir
 ):

@@ -77,6 +77,7 @@ def test_textual_inversion_trains_only_the_new_rows(tiny_project):
     assert len(results[0].loss_curve) == 4 and results[0].lora is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["textual-inversion", "group-lora"])
 def test_concepts_train_the_same_in_a_batch_as_alone(tiny_project, method):
     """Same steps, same draws, same result: a batch is only faster."""
