@@ -11,7 +11,10 @@ ten bias-aligned groups (the groups every method can learn from):
 - cluster-lora: k-means (a trained classifier's features) within each group, token + LoRA per
   cluster, images spread evenly over the clusters;
 - per-image: object + context tokens and a LoRA per image (2 images per group), generating with
-  DecoupleGen's composition "a photo of <o-id>, <context>" (the context said in words).
+  DecoupleGen's composition, the object token with the context said in words. On the embedded
+  model the token takes the class word's place, "a photo of <o-id> 3, <context>": its small text
+  encoder reads the colour words by position, and "a photo of <o-id>, <context>" (one token
+  fewer than its captions) lost the background colour in 80% of images (measured; see RESULTS).
 
 Each method draws N images per group (20 DDIM steps, guidance 4). Reported: judged fidelity (the
 independent digit judge: prompted digit, white stroke, prompted background) and the Fréchet
@@ -56,6 +59,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path)
     p.add_argument("--json", type=Path, help="also write the rows here")
     p.add_argument("--grid", type=Path, help="save a sample grid per style (PNG)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="METHOD:KEY=VALUE",
+        help="override a method parameter, e.g. per-image:lr_lora=1e-4",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.classes, args.steps, args.per_group, args.epochs = 2, 20, 4, 1
@@ -95,8 +105,17 @@ def personalize(store, method: str, groups, args, feature_spec: str) -> int:
         "cluster-lora": {"features": feature_spec, "clusters": 2},
         "per-image": {"max_images": 2},
     }
-    params["params"] = extra.get(method, {})
+    params["params"] = extra.get(method, {}) | overrides(args.param).get(method, {})
     return run_personalization(store, params)
+
+
+def overrides(items: list[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        method, _, pair = item.partition(":")
+        key, _, value = pair.partition("=")
+        out.setdefault(method, {})[key] = value
+    return out
 
 
 def concepts_for(store, job_id: int) -> dict[str, list]:
@@ -145,7 +164,8 @@ def concept_plan(store, method, job_id, y, a, text, plain, seeds):
             prompt = plain
         elif method == "per-image":
             obj = next(t for t in tokens if t.meta.get("role") == "object")
-            prompt = f"a photo of {obj.name}, {text.context_text}"
+            digit = text.class_text.split()[-1]
+            prompt = f"a photo of {obj.name} {digit}, {text.context_text}"
         else:  # dreambooth-style identifier
             prompt = f"a photo of {tokens[0].name} {text.class_text}, {text.context_text}"
         plan.append((arts, [prompt] * len(chunk), chunk))
