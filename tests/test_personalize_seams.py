@@ -93,6 +93,7 @@ def test_personalized_attaches_and_restores_the_pristine_model(tmp_path):
         assert torch.equal(row, torch.ones(32))
     assert len(backbone.tokenizer) == vocab and "<t1>" not in backbone.tokenizer.get_vocab()
     assert backbone.text_encoder.get_input_embeddings() is table
+    assert backbone.text_encoder.config.vocab_size == table.num_embeddings
     assert backbone.fingerprint() == fingerprint
     assert not hasattr(backbone.unet, "peft_config")
     assert torch.equal(

@@ -48,10 +48,11 @@ class BatchedLoRALinear(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.base = base
-        n = a.shape[0]
-        self.lora_A = torch.nn.Parameter(a.to(base.weight.device, base.weight.dtype))
-        zeros = torch.zeros(n, base.out_features, rank)
-        self.lora_B = torch.nn.Parameter(zeros.to(base.weight.device, base.weight.dtype))
+        n, device = a.shape[0], base.weight.device
+        # Trained in float32 whatever the frozen base's dtype (bf16 Adam updates lose too much);
+        # cast to the activations' dtype in forward.
+        self.lora_A = torch.nn.Parameter(a.to(device, torch.float32))
+        self.lora_B = torch.nn.Parameter(torch.zeros(n, base.out_features, rank, device=device))
         self.scaling = alpha / rank
         self.adapter_index = index
 
