@@ -113,6 +113,20 @@ def test_personalized_restores_after_an_error():
     assert backbone.fingerprint() == fingerprint and backbone.adapters() == []
 
 
+def test_scope_undoes_transformers_in_place_resize():
+    """`resize_token_embeddings` swaps the old table's data in place; the scope puts it back."""
+    backbone = dummy_backbone()
+    table = backbone.text_encoder.get_input_embeddings()
+    rows, fingerprint = table.num_embeddings, backbone.fingerprint()
+    with backbone.scoped():
+        backbone.tokenizer.add_tokens(["<z>"])
+        backbone.text_encoder.resize_token_embeddings(len(backbone.tokenizer) + 3)
+        assert backbone.text_encoder.get_input_embeddings().weight.shape[0] == rows + 4
+    assert table.weight.shape[0] == table.num_embeddings == rows
+    assert backbone.text_encoder.get_input_embeddings() is table
+    assert backbone.fingerprint() == fingerprint
+
+
 # -- learned tokens -----------------------------------------------------------------------------
 def test_extended_embedding_trains_only_the_new_rows():
     base = torch.nn.Embedding(10, 4)

@@ -264,11 +264,18 @@ class Backbone:
             raise ValueError(f"tokens already in the vocabulary: {taken}")
         self.tokenizer.add_tokens(list(tokens))
         ids = self.tokenizer.convert_tokens_to_ids(list(tokens))
-        self.text_encoder.resize_token_embeddings(len(self.tokenizer), mean_resizing=False)
-        table = self.text_encoder.get_input_embeddings().weight
+        # A new, larger table replaces the old one (transformers' resize_token_embeddings would
+        # swap the data of the old Parameter in place, which a scope could not undo).
+        old = self.text_encoder.get_input_embeddings()
+        rows = max(len(self.tokenizer), old.num_embeddings)
+        table = torch.nn.Embedding(rows, old.embedding_dim, device=old.weight.device)
+        table = table.to(old.weight.dtype).requires_grad_(False)
         with torch.no_grad():
+            table.weight[: old.num_embeddings] = old.weight
             for token_id, vector in zip(ids, tokens.values(), strict=True):
-                table[token_id] = vector.reshape(-1).to(table.device, table.dtype)
+                table.weight[token_id] = vector.reshape(-1).to(table.weight)
+        self.text_encoder.set_input_embeddings(table)
+        self.text_encoder.config.vocab_size = rows
         return list(ids)
 
     def fingerprint(self) -> tuple:

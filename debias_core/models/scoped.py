@@ -20,6 +20,8 @@ EXTRA_ATTRIBUTES = (
     "processor",
     "gradient_checkpointing",
     "_gradient_checkpointing_func",
+    "num_embeddings",  # transformers' resize_token_embeddings edits the old Embedding in place
+    "padding_idx",
 )
 _MISSING = object()
 
@@ -32,6 +34,7 @@ class ModuleSnapshot:
     children: dict[int, tuple[torch.nn.Module, dict]] = field(default_factory=dict)
     attributes: dict[int, dict[str, object]] = field(default_factory=dict)
     flags: list[tuple[torch.nn.Parameter, bool]] = field(default_factory=list)
+    data: list[tuple[torch.nn.Parameter, torch.Tensor]] = field(default_factory=list)
     training: list[tuple[torch.nn.Module, bool]] = field(default_factory=list)
     config: dict = field(default_factory=dict)
 
@@ -45,6 +48,9 @@ class ModuleSnapshot:
             }
             snap.training.append((module, module.training))
         snap.flags = [(p, p.requires_grad) for p in root.parameters()]
+        # Aliases of the current storage: code that swaps `param.data` (transformers' in-place
+        # resize does) is undone by pointing the parameter back at it.
+        snap.data = [(p, p.detach()) for p in root.parameters()]
         config = getattr(root, "config", None)
         if config is not None and hasattr(config, "vocab_size"):
             snap.config["vocab_size"] = config.vocab_size
@@ -63,6 +69,10 @@ class ModuleSnapshot:
             module.training = mode
         for param, flag in self.flags:
             param.requires_grad_(flag)
+        with torch.no_grad():
+            for param, data in self.data:
+                if param.data_ptr() != data.data_ptr() or param.shape != data.shape:
+                    param.data = data
         for key, value in self.config.items():
             setattr(self.root.config, key, value)
 
@@ -70,10 +80,11 @@ class ModuleSnapshot:
 def module_fingerprint(root: torch.nn.Module) -> tuple:
     """A cheap identity of a module tree: which objects it holds and which parameters train.
 
-    Equal fingerprints mean no submodule was swapped, added or removed and no flag changed; it
-    does not read the weights (a personalization never writes to the base weights).
+    Equal fingerprints mean no submodule was swapped, added or removed, no parameter was given
+    new storage and no flag changed; it does not read the weights (a personalization never
+    writes into the base weights).
     """
     ids = tuple(id(m) for m in root.modules())
-    trainable = tuple(p.requires_grad for p in root.parameters())
+    trainable = tuple((p.requires_grad, p.data_ptr(), tuple(p.shape)) for p in root.parameters())
     adapters = any("peft_config" in m.__dict__ for m in root.modules())
     return ids, trainable, adapters
