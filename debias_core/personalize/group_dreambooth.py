@@ -18,6 +18,8 @@ from debias_core.personalize.base import PERSONALIZERS, Phase, PromptDraw, Token
 from debias_core.personalize.data import load_concept_data
 from debias_core.personalize.group_lora import GroupLora, GroupLoraParams
 
+PRIOR_GUIDANCE = 4.0  # classifier-free guidance of the prior-preservation images
+
 
 @dataclass(frozen=True)
 class GroupDreamBoothParams(GroupLoraParams):
@@ -41,9 +43,6 @@ class GroupDreamBoothParams(GroupLoraParams):
 
 class GroupDreamBooth(GroupLora):
     params_class = GroupDreamBoothParams
-
-    def group_size(self, groups: dict, params) -> int:
-        return params.samples_per_group
 
     def plan(self, store, config, params):
         groups = targets.samples_by_group(store, config)
@@ -102,8 +101,9 @@ def prior_images(backbone, prompt: str, concept, params) -> np.ndarray:
     from debias_core.personalize.base import concept_seed
 
     seeds = [concept_seed(k, concept.key) % (2**31) for k in range(params.prior_images)]
+    negatives = [""] * len(seeds)
     return run_pipeline(
-        backbone, [prompt] * len(seeds), [""] * len(seeds), seeds, params.prior_steps, 4.0
+        backbone, [prompt] * len(seeds), negatives, seeds, params.prior_steps, PRIOR_GUIDANCE
     )
 
 
