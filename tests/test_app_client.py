@@ -234,6 +234,39 @@ def test_only_image_folders_are_served_and_uploads_are_capped(app):
         assert big.status_code == 413
 
 
+def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory):
+    from live_app import save_dummy_backbone
+
+    ctx, url = app
+    c = client(url)
+    folder = str(save_dummy_backbone(tmp_path_factory.mktemp("pers") / "backbone"))
+    text = call(c, "personalize_method_params", "group-lora")
+    assert "samples_per_group = 0" in text and "lr = 0.001" in text
+    args = ["group-lora", folder, "groups", [], ["0,0", "1,1"], "", 4, 2, 0, text]
+    refused(c, "personalize_submit", *args[:6], 0, 2, 0, text, match="less than minimum value 1")
+    refused(c, "personalize_submit", *args[:2], "samples", [], [], "1, x", 4, 2, 0, text,
+            match="sample ids are numbers")  # fmt: skip
+    refused(c, "personalize_submit", *args[:-1], "lr = fast", match="cannot read 'fast'")
+    jobs_before = len(ctx.store.list_jobs())
+    note, *_ = call(c, "personalize_submit", *args)
+    assert "Queued personalization job" in note and len(ctx.store.list_jobs()) == jobs_before + 1
+    newest = wait_job(c, "personalize")
+    assert newest[2] == "done", newest
+    job_id = str(newest[0])
+    figure, jobs, rows = call(c, "personalize_after_poll")
+    assert [r[1] for r in rows["data"]] == ["lora", "lora"] and "step" in str(figure)
+    concepts, _ = call(c, "personalize_job", job_id)
+    assert [v for v, _ in concepts["choices"]] == ["group-0-0", "group-1-1"]
+    gallery, caption = call(c, "personalize_preview", job_id, "group-1-1")
+    assert "reconstruction" in [item["caption"] for item in gallery]
+    assert "group-lora" in caption
+    refused(c, "personalize_preview", job_id, "group-9-9", match="not in the list of choices")
+    for name in ("personalize_open", "personalize_load", "personalize_jobs_refresh"):
+        call(c, name)
+    refused(c, "personalize_job_cancel", job_id, match="only queued or running")
+    refused(c, "personalize_job_resume", job_id, match="only .* jobs can resume")
+
+
 def test_every_listener_is_named_and_every_public_endpoint_was_called(app):
     _, url = app
     info = client(url).view_api(return_format="dict", print_info=False)

@@ -167,3 +167,42 @@ def test_open_group_generate_review_with_hotkeys_reload_train(browser_page, live
     expect(page.locator("#train-runs")).to_contain_text("%")
     shot(page, "5-trained")
     assert [r.status for r in store.list_runs("train")] == ["done"]
+
+
+def test_personalize_tab_trains_shows_loss_and_previews(browser_page, live):
+    """Personalize: a group LoRA job on the folder backbone, its loss curve, a concept preview
+    (sources, reconstruction, attention map) and the artifacts table."""
+    from playwright.sync_api import expect
+
+    page, (app, backbone) = browser_page, live
+    expect.set_options(timeout=WAIT_MS)
+    page.goto(app.url)
+    page.get_by_role("tab", name="Personalize").click()
+    page.locator("#pers-method input").fill("group-lora")
+    page.locator("#pers-method input").press("Enter")
+    expect(page.locator("#pers-params textarea")).to_have_value(re.compile("samples_per_group"))
+    field = page.locator("#pers-backbone input")
+    field.fill(str(backbone))
+    field.press("Enter")
+    page.locator("#pers-target").get_by_label("groups").check()
+    page.locator("#pers-groups").get_by_label(re.compile(r"digit 0 / red")).check()
+    page.locator("#pers-steps input").fill("4")
+    page.locator("#pers-submit").click()
+    expect(page.locator("#pers-note")).to_contain_text("Queued personalization job")
+    expect(page.locator("#personalize-progress")).to_contain_text("done", timeout=60_000)
+    expect(page.locator("#pers-artifacts")).to_contain_text("lora:group-0-0")
+    expect(page.locator("#pers-loss .js-plotly-plot")).to_be_visible()
+    shot(page, "6-personalized")
+
+    job = page.locator("#pers-job input")
+    job.click()
+    page.get_by_role("option").first.click()
+    concept = page.locator("#pers-concept input")
+    concept.click()
+    page.get_by_role("option", name="group-0-0").click()
+    page.locator("#pers-preview-btn").click()
+    expect(page.locator("#pers-preview-text")).to_contain_text("group-lora", timeout=60_000)
+    expect(page.locator("#pers-preview img").first).to_be_visible()
+    shot(page, "7-preview")
+    store = Store.open(app.project)
+    assert [a.name for a in store.list_artifacts(method="group-lora")] == ["lora:group-0-0"]

@@ -19,7 +19,12 @@ def cmd_init(args) -> int:
     from debias_core.data.ingest import create_project
 
     options = json_object(args.options, "--options")
-    flags = {"bias_ratio": args.bias_ratio, "spurious": args.spurious, "seed": args.seed}
+    flags = {
+        "bias_ratio": args.bias_ratio,
+        "spurious": args.spurious,
+        "seed": args.seed,
+        "style": args.style,
+    }
     flags = {k: v for k, v in flags.items() if v is not None}  # only the flags given
     if args.dataset == "colored-digits":
         options |= flags
@@ -93,6 +98,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=seed_int, help="colored-digits: seed (default 0)")
     p.add_argument(
         "--options", help='adapter options as a JSON object, e.g. \'{"target": "Blond_Hair"}\''
+    )
+    p.add_argument(
+        "--style",
+        choices=["plain", "thick", "slant", "noisy"],
+        help="colored-digits: how the task images are drawn; the embedded model saw plain only "
+        "(default plain)",
     )
     p.set_defaults(func=cmd_init)
 

@@ -7,25 +7,16 @@ in-this-thread entry point the CLI and the benchmarks use.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import itertools
-from dataclasses import asdict, dataclass
-
-import torch
+from dataclasses import asdict, dataclass, replace
 
 from debias_core.generate.base import GENERATORS, GenerateConfig
 from debias_core.limits import JobLimits
+from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
 from debias_core.store import SampleFilter, Store
 
 DTYPES = ("float32", "float16", "bfloat16")
-
-
-@functools.lru_cache(maxsize=2)
-def cached_backbone(spec: str, device: str = "cpu", dtype: str = "float32"):
-    """Load a backbone once per process (models load on first use, not at start-up)."""
-    from debias_core.models.backbone import load_backbone
-
-    return load_backbone(spec, device, getattr(torch, dtype))
 
 
 def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]:
@@ -52,7 +43,39 @@ def check_generate(store: Store, params: dict) -> GenerateConfig:
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")
     target_groups(store, config)
+    job_artifacts(store, config)
     return config
+
+
+def job_artifacts(store: Store, config: GenerateConfig) -> list:
+    """The learned artifacts `params["artifacts"]` names (ids), checked against their files."""
+    ids = config.params.get("artifacts", [])
+    if not isinstance(ids, list | tuple) or not all(str(i).isdigit() for i in ids):
+        raise ValueError(f"params artifacts must be a list of artifact ids, got {ids!r}")
+    return [store.verified_artifact(int(i)) for i in ids]
+
+
+def personalization(store: Store, backbone, artifacts: list):
+    """`backbone.personalized(...)` with these artifacts' tokens and LoRAs (a no-op if none)."""
+    if not artifacts:
+        return contextlib.nullcontext(backbone)
+    tokens = [store.artifact_path(a) for a in artifacts if a.kind == "token"]
+    loras = [store.artifact_path(a) for a in artifacts if a.kind == "lora"]
+    return backbone.personalized(tokens=tokens, adapters=loras)
+
+
+def with_artifacts(image, artifacts: list):
+    """Name the artifacts (id + content hash) in a generated image's recipe."""
+    if not artifacts:
+        return image
+    tokens = [a.ref() for a in artifacts if a.kind == "token"]
+    loras = [a.ref() for a in artifacts if a.kind == "lora"]
+    recipe = replace(
+        image.recipe,
+        tokens={**image.recipe.tokens, "artifacts": tokens},
+        adapters={**image.recipe.adapters, "artifacts": loras},
+    )
+    return replace(image, recipe=recipe)
 
 
 def check_size(store: Store, config: GenerateConfig, limits: JobLimits) -> None:
@@ -82,12 +105,15 @@ def run_generate_job(ctx, params: dict) -> dict:
     units = generator.plan(ctx.store.meta(), config, target_groups(ctx.store, config))
     total = len(units)
     ctx.set_units_total(total)
+    artifacts = job_artifacts(ctx.store, config)
     backbone = None
     for unit in ctx.pending(units, key=lambda u: u.key):
         if backbone is None:  # only once there is something to render
             ctx.progress(ctx.store.units_done(ctx.job_id) / max(total, 1), "loading backbone")
             backbone = cached_backbone(config.backbone, ctx.device, params.get("dtype", "float32"))
-        images = generator.render(backbone, unit, config)
+        with personalization(ctx.store, backbone, artifacts):
+            images = generator.render(backbone, unit, config)
+        images = [with_artifacts(image, artifacts) for image in images]
         ctx.store.add_generated_unit(ctx.job_id, unit.key, images)
         done = ctx.store.units_done(ctx.job_id)
         ctx.progress(done / total, f"group (y={unit.y}, a={unit.a}): {done}/{total} batches")

@@ -30,6 +30,24 @@ generate_job.validate = check_generate
 generate_job.idempotent = True  # fixed seeds: the same params give the same images
 
 
+@JOB_KINDS.register("personalize")
+def personalize_job(ctx: JobContext, params: dict) -> dict:
+    """Learn tokens / LoRAs for concepts; params are PersonalizeConfig fields (plus a dtype)."""
+    from debias_core.personalize.runner import run_personalize_job
+
+    return run_personalize_job(ctx, params)
+
+
+def check_personalize(store, params: dict, limits: JobLimits) -> dict:
+    from debias_core.personalize.runner import canonical_personalize_params
+
+    return canonical_personalize_params(store, params, limits)
+
+
+personalize_job.validate = check_personalize
+personalize_job.idempotent = True  # seeded: the same params and sources learn the same files
+
+
 @JOB_KINDS.register("train")
 def train_job(ctx: JobContext, params: dict) -> dict:
     """Train + evaluate one method; params are TrainConfig fields."""

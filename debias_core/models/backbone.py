@@ -7,8 +7,10 @@ diffusers / transformers classes themselves; this module only adds the few verbs
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,15 +191,99 @@ class Backbone:
         return Path(out_dir)
 
     def load_lora(self, in_dir: Path, adapter_name: str) -> None:
-        """Load a diffusers LoRA folder into the UNet as `adapter_name` (made active)."""
+        """Load a diffusers LoRA folder (or file) into the UNet as `adapter_name` (made active)."""
         from diffusers import StableDiffusionPipeline as SD
 
+        path = Path(in_dir)
+        where = {"weight_name": path.name} if path.is_file() else {}
+        folder = path.parent if path.is_file() else path
         # The pipeline class reads (and converts) any diffusers / kohya LoRA file; only the UNet
         # part is loaded, since the seam trains UNet adapters only.
         state, alphas, meta = SD.lora_state_dict(
-            str(in_dir), return_lora_metadata=True, local_files_only=True
+            str(folder), return_lora_metadata=True, local_files_only=True, **where
         )
         SD.load_lora_into_unet(state, alphas, self.unet, adapter_name=adapter_name, metadata=meta)
+
+    # -- scoped personalization -----------------------------------------------------------------
+    @contextmanager
+    def scoped(self) -> Iterator[Backbone]:
+        """Anything done to the model inside the block is undone on exit.
+
+        The tokenizer is a private copy for the block; the text encoder's and UNet's module trees,
+        flags and adapter attributes are restored to the very objects they held (see
+        `models.scoped`). Base weights are never written to by the personalization code.
+        """
+        from debias_core.models.scoped import ModuleSnapshot
+
+        tokenizer = self.tokenizer
+        snapshots = [ModuleSnapshot.take(m) for m in (self.text_encoder, self.unet, self.vae)]
+        self.tokenizer = copy.deepcopy(tokenizer)
+        try:
+            yield self
+        finally:
+            self.tokenizer = tokenizer
+            for snapshot in snapshots:
+                snapshot.restore()
+
+    @contextmanager
+    def personalized(
+        self,
+        tokens: Mapping[str, torch.Tensor] | Sequence[Path] | None = None,
+        adapters: Mapping[str, Path] | Sequence[Path] | None = None,
+        adapter_weights: Sequence[float] | None = None,
+    ) -> Iterator[Backbone]:
+        """Attach learned tokens and LoRA adapters for the block; the pristine model after it.
+
+        tokens: {token: vector (dim,)} or paths of diffusers `learned_embeds.safetensors` files.
+        adapters: paths of diffusers LoRA files / folders (or {adapter name: path}); all active,
+        with `adapter_weights` (default 1 each).
+        """
+        with self.scoped():
+            if tokens:
+                self.load_tokens(tokens)
+            named = _named_adapters(adapters)
+            for name, path in named.items():
+                self.load_lora(path, name)
+            if named:
+                self.set_adapters(list(named), adapter_weights)
+            yield self
+
+    def load_tokens(self, tokens: Mapping[str, torch.Tensor] | Sequence[Path]) -> list[int]:
+        """Add tokens with given embeddings (mutates: call inside `scoped` / `personalized`)."""
+        from debias_core.models.tokens import load_learned_embeds, taken_names
+
+        if not isinstance(tokens, Mapping):
+            files, tokens = list(tokens), {}
+            for path in files:
+                for token, vector in load_learned_embeds(path).items():
+                    if token in tokens:
+                        raise ValueError(f"token {token!r} is in two of the files {files}")
+                    tokens[token] = vector
+        taken = taken_names(self.tokenizer, tokens)
+        if taken:
+            raise ValueError(f"tokens already in the vocabulary: {taken}")
+        self.tokenizer.add_tokens(list(tokens))
+        ids = self.tokenizer.convert_tokens_to_ids(list(tokens))
+        # A new, larger table replaces the old one (transformers' resize_token_embeddings would
+        # swap the data of the old Parameter in place, which a scope could not undo).
+        old = self.text_encoder.get_input_embeddings()
+        rows = max(len(self.tokenizer), old.num_embeddings)
+        table = torch.nn.Embedding(rows, old.embedding_dim, device=old.weight.device)
+        table = table.to(old.weight.dtype).requires_grad_(False)
+        with torch.no_grad():
+            table.weight[: old.num_embeddings] = old.weight
+            for token_id, vector in zip(ids, tokens.values(), strict=True):
+                table.weight[token_id] = vector.reshape(-1).to(table.weight)
+        self.text_encoder.set_input_embeddings(table)
+        self.text_encoder.config.vocab_size = rows
+        return list(ids)
+
+    def fingerprint(self) -> tuple:
+        """Identity of the mutable state (tokenizer, module trees, flags); equal = untouched."""
+        from debias_core.models.scoped import module_fingerprint
+
+        modules = tuple(module_fingerprint(m) for m in (self.text_encoder, self.unet, self.vae))
+        return id(self.tokenizer), len(self.tokenizer), modules
 
     # -- pipelines and placement ----------------------------------------------------------------
     def txt2img_pipeline(self):
@@ -234,6 +320,14 @@ class Backbone:
     def enable_memory_savers(self) -> None:
         """Decode one image at a time. Attention already uses torch's SDPA kernels by default."""
         self.vae.enable_slicing()
+
+
+def _named_adapters(adapters) -> dict[str, Path]:
+    if not adapters:
+        return {}
+    if isinstance(adapters, Mapping):
+        return {str(k): Path(v) for k, v in adapters.items()}
+    return {f"adapter-{k}": Path(p) for k, p in enumerate(adapters)}
 
 
 def content_hash(folder: Path) -> str:

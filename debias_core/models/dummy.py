@@ -6,6 +6,8 @@ Same classes as the real thing, sized like diffusers' own `get_dummy_components`
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 
 import torch
@@ -44,12 +46,20 @@ def _state_hash(*modules: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
+def _trained_tokenizer():
+    # The `tokenizers` BPE trainer breaks ties between equally frequent pairs differently from
+    # call to call (measured: 3-4 different merge lists in 6 calls), so "digit" could be one id
+    # in one dummy backbone and another in the next. Train once per process and hand out copies.
+    return clip_tokenizer_in_memory(DUMMY_WORDS, max_length=16)
+
+
 def dummy_backbone(seed: int = 0) -> Backbone:
     """Random tiny components; the same seed gives the same weights (global RNG untouched)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    tokenizer = clip_tokenizer_in_memory(DUMMY_WORDS, max_length=16)
+    tokenizer = copy.deepcopy(_trained_tokenizer())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         unet = UNet2DConditionModel(

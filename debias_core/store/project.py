@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from debias_core import __version__
+from debias_core.store.artifacts import ArtifactsMixin
 from debias_core.store.curation import CurationMixin
 from debias_core.store.jobs import JobsMixin
 from debias_core.store.ownership import JobOwnershipMixin
@@ -100,7 +101,7 @@ def _read_only_info(db_path: Path) -> dict:
     return {"format": rows.get("format"), "applied": applied, "version": version}
 
 
-class Store(SamplesMixin, CurationMixin, JobsMixin, JobOwnershipMixin):
+class Store(SamplesMixin, CurationMixin, JobsMixin, JobOwnershipMixin, ArtifactsMixin):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
     def __init__(self, root: Path) -> None:

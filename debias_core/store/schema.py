@@ -177,3 +177,36 @@ def _job_ownership(db: Database) -> None:
         key = job_config_key(row["kind"], row["params"] or "{}")
         db.execute("update jobs set config_key = ? where id = ?", [key, row["id"]])
     db["jobs"].create_index(["kind", "config_key"])
+
+
+@MIGRATIONS(name="0006_artifacts")
+def _artifacts(db: Database) -> None:
+    # Learned personalization files (tokens, LoRA adapters) under the project's artifacts/ folder.
+    db["artifacts"].create(
+        {
+            "id": int,
+            "kind": str,  # 'token' | 'lora'
+            "scope": str,  # 'image' | 'class' | 'group' | 'cluster'
+            "method": str,  # the personalizer that made it
+            "concept": str,  # the concept key within its job (one concept: tokens + a LoRA)
+            "name": str,  # the token, or the adapter name
+            "sample_ids": str,  # JSON list: the samples it learned from
+            "y": int,
+            "a": int,
+            "cluster": int,
+            "config": str,  # JSON: the job's config and the method's parameters
+            "loss_curve": str,  # JSON list of per-step losses
+            "path": str,  # relative to the project folder
+            "sha256": str,  # content hash of the file
+            "backbone_id": str,
+            "backbone_hash": str,
+            "job_id": int,
+            "unit_key": str,
+            "meta": str,  # JSON
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"kind", "scope", "method", "concept", "path", "sha256", "created_at"},
+    )
+    db["artifacts"].create_index(["job_id", "concept"])
+    db["artifacts"].create_index(["method", "kind"])

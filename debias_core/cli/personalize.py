@@ -1,0 +1,139 @@
+"""Personalization commands: personalize (a persisted job), artifacts (what was learned)."""
+
+from __future__ import annotations
+
+import json
+
+from debias_core.cli.common import open_project, progress_printer
+
+
+def parse_group(text: str) -> list[int]:
+    try:
+        y, a = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"a group is written y,a (two integers), got {text!r}") from None
+    return [y, a]
+
+
+def parse_ids(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise ValueError(f"--samples takes ids like 12,40,41, got {text!r}") from None
+
+
+def parse_param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--param takes key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def personalize_params(args) -> dict:
+    """Flags -> `PersonalizeConfig` fields (checked by the job's validation before queuing)."""
+    return {
+        "method": args.method,
+        "backbone": args.backbone,
+        "samples": parse_ids(args.samples) if args.samples else [],
+        "groups": [parse_group(g) for g in args.groups or []],
+        "classes": list(args.classes or []),
+        "steps": args.steps,
+        "batch": args.batch,
+        "seed": args.seed,
+        "mixed_precision": args.mixed_precision,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "params": dict(parse_param(p) for p in args.param or []),
+    }
+
+
+def cmd_personalize(args) -> int:
+    from debias_core.personalize.runner import run_personalization
+
+    store = open_project(args)
+    job_id = run_personalization(
+        store, personalize_params(args), device=args.device, progress=progress_printer()
+    )
+    artifacts = store.list_artifacts(job_id=job_id)
+    print(f"job {job_id}: {store.get_job(job_id).result.get('message', '')}")
+    print(format_artifacts(artifacts))
+    return 0
+
+
+def artifact_row(artifact) -> dict:
+    return {
+        "id": artifact.id,
+        "kind": artifact.kind,
+        "scope": artifact.scope,
+        "method": artifact.method,
+        "concept": artifact.concept,
+        "name": artifact.name,
+        "samples": len(artifact.sample_ids),
+        "final_loss": round(artifact.loss_curve[-1], 5) if artifact.loss_curve else None,
+        "job": artifact.job_id,
+        "sha256": artifact.sha256[:12],
+        "path": artifact.path,
+    }
+
+
+def format_artifacts(artifacts) -> str:
+    if not artifacts:
+        return "no artifacts yet (python -m debias_core personalize DIR --method ...)"
+    rows = [artifact_row(a) for a in artifacts]
+    keys = ["id", "kind", "scope", "method", "concept", "name", "samples", "final_loss", "job"]
+    keys += ["sha256", "path"]
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
+    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys) for r in rows]
+    return "\n".join(lines)
+
+
+def cmd_artifacts(args) -> int:
+    store = open_project(args)
+    artifacts = store.list_artifacts(job_id=args.job, method=args.method)
+    if args.json:
+        full = [
+            artifact_row(a)
+            | {
+                "sample_ids": list(a.sample_ids),
+                "sha256": a.sha256,
+                "loss_curve": list(a.loss_curve),
+                "y": a.y,
+                "a": a.a,
+                "cluster": a.cluster,
+            }
+            for a in artifacts
+        ]
+        print(json.dumps(full, indent=2))
+    else:
+        print(format_artifacts(artifacts))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("personalize", help="learn tokens / LoRA adapters (a resumable job)")
+    p.add_argument("dir")
+    p.add_argument(
+        "--method",
+        required=True,
+        help="textual-inversion | per-image | group-lora | group-dreambooth | cluster-lora",
+    )
+    targets = p.add_mutually_exclusive_group()
+    targets.add_argument("--samples", help="sample ids: 12,40,41")
+    targets.add_argument("--groups", nargs="+", metavar="Y,A", help="(class, context) groups")
+    targets.add_argument("--classes", nargs="+", type=int, metavar="Y")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch", type=int, default=16, help="concepts trained together per step")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="method parameter")
+    p.add_argument("--backbone", default="embedded", help="embedded | sd2 | sd2-1 | PATH")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.set_defaults(func=cmd_personalize)
+
+    p = sub.add_parser("artifacts", help="list learned tokens and adapters with provenance")
+    p.add_argument("dir")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--job", type=int)
+    p.add_argument("--method")
+    p.set_defaults(func=cmd_artifacts)

@@ -1,0 +1,134 @@
+"""`per-image` (DecoupleGen, seed 000 section 3.2, after Break-A-Scene): tokens for one image.
+
+For each image an object token (initialised from the class name) and a context token (from
+"background"), each owning a mask: the object's foreground, and everything else for the context.
+Phase 1 trains the tokens only; phase 2 trains the tokens and a LoRA of the UNet. The loss is the
+diffusion MSE inside the union of the masks of the tokens in the step's prompt, plus lambda times
+the cross-attention loss (each token's max-normalised map against its mask). Each step's prompt
+names a random non-empty subset of the image's tokens, in random order, as Break-A-Scene does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from debias_core.personalize import targets
+from debias_core.personalize.base import (
+    PERSONALIZERS,
+    Concept,
+    MethodParams,
+    Phase,
+    PromptDraw,
+    TokenSpec,
+)
+from debias_core.personalize.data import MASK_SOURCES, load_concept_data
+
+
+@dataclass(frozen=True)
+class PerImageParams(MethodParams):
+    images_per_step: int = 1
+    masks: str = "dataset"  # where the object masks come from (a segmenter registry later)
+    object_format: str = "<o-{id}>"
+    context_format: str = "<x-{id}>"
+    object_init: str = ""  # empty = the class name
+    context_init: str = "background"
+    phase2_steps: int = -1  # -1 = as many as phase 1 (the job's steps)
+    lr_tokens: float = 5e-3  # phase 1 (Break-A-Scene: 5e-4 at SD scale)
+    phase2_lr_tokens: float = 1e-3
+    lr_lora: float = 1e-3
+    attention_weight: float = 1e-2  # lambda (Break-A-Scene: 1e-2)
+    max_images: int = 16  # images per class / group when targets are classes or groups
+    prompt: str = "a photo of {tokens}"
+
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        if self.masks not in MASK_SOURCES:
+            raise ValueError(f"masks must be one of {list(MASK_SOURCES)}, got {self.masks!r}")
+        for fmt in (self.object_format, self.context_format):
+            if "{id}" not in fmt:
+                raise ValueError(f"token format {fmt!r} must contain {{id}} (one per image)")
+        if self.phase2_steps < -1:
+            raise ValueError("phase2_steps must be >= 0 (or -1 for the job's steps)")
+        if self.attention_weight < 0 or min(self.lr_tokens, self.lr_lora) <= 0:
+            raise ValueError("attention_weight must be >= 0 and learning rates > 0")
+        if "{tokens}" not in self.prompt:
+            raise ValueError("prompt must contain {tokens}")
+
+
+class PerImage:
+    params_class = PerImageParams
+
+    def plan(self, store, config, params) -> list[Concept]:
+        if config.samples:
+            samples = targets.check_samples(store, config.samples)
+            ids = [s.id for s in samples]
+        else:
+            per_class = targets.samples_by_group(store, config)
+            ids = []
+            for (y, a), group_ids in sorted(per_class.items()):
+                ids += targets.subset(group_ids, params.max_images, config.seed, y, a)
+        by_id = {s.id: s for s in targets.check_samples(store, ids)}
+        concepts = []
+        for i in ids:
+            y = by_id[i].y
+            name = targets.class_name(store, y)
+            tokens = (
+                TokenSpec(
+                    targets.token_name(params.object_format, id=i),
+                    params.object_init or name,
+                    "object",
+                ),
+                TokenSpec(
+                    targets.token_name(params.context_format, id=i), params.context_init, "context"
+                ),
+            )
+            concepts.append(
+                Concept(
+                    key=f"image-{i}",
+                    scope="image",
+                    sample_ids=(i,),
+                    tokens=tokens,
+                    lora=True,
+                    y=y,
+                    a=by_id[i].a,
+                    text={"cls": name},
+                )
+            )
+        return concepts
+
+    def prompt(self, concept, params, gen, index, prior) -> PromptDraw:
+        n = len(concept.tokens)
+        count = int(torch.randint(1, n + 1, (1,), generator=gen))
+        order = torch.randperm(n, generator=gen)[:count].tolist()
+        chosen = tuple(concept.tokens[k].name for k in order)
+        return PromptDraw(params.prompt.format(tokens=" and ".join(chosen)), chosen)
+
+    def reconstruction(self, concept, params) -> PromptDraw:
+        names = tuple(t.name for t in concept.tokens)
+        return PromptDraw(params.prompt.format(tokens=" and ".join(names)), names)
+
+    def load_data(self, store, backbone, concept, params):
+        return load_concept_data(store, backbone, concept, masks=params.masks)
+
+    def phases(self, config, params) -> list[Phase]:
+        steps2 = config.steps if params.phase2_steps == -1 else params.phase2_steps
+        common = {"attention_weight": params.attention_weight, "masked": True}
+        phases = [Phase("tokens", config.steps, True, False, lr_tokens=params.lr_tokens, **common)]
+        if steps2:
+            phases.append(
+                Phase(
+                    "tokens+lora",
+                    steps2,
+                    True,
+                    True,
+                    lr_tokens=params.phase2_lr_tokens,
+                    lr_lora=params.lr_lora,
+                    **common,
+                )
+            )
+        return phases
+
+
+PERSONALIZERS.register("per-image")(PerImage())

@@ -1,0 +1,222 @@
+"""Personalization as a persisted job: units of concepts, resume, cancel, a live loss log.
+
+A work unit is a batch of `config.batch` concepts trained together; its files and artifact rows
+are saved with the unit's done mark, so a resumed job skips trained concepts. Cancel is checked
+every `chunk_steps` steps. Per-chunk losses go to `artifacts/job-<id>/loss.jsonl`, which the app
+reads for a live loss curve.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from debias_core.jobs.base import JobContext
+from debias_core.limits import JobLimits
+from debias_core.models.cache import cached_backbone
+from debias_core.personalize.base import (
+    PERSONALIZERS,
+    Concept,
+    PersonalizeConfig,
+    build_params,
+)
+from debias_core.store import Store
+
+LOSS_LOG = "loss.jsonl"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked job: config, method, its parameters and the concepts to learn."""
+
+    config: PersonalizeConfig
+    method: object
+    params: object
+    concepts: list[Concept]
+
+
+@dataclass(frozen=True)
+class Unit:
+    key: str
+    concepts: list[Concept]
+
+
+def load_tokenizer(spec: str):
+    """Only the backbone's tokenizer (cheap), for checking token names before a job is queued."""
+    from transformers import CLIPTokenizer
+
+    from debias_core.models.backbone import backbone_folder
+
+    folder = backbone_folder(spec)
+    return CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer", local_files_only=True)
+
+
+def check_token_names(spec: str, concepts: list[Concept]) -> None:
+    names = [t.name for c in concepts for t in c.tokens]
+    if not names:
+        return
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"token names repeat across concepts: {repeated[:10]}")
+    from debias_core.models.tokens import taken_names
+
+    taken = taken_names(load_tokenizer(spec), names)
+    if taken:
+        raise ValueError(
+            f"token(s) {taken[:10]} are already in the vocabulary of backbone {spec!r}; "
+            "choose another token format (--param token_format=...)"
+        )
+
+
+def check_personalize(store: Store, params: dict) -> Plan:
+    """Validate everything before a job is queued: config, method, parameters, targets, tokens."""
+    fields = {k: v for k, v in params.items() if k != "dtype"}
+    try:
+        config = PersonalizeConfig(**fields)
+    except TypeError as exc:
+        raise ValueError(f"bad personalization parameters: {exc}") from None
+    method = PERSONALIZERS.get(config.method)
+    method_params = build_params(method.params_class, config.params)
+    concepts = method.plan(store, config, method_params)
+    if not concepts:
+        raise ValueError("the targets give nothing to personalize")
+    check_token_names(config.backbone, concepts)
+    return Plan(config, method, method_params, concepts)
+
+
+def plan_units(concepts: list[Concept], batch: int) -> list[Unit]:
+    """Consecutive batches of concepts; keys depend only on the concepts (stable on resume)."""
+    units = []
+    for start in range(0, len(concepts), batch):
+        part = concepts[start : start + batch]
+        key = part[0].key if len(part) == 1 else f"{part[0].key}..{part[-1].key}({len(part)})"
+        units.append(Unit(key, part))
+    return units
+
+
+def total_steps(plan: Plan) -> int:
+    return sum(p.steps for p in plan.method.phases(plan.config, plan.params))
+
+
+class LossLog:
+    """Append-only per-chunk losses of a job (one JSON object per line)."""
+
+    def __init__(self, store: Store, job_id: int) -> None:
+        self.path = store.artifacts_dir(job_id) / LOSS_LOG
+
+    def append(self, record: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+
+def read_loss_log(store: Store, job_id: int) -> list[dict]:
+    """The job's per-chunk loss records (a half-written last line from a crash is skipped)."""
+    path = store.artifacts_dir(job_id) / LOSS_LOG
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+@dataclass
+class ChunkReporter:
+    """Called every chunk of steps: log the losses, persist progress (which checks cancel)."""
+
+    ctx: JobContext
+    log: LossLog
+    unit: Unit
+    units_done: int
+    units_total: int
+    total_steps: int
+    finished_phases: int = 0  # steps of the unit's phases already completed
+
+    def __call__(self, step, phase, losses: list[float]) -> None:
+        at = self.finished_phases + step
+        if step == phase.steps:
+            self.finished_phases += phase.steps
+        keys = [c.key for c in self.unit.concepts]
+        self.log.append(
+            {
+                "unit": self.unit.key,
+                "phase": phase.name,
+                "step": at,
+                "losses": dict(zip(keys, losses, strict=True)),
+            }
+        )
+        fraction = (self.units_done + at / self.total_steps) / self.units_total
+        self.ctx.progress(
+            fraction,
+            f"unit {self.units_done + 1}/{self.units_total} ({len(keys)} concepts): "
+            f"{phase.name} step {at}/{self.total_steps}, loss {sum(losses) / len(losses):.4f}",
+        )
+
+
+def canonical_personalize_params(store: Store, params: dict, limits: JobLimits) -> dict:
+    """Validated params with every default filled in (equal work gives equal params)."""
+    from dataclasses import asdict
+
+    plan = check_personalize(store, params)
+    limits.check("batch_size", plan.config.batch, "concepts per batch")
+    limits.check("groups", len(plan.config.groups), "target groups")
+    return asdict(plan.config) | {"dtype": params.get("dtype", "float32")}
+
+
+def run_personalize_job(ctx: JobContext, params: dict) -> dict:
+    """Job body: params are PersonalizeConfig fields (plus an optional `dtype`)."""
+    from debias_core.personalize.engine import train_concepts
+    from debias_core.personalize.export import export_unit
+
+    plan = check_personalize(ctx.store, params)
+    units = plan_units(plan.concepts, plan.config.batch)
+    ctx.set_units_total(len(units))
+    todo = [u for u in units if not ctx.unit_done(u.key)]
+    ctx.progress(1 - len(todo) / len(units), f"loading backbone {plan.config.backbone}")
+    backbone = cached_backbone(plan.config.backbone, ctx.device, params.get("dtype", "float32"))
+    log, steps = LossLog(ctx.store, ctx.job_id), total_steps(plan)
+    for unit in todo:
+        done = ctx.store.units_done(ctx.job_id)
+        on_chunk = ChunkReporter(ctx, log, unit, done, len(units), steps)
+        data = [plan.method.load_data(ctx.store, backbone, c, plan.params) for c in unit.concepts]
+        results = train_concepts(
+            backbone, plan.method, unit.concepts, data, plan.config, plan.params, on_chunk
+        )
+        artifacts = export_unit(
+            ctx.store, ctx.job_id, unit.key, results, plan.config, plan.config.method, backbone
+        )
+        ctx.store.add_artifacts(artifacts, ctx.job_id, unit.key)
+    made = ctx.store.list_artifacts(job_id=ctx.job_id)
+    return {
+        "message": f"{len(made)} artifacts for {len(plan.concepts)} concepts",
+        "artifacts": [a.id for a in made],
+    }
+
+
+def run_personalization(
+    store: Store,
+    params: dict,
+    device: str = "cpu",
+    progress=None,
+    limits: JobLimits | None = None,
+) -> int:
+    """Run a personalization job in this thread (CLI); returns the job id.
+
+    Like generation, an equivalent interrupted job is resumed and a finished one stands.
+    """
+    from debias_core.jobs import run_job, submit_job, watch_progress
+
+    submission = submit_job(store, "personalize", params, limits or JobLimits.from_env())
+    job_id = submission.job_id
+    if submission.runnable:
+        if progress is not None:
+            watch_progress(store, job_id, progress)
+        status = run_job(store, job_id, device)
+        if status != "done":
+            job = store.get_job(job_id)
+            raise RuntimeError(f"personalization job {job_id} {status}: {job.error or job.message}")
+    return job_id
