@@ -243,7 +243,7 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
     text = call(c, "personalize_method_params", "group-lora")
     assert "samples_per_group = 0" in text and "lr = 0.001" in text
     args = ["group-lora", folder, "groups", [], ["0,0", "1,1"], "", 4, 2, 0, text]
-    refused(c, "personalize_submit", *args[:6], 0, 2, 0, text, match="less than minimum value 1")
+    refused(c, "personalize_submit", *args[:6], 0, 2, 0, text, match="Steps must be >= 1")
     refused(c, "personalize_submit", *args[:2], "samples", [], [], "1, x", 4, 2, 0, text,
             match="sample ids are numbers")  # fmt: skip
     refused(c, "personalize_submit", *args[:-1], "lr = fast", match="cannot read 'fast'")

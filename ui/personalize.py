@@ -15,7 +15,16 @@ import numpy as np
 
 from debias_core.models.backbone import BACKBONES
 from debias_core.personalize import PERSONALIZERS
-from ui.common import TabView, friendly, group_choices, parse_group, parse_optional_int
+from ui.common import (
+    MAX_SEED,
+    TabView,
+    as_int,
+    checked,
+    friendly,
+    group_choices,
+    parse_group,
+    parse_optional_int,
+)
 from ui.jobs import jobs_of, poll, render_jobs
 from ui.state import AppContext
 
@@ -41,6 +50,8 @@ def check_backbone(spec: str | None) -> str:
 # -- parameters ---------------------------------------------------------------------------------
 def default_params_text(method: str) -> str:
     """The method's parameters and defaults as editable `key = value` lines."""
+    if not isinstance(method, str):
+        raise ValueError(f"method must be one of {PERSONALIZERS.names()}, got {method!r}")
     cls = PERSONALIZERS.get(method).params_class
     lines = []
     for f in fields(cls):
@@ -82,7 +93,7 @@ def personalize_params(
     if target not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {target!r}")
     chosen = {
-        "classes": {"classes": [int(c) for c in classes or []]},
+        "classes": {"classes": [as_int(c, "class") for c in classes or []]},
         "groups": {"groups": [list(parse_group(g)) for g in groups or []]},
         "samples": {"samples": parse_sample_ids(samples)},
     }[target]
@@ -91,9 +102,9 @@ def personalize_params(
     return {
         "method": method,
         "backbone": check_backbone(backbone),
-        "steps": int(steps),
-        "batch": int(batch),
-        "seed": int(seed),
+        "steps": as_int(steps, "steps", 1),
+        "batch": as_int(batch, "concepts per step", 1),
+        "seed": as_int(seed, "seed", 0, MAX_SEED),
         "params": parse_params_text(method, params_text),
         **chosen,
     }
@@ -227,15 +238,23 @@ def render(ctx: AppContext) -> TabView:
                 allow_custom_value=True,
                 elem_id="pers-backbone",
             )
-            steps = gr.Number(200, label="Steps", precision=0, minimum=1, elem_id="pers-steps")
-            batch = gr.Number(
-                16, label="Concepts per step", precision=0, minimum=1, elem_id="pers-batch"
+            steps = checked(
+                gr.Number(200, label="Steps", precision=0, minimum=1, elem_id="pers-steps")
             )
-            seed = gr.Number(0, label="Seed", precision=0, elem_id="pers-seed")
+            batch = checked(
+                gr.Number(
+                    16, label="Concepts per step", precision=0, minimum=1, elem_id="pers-batch"
+                )
+            )
+            seed = checked(
+                gr.Number(
+                    0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="pers-seed"
+                )
+            )
         target = gr.Radio(TARGETS, value="classes", label="Targets", elem_id="pers-target")
-        class_box = gr.CheckboxGroup(classes, label="Classes", elem_id="pers-classes")
-        group_box = gr.CheckboxGroup(
-            group_choices(ctx.store), label="Groups", elem_id="pers-groups"
+        class_box = checked(gr.CheckboxGroup(classes, label="Classes", elem_id="pers-classes"))
+        group_box = checked(
+            gr.CheckboxGroup(group_choices(ctx.store), label="Groups", elem_id="pers-groups")
         )
         sample_box = gr.Textbox(
             label="Sample ids", placeholder="e.g. 12, 40, 41", elem_id="pers-samples"
@@ -295,7 +314,9 @@ def render(ctx: AppContext) -> TabView:
         api_name="personalize_submit",
         concurrency_limit=1,
     )
-    method.input(default_params_text, method, params, api_name="personalize_method_params")
+    method.input(
+        friendly(default_params_text), method, params, api_name="personalize_method_params"
+    )
     panel.polled.then(after_poll, None, after_outputs, api_name="personalize_after_poll")
     job_pick.input(pick_job, job_pick, [concept_pick, loss_plot], api_name="personalize_job")
     preview_btn.click(
