@@ -31,6 +31,7 @@ def registry_names() -> dict[tuple[str, str], list[str]]:
     from debias_core.generate import GENERATORS
     from debias_core.models.backbone import BACKBONES
     from debias_core.models.classifiers import CLASSIFIERS
+    from debias_core.personalize import PERSONALIZERS
     from debias_core.train import TRAIN_METHODS
 
     return {
@@ -38,6 +39,9 @@ def registry_names() -> dict[tuple[str, str], list[str]]:
         ("generate", "--method"): GENERATORS.names(),
         ("generate", "--backbone"): BACKBONES.names(),
         ("train", "--method"): TRAIN_METHODS.names(),
+        ("personalize", "--method"): PERSONALIZERS.names(),
+        ("personalize", "--backbone"): BACKBONES.names(),
+        ("artifacts", "--method"): PERSONALIZERS.names(),
         ("train", "--arch"): CLASSIFIERS.names(),
     }
 

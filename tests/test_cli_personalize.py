@@ -37,7 +37,7 @@ def test_personalize_then_list_artifacts(tiny_project, backbone_dir, capsys):
     [
         (["--samples", "1,123456"], "unknown sample ids: [123456]"),
         (["--groups", "0"], "a group is written y,a"),
-        (["--classes", "0", "--steps", "0"], "steps must be >= 1"),
+        (["--classes", "0", "--steps", "0"], "--steps: must be an integer >= 1"),
         (["--classes", "0", "--param", "rank"], "--param takes key=value"),
         (["--classes", "0", "--param", "rank=x"], "cannot read 'x' as int"),
     ],

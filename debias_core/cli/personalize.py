@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from debias_core.cli.common import open_project, progress_printer
+from debias_core.cli.common import (
+    add_project_arg,
+    lists_names,
+    open_project,
+    positive_int,
+    progress_printer,
+    seed_int,
+)
 
 
 def parse_group(text: str) -> list[int]:
@@ -109,31 +116,62 @@ def cmd_artifacts(args) -> int:
     return 0
 
 
+def personalizer_names() -> list[str]:
+    from debias_core.personalize import PERSONALIZERS
+
+    return PERSONALIZERS.names()
+
+
 def add_parsers(sub) -> None:
-    p = sub.add_parser("personalize", help="learn tokens / LoRA adapters (a resumable job)")
-    p.add_argument("dir")
-    p.add_argument(
-        "--method",
-        required=True,
-        help="textual-inversion | per-image | group-lora | group-dreambooth | cluster-lora",
+    from debias_core.cli.generate import backbone_names
+
+    p = sub.add_parser(
+        "personalize",
+        help="learn tokens / LoRA adapters (a resumable job)",
+        description="Learn tokens and / or LoRA adapters per concept (class, group, cluster or "
+        "image) as a resumable job; each concept is written as diffusers-loadable files.",
+    )
+    add_project_arg(p)
+    lists_names(
+        p.add_argument("--method", required=True, help="personalization method"),
+        personalizer_names,
     )
     targets = p.add_mutually_exclusive_group()
-    targets.add_argument("--samples", help="sample ids: 12,40,41")
+    targets.add_argument("--samples", help="sample ids, e.g. 12,40,41")
     targets.add_argument("--groups", nargs="+", metavar="Y,A", help="(class, context) groups")
-    targets.add_argument("--classes", nargs="+", type=int, metavar="Y")
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--batch", type=int, default=16, help="concepts trained together per step")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="method parameter")
-    p.add_argument("--backbone", default="embedded", help="embedded | sd2 | sd2-1 | PATH")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
-    p.add_argument("--gradient-checkpointing", action="store_true")
+    targets.add_argument("--classes", nargs="+", type=int, metavar="Y", help="class indices")
+    p.add_argument("--steps", type=positive_int, default=200, help="optimisation steps")
+    p.add_argument(
+        "--batch", type=positive_int, default=16, help="concepts trained together per step"
+    )
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the whole job")
+    p.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="a method parameter (repeatable)"
+    )
+    lists_names(
+        p.add_argument("--backbone", default="embedded", help="diffusion backbone"),
+        backbone_names,
+    )
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    p.add_argument(
+        "--mixed-precision",
+        choices=["no", "bf16", "fp16"],
+        default="no",
+        help="GPU option: autocast the forward passes",
+    )
+    p.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="GPU option: recompute activations to save memory",
+    )
     p.set_defaults(func=cmd_personalize)
 
     p = sub.add_parser("artifacts", help="list learned tokens and adapters with provenance")
-    p.add_argument("dir")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--job", type=int)
-    p.add_argument("--method")
+    add_project_arg(p)
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.add_argument("--job", type=positive_int, help="only this personalization job's artifacts")
+    lists_names(
+        p.add_argument("--method", help="only this personalization method's artifacts"),
+        personalizer_names,
+    )
     p.set_defaults(func=cmd_artifacts)
