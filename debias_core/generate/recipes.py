@@ -8,15 +8,18 @@ from debias_core.generate.base import GENERATORS
 from debias_core.store import Recipe, Store
 
 
-def regenerate(recipe: Recipe, backbone) -> Image.Image:
-    """Re-run a recipe on `backbone`; refuses a backbone whose weights differ from the recipe's."""
+def regenerate(recipe: Recipe, backbone, store: Store | None = None) -> Image.Image:
+    """Re-run a recipe on `backbone`; refuses a backbone whose weights differ from the recipe's.
+
+    `store` is the project holding the recipe's source images (methods that edit real images).
+    """
     if recipe.backbone_hash and recipe.backbone_hash != backbone.content_hash:
         raise ValueError(
             f"the recipe was made with backbone {recipe.backbone_id} "
             f"(hash {recipe.backbone_hash[:12]}), but the loaded one has hash "
             f"{backbone.content_hash[:12]}: the image cannot be reproduced exactly"
         )
-    return Image.fromarray(GENERATORS.get(recipe.method).replay(backbone, recipe))
+    return Image.fromarray(GENERATORS.get(recipe.method).replay(backbone, recipe, store))
 
 
 def regenerate_sample(store: Store, sample_id: int, device: str = "cpu") -> Image.Image:
@@ -26,4 +29,4 @@ def regenerate_sample(store: Store, sample_id: int, device: str = "cpu") -> Imag
     if sample.recipe_id is None:
         raise ValueError(f"sample {sample_id} is a real sample; it has no recipe to re-run")
     recipe = store.get_recipe(sample.recipe_id)
-    return regenerate(recipe, cached_backbone(recipe.backbone_id, device))
+    return regenerate(recipe, cached_backbone(recipe.backbone_id, device), store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from dataclasses import asdict
@@ -10,7 +11,7 @@ import torch
 
 from debias_core.generate.base import GENERATORS, GenerateConfig
 from debias_core.jobs.base import JOB_KINDS, JobContext
-from debias_core.store import SampleFilter, Store
+from debias_core.store import GeneratedImage, SampleFilter, Store
 
 
 @functools.lru_cache(maxsize=2)
@@ -36,15 +37,28 @@ def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]
 
 
 def check_generate(store: Store, params: dict) -> GenerateConfig:
-    """Validate job params before anything is queued: config fields, method and groups."""
+    """Validate job params before anything is queued: config fields, method, its parameters and
+    what it needs (runs, masks, checkpoints), and groups."""
     fields = {k: v for k, v in params.items() if k != "dtype"}
     try:
         config = GenerateConfig(**fields)
     except TypeError as exc:
         raise ValueError(f"bad generation parameters: {exc}") from None
-    GENERATORS.get(config.method)
+    GENERATORS.get(config.method).check(store, config)
     target_groups(store, config)
     return config
+
+
+def inherit_context(store: Store, image: GeneratedImage) -> GeneratedImage:
+    """A method that uses no group labels leaves `a` unset; the sample records its parent's
+    context (bookkeeping for tables and verification, never an input of the method)."""
+    if image.a is not None:
+        return image
+    if image.parent_id is None:
+        raise ValueError("a generated image without a context needs a parent sample")
+    parent = store.get_sample(image.parent_id)
+    meta = dict(image.meta, context_from="parent")
+    return dataclasses.replace(image, a=parent.a, meta=meta)
 
 
 @JOB_KINDS.register("generate")
@@ -53,18 +67,17 @@ def generate_job(ctx: JobContext, params: dict) -> dict:
     dtype = params.get("dtype", "float32")
     config = check_generate(ctx.store, params)
     generator = GENERATORS.get(config.method)
-    units = generator.plan(ctx.store.meta(), config, target_groups(ctx.store, config))
+    units = generator.plan(ctx.store, config, target_groups(ctx.store, config))
     ctx.set_units_total(len(units))
     todo = [u for u in units if not ctx.unit_done(u.key)]
     ctx.progress(1 - len(todo) / max(len(units), 1), f"loading backbone {config.backbone}")
     backbone = cached_backbone(config.backbone, ctx.device, dtype)
     for unit in todo:
-        images = generator.render(backbone, unit, config)
+        images = generator.render(backbone, unit, config, ctx.store)
+        images = [inherit_context(ctx.store, image) for image in images]
         ctx.store.add_generated_unit(ctx.job_id, unit.key, images)
         done = ctx.store.units_done(ctx.job_id)
-        ctx.progress(
-            done / len(units), f"group (y={unit.y}, a={unit.a}): {done}/{len(units)} batches"
-        )
+        ctx.progress(done / len(units), f"{unit.key}: {done}/{len(units)} batches")
     n = ctx.store.count_samples(SampleFilter(job_id=ctx.job_id))
     return {"message": f"{n} images generated", "images": n}
 
@@ -74,13 +87,14 @@ def build_balanced_set(
     backbone_spec: str = "embedded",
     per_group: int = 16,
     seed: int = 0,
-    steps: int = 20,
+    steps: int | None = None,
     guidance: float = 4.0,
     device: str = "cpu",
     method: str = "txt2img",
     progress=None,
     groups=(),
     batch_size: int = 8,
+    params: dict | None = None,
 ) -> list[int]:
     """Generate `per_group` images for every group, in this thread, as a persisted job.
 
@@ -97,6 +111,7 @@ def build_balanced_set(
         steps=steps,
         guidance=guidance,
         batch_size=batch_size,
+        params=dict(params or {}),
     )
     check_generate(store, asdict(config))
     cached_backbone(backbone_spec, device)  # a missing checkpoint fails here, before any job

@@ -20,6 +20,8 @@ from debias_core.store.jobs import JobsMixin
 from debias_core.store.records import dumps, loads, now
 from debias_core.store.samples import SamplesMixin
 from debias_core.store.schema import FORMAT, MIGRATIONS
+from debias_core.store.unlabelled import UnlabelledMixin
+from debias_core.store.verify import VerifyMixin
 
 DB_NAME = "project.db"
 
@@ -28,7 +30,7 @@ class NotAProject(ValueError):
     """The folder or file is not a Debias Studio project."""
 
 
-class Store(SamplesMixin, CurationMixin, JobsMixin):
+class Store(SamplesMixin, CurationMixin, JobsMixin, VerifyMixin, UnlabelledMixin):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
     def __init__(self, root: Path) -> None:

@@ -158,3 +158,22 @@ def _multilabel(db: Database) -> None:
     db["sample_labels"].create({"sample_id": int, "label": int}, pk=("sample_id", "label"))
     db["label_names"].create({"label": int, "name": str}, pk="label")
     db["biased_pairs"].create({"b": int, "c": int, "bias_score": float}, pk=("b", "c"))
+
+
+@MIGRATIONS(name="0007_verify")
+def _verify(db: Database) -> None:
+    # Masks record where they came from: the segmenter, its text prompt and the model's hash.
+    masks = db["masks"]
+    for column in ("segmenter", "prompt", "model_hash"):
+        masks.add_column(column, str)
+    db.execute("update masks set segmenter = 'dataset', prompt = label where kind = 'exact'")
+    masks.create_index(["sample_id", "segmenter", "prompt"])
+    # Decisions come from a person or from a verdict policy (reviewer 'policy:<name>').
+    db["decisions"].add_column("origin", str)
+    db.execute("update decisions set origin = 'person'")
+    db["decisions"].create_index(["origin", "reviewer", "sample_id"])
+    # The derived state keeps both sides: a person's status outranks a policy's.
+    db["curation"].add_column("person_status", str)
+    db["curation"].add_column("policy_status", str)
+    db.execute("update curation set person_status = status")
+    db["scores"].create_index(["scorer", "sample_id"])
