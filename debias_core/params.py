@@ -8,6 +8,7 @@ and `X | None`); an unknown key or a bad value is a short ValueError naming the 
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Iterable
@@ -52,6 +53,16 @@ def _coerce_one(name: str, kind: type, value: Any) -> Any:
 
 
 def coerce(name: str, annotation: Any, value: Any) -> Any:
+    if typing.get_origin(annotation) is dict:  # nested parameters: a dict, or JSON text
+        if isinstance(value, dict):
+            return value
+        try:
+            parsed = json.loads(value)
+        except (TypeError, json.JSONDecodeError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ValueError(f"parameter {name} must be a JSON object, got {value!r}")
+        return parsed
     kinds = _base_types(annotation)
     if type(None) in kinds and (value is None or str(value).lower() in ("", "none", "null")):
         return None

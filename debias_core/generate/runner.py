@@ -100,7 +100,7 @@ def build_balanced_set(
 
     Returns the new sample ids. Raises if the job fails (e.g. a missing checkpoint).
     """
-    from debias_core.jobs.local import run_job
+    from debias_core.jobs.local import run_now
 
     config = GenerateConfig(
         method=method,
@@ -115,33 +115,8 @@ def build_balanced_set(
     )
     check_generate(store, asdict(config))
     cached_backbone(backbone_spec, device)  # a missing checkpoint fails here, before any job
-    job_id = store.create_job("generate", asdict(config))
-    if progress is not None:
-        _watch_progress(store, job_id, progress)
-    status = run_job(store, job_id, device)
-    job = store.get_job(job_id)
-    if status != "done":
-        raise RuntimeError(f"generation job {job_id} {status}: {job.error or job.message}")
-    return [s.id for s in store.list_samples(SampleFilter(job_id=job_id))]
+    job = run_now(store, "generate", asdict(config), device, progress)
+    return [s.id for s in store.list_samples(SampleFilter(job_id=job.id))]
 
 
 generate_job.validate = check_generate
-
-
-def _watch_progress(store: Store, job_id: int, progress) -> None:
-    """Mirror a job's persisted progress to a callback (CLI output) from a daemon thread."""
-    import threading
-    import time
-
-    def poll() -> None:
-        last = None
-        while True:
-            job = store.get_job(job_id)
-            if (job.progress, job.message) != last:
-                last = (job.progress, job.message)
-                progress(job.progress, job.message)
-            if job.finished or job.status == "interrupted":
-                return
-            time.sleep(0.5)
-
-    threading.Thread(target=poll, daemon=True).start()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from debias_core.generate import runner  # noqa: F401  (registers the "generate" job kind)
 from debias_core.jobs.base import JOB_KINDS, JobContext
+from debias_core.verify import masks  # noqa: F401  ("segment", "verify")
 
 
 @JOB_KINDS.register("train")

@@ -107,3 +107,41 @@ def run_job(store: Store, job_id: int, device: str = "cpu") -> str:
         job_id, status=status, finished_at=now(), units_done=store.units_done(job_id), **fields
     )
     return status
+
+
+def run_now(store: Store, kind: str, params: dict, device: str = "cpu", progress=None):
+    """Validate, queue and run one job in this thread (CLI, benches); returns the finished Job.
+
+    `progress(fraction, message)` mirrors the persisted progress. Raises RuntimeError when the job
+    does not end 'done' (its error is in the message).
+    """
+    job_fn = JOB_KINDS.get(kind)
+    validate = getattr(job_fn, "validate", None)
+    if validate is not None:
+        validate(store, params)
+    job_id = store.create_job(kind, params)
+    if progress is not None:
+        watch_progress(store, job_id, progress)
+    status = run_job(store, job_id, device)
+    job = store.get_job(job_id)
+    if status != "done":
+        raise RuntimeError(f"{kind} job {job_id} {status}: {job.error or job.message}")
+    return job
+
+
+def watch_progress(store: Store, job_id: int, progress) -> None:
+    """Mirror a job's persisted progress to a callback (CLI output) from a daemon thread."""
+    import time
+
+    def poll() -> None:
+        last = None
+        while True:
+            job = store.get_job(job_id)
+            if (job.progress, job.message) != last:
+                last = (job.progress, job.message)
+                progress(job.progress, job.message)
+            if job.finished or job.status == "interrupted":
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=poll, daemon=True).start()

@@ -40,6 +40,8 @@ class CurationMixin:
             "sample_id": sample_id,
             "kind": kind,
             "label": label,
+            "segmenter": "dataset" if kind in ("exact", "object") else "unknown",
+            "prompt": label,
             "path": rel,
             "params": dumps(params or {}),
             "created_at": now(),

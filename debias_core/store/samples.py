@@ -85,6 +85,8 @@ class SamplesMixin:
                     "sample_id": row["id"],
                     "kind": "exact",
                     "label": "foreground",
+                    "segmenter": "dataset",
+                    "prompt": "foreground",
                     "path": row_meta["mask_path"],
                     "params": "{}",
                     "created_at": row["created_at"],

@@ -166,7 +166,12 @@ def _verify(db: Database) -> None:
     masks = db["masks"]
     for column in ("segmenter", "prompt", "model_hash"):
         masks.add_column(column, str)
-    db.execute("update masks set segmenter = 'dataset', prompt = label where kind = 'exact'")
+    # Masks a dataset ships are the `dataset` segmenter's; older text-prompted ones have no record
+    # of their model, so they keep an explicit 'unknown' source.
+    db.execute(
+        "update masks set segmenter = case when kind in ('exact', 'object') then 'dataset'"
+        " else 'unknown' end, prompt = label"
+    )
     masks.create_index(["sample_id", "segmenter", "prompt"])
     # Decisions come from a person or from a verdict policy (reviewer 'policy:<name>').
     db["decisions"].add_column("origin", str)

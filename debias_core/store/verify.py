@@ -7,7 +7,7 @@ origin 'policy'; the derived status lets a person's decision outrank them (store
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,13 +25,28 @@ class PolicyVerdict:
 
 
 @dataclass(frozen=True)
+class MaskRow:
+    """A mask to store, with its source: which segmenter, which prompt, which model weights."""
+
+    sample_id: int
+    mask: np.ndarray  # (H, W) bool
+    segmenter: str
+    prompt: str
+    model_hash: str | None = None
+    params: dict = field(default_factory=dict)
+    kind: str = "text-prompted"
+
+
+@dataclass(frozen=True)
 class ScoreBatch:
-    """One scorer's values for several samples (details per sample are JSON-able dicts)."""
+    """One scorer's values for several samples (details per sample are JSON-able dicts), and
+    any masks it made on the way (stored in the same transaction as the scores)."""
 
     scorer: str
     values: Mapping[int, float]
     details: Mapping[int, dict]
     run_id: int | None = None
+    masks: Sequence[MaskRow] = ()
 
 
 def policy_reviewer(policy: str) -> str:
@@ -40,32 +55,42 @@ def policy_reviewer(policy: str) -> str:
 
 class VerifyMixin:
     # -- masks -------------------------------------------------------------------------------
-    def add_segment_mask(
-        self,
-        sample_id: int,
-        mask,
-        *,
-        segmenter: str,
-        prompt: str,
-        model_hash: str | None,
-        params: dict | None = None,
-        kind: str = "text-prompted",
-    ) -> int:
-        """Store a boolean mask with its source (segmenter, prompt, model hash); returns its id."""
-        rel, _ = files.put_image(self.root, np.asarray(mask, dtype=np.uint8) * 255)
-        row = {
-            "sample_id": int(sample_id),
-            "kind": kind,
-            "label": prompt,
-            "path": rel,
-            "params": dumps(params or {}),
-            "segmenter": segmenter,
-            "prompt": prompt,
-            "model_hash": model_hash,
-            "created_at": now(),
-        }
+    def record_masks(
+        self, rows: Sequence[MaskRow], job_id: int | None = None, unit_key: str | None = None
+    ) -> list[int]:
+        """Store masks with their source (files first: content-addressed, so a redo is harmless),
+        and mark the job unit done in the same transaction; returns the mask ids."""
+        paths = [
+            files.put_image(self.root, np.asarray(r.mask, dtype=np.uint8) * 255)[0] for r in rows
+        ]
         with self.write() as db:
-            return db["masks"].insert(row).last_pk
+            ids = [
+                db["masks"]
+                .insert(
+                    {
+                        "sample_id": int(r.sample_id),
+                        "kind": r.kind,
+                        "label": r.prompt,
+                        "path": path,
+                        "params": dumps(r.params),
+                        "segmenter": r.segmenter,
+                        "prompt": r.prompt,
+                        "model_hash": r.model_hash,
+                        "created_at": now(),
+                    }
+                )
+                .last_pk
+                for r, path in zip(rows, paths, strict=True)
+            ]
+            self._mark_unit(db, job_id, unit_key)
+        return ids
+
+    @staticmethod
+    def _mark_unit(db, job_id: int | None, unit_key: str | None) -> None:
+        if job_id is not None and unit_key is not None:
+            db["job_units"].insert(
+                {"job_id": job_id, "unit_key": unit_key, "done_at": now()}, ignore=True
+            )
 
     def find_mask(
         self, sample_id: int, segmenter: str | None = None, prompt: str | None = None
@@ -73,7 +98,7 @@ class VerifyMixin:
         """The newest mask of a sample from `segmenter` (and `prompt`), or None."""
         sql, params = "select * from masks where sample_id = ?", [int(sample_id)]
         if segmenter is not None:
-            sql += " and coalesce(segmenter, 'dataset') = ?"
+            sql += " and segmenter = ?"
             params.append(segmenter)
         if prompt is not None:
             sql += " and prompt = ?"
@@ -97,21 +122,20 @@ class VerifyMixin:
         job_id: int | None = None,
         unit_key: str | None = None,
     ) -> None:
-        """Scores, a policy's decisions and the job unit's done mark in one transaction."""
+        """Scores (and their masks), a policy's decisions and the job unit's done mark, in one
+        transaction: a resumed job neither loses nor repeats a unit's verdicts."""
         bad = sorted({v.decision for v in verdicts.values()} - set(VERDICTS))
         if bad:
             raise ValueError(f"a policy decides one of {VERDICTS}, got {bad}")
         with self.write() as db:
             for batch in scores:
                 self.add_scores(batch.scorer, dict(batch.values), batch.run_id, batch.details)
+                self.record_masks(batch.masks)
             for sid, verdict in verdicts.items():
                 self._append_decisions(
                     [sid], verdict.decision, policy_reviewer(policy), verdict.reason, "policy"
                 )
-            if job_id is not None and unit_key is not None:
-                db["job_units"].insert(
-                    {"job_id": job_id, "unit_key": unit_key, "done_at": now()}, ignore=True
-                )
+            self._mark_unit(db, job_id, unit_key)
 
     def latest_scores(self, sample_ids: Sequence[int], scorer: str) -> dict[int, dict]:
         """{sample id: {value, run_id, details}} of one scorer's newest score per sample."""
