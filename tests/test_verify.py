@@ -242,6 +242,22 @@ def test_verify_then_agreement_from_the_cli(generated, capsys):
     assert "kappa" in capsys.readouterr().out
 
 
+def test_dbb_policy_from_the_cli(generated, run_id, capsys):
+    store, ids = generated
+    assert main(["verify", str(store.root), "--policy", "dbb", "--run", str(run_id)]) == 0
+    decisions = [store.decisions_for(sid)[-1] for sid in ids]
+    assert decisions[3]["decision"] == "needs-review"  # no source image to compare with
+    assert all(d["decision"] in ("accept", "reject") for d in decisions[:3])
+    assert all("softmax-shift" in d["reason"] for d in decisions[:3])
+    scores = store.latest_scores(ids, "ig-in-mask")
+    assert sorted(scores) == ids[:3] and all(s["run_id"] == run_id for s in scores.values())
+    capsys.readouterr()
+    # masks from a segmenter nobody ran: said before any job
+    args = ["verify", str(store.root), "--policy", "dbb", "--run", str(run_id)]
+    assert main([*args, "--param", "segmenter=grounded-sam"]) == 2
+    assert "masks DIR --segmenter grounded-sam" in capsys.readouterr().err
+
+
 def test_verify_bad_input_is_one_line_before_any_job(generated, capsys):
     store, _ = generated
     root = str(store.root)

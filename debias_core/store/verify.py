@@ -106,6 +106,16 @@ class VerifyMixin:
         rows = self.query(sql + " order by id desc limit 1", params)
         return rows[0] if rows else None
 
+    def generated_with_source_masks(self, segmenter: str) -> int:
+        """Generated samples whose recipe names a mask or whose source has one from `segmenter`."""
+        rows = self.query(
+            "select count(*) as n from samples s left join recipes r on r.id = s.recipe_id"
+            " where s.source = 'generated' and (r.mask_id is not null or exists ("
+            "   select 1 from masks m where m.sample_id = s.parent_id and m.segmenter = ?))",
+            [segmenter],
+        )
+        return rows[0]["n"]
+
     def mask_pixels(self, mask_id: int) -> np.ndarray:
         """A stored mask as an (H, W) bool array."""
         from PIL import Image

@@ -47,6 +47,12 @@ class IgInMask:
     @staticmethod
     def check(store, params: IgInMaskParams) -> None:
         check_run(store, params.run, "ig-in-mask")
+        if not store.generated_with_source_masks(params.segmenter):
+            raise ValueError(
+                f"ig-in-mask needs masks of the generated samples' source images, and none has "
+                f"one from segmenter {params.segmenter!r}: make them with `python -m debias_core "
+                f"masks DIR --segmenter {params.segmenter}` (or choose --param segmenter=...)"
+            )
 
     @staticmethod
     def score(store, samples, params: IgInMaskParams, device: str = "cpu") -> ScoreBatch:
