@@ -163,7 +163,9 @@ def one_k(base, run_id, k: int, per_content: int, args, workdir: Path) -> tuple[
         np.asarray(regenerate_sample(store, i)), np.asarray(store.sample_image(i))
     )
     replayed = [bool(same(i)) for i in ids[:: max(1, len(ids) // 3)][:3]]
-    counts = run_verify(store, policy="judge")["counts"]
+    recorded = run_verify(store, policy="judge")["counts"]
+    # the latest verdict counts: training on 'accepted' below uses the conflicting check
+    counts = run_verify(store, policy="judge", params={"context": "conflicting"})["counts"]
     samples = store.list_samples(SampleFilter(ids=ids))
     recipes = [store.get_recipe(s.recipe_id) for s in samples]
     images = np.stack([np.asarray(store.sample_image(i)) for i in ids])
@@ -174,8 +176,10 @@ def one_k(base, run_id, k: int, per_content: int, args, workdir: Path) -> tuple[
         "generate_wall_s": wall,
         "images_per_s": len(ids) / wall,
         "replayed_bit_exact": replayed,
-        "judge_policy": counts,
-        "acceptance": counts["accept"] / max(len(ids), 1),
+        "judge_recorded": recorded,
+        "acceptance_recorded": recorded["accept"] / max(len(ids), 1),
+        "judge_conflicting": counts,
+        "acceptance_conflicting": counts["accept"] / max(len(ids), 1),
         **judged(
             store,
             images,

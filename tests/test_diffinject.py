@@ -120,8 +120,9 @@ def test_generates_from_top_k_content_with_its_label_and_replays_bit_exact(
         assert sample.parent_id == original and original in mined.pool_ids
         assert used_content in mined.content_ids
         assert sample.y == store.get_sample(used_content).y  # the content sample's label
-        assert sample.a == store.get_sample(original).a  # bookkeeping: the parent's context
-        assert sample.meta["context_from"] == "parent"
+        # bookkeeping after the method: the content sample's group, like its label
+        assert sample.a == store.get_sample(used_content).a
+        assert sample.meta["context_from"] == used_content
         assert recipe.method == "diffinject" and recipe.guidance == 1.0 and recipe.steps == 4
         assert recipe.params["method"]["gamma"] == 0.7
         stored = np.asarray(store.sample_image(sid))

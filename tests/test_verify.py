@@ -203,6 +203,27 @@ def test_dbb_policy_applies_algorithm_1_line_11():
     )
 
 
+@pytest.mark.parametrize(
+    ("check", "context_ok", "conflicting", "p", "expected"),
+    [
+        ("recorded", True, False, 0.9, "accept"),
+        ("recorded", False, True, 0.9, "reject"),
+        ("conflicting", False, True, 0.9, "accept"),
+        ("conflicting", True, False, 0.9, "reject"),
+        ("any", False, False, 0.9, "accept"),
+        ("any", False, False, 0.5, "needs-review"),  # unsure about the digit
+        ("any", True, True, 0.1, "reject"),
+    ],
+)
+def test_judge_policy_context_checks(check, context_ok, conflicting, p, expected):
+    policy = POLICIES.get("judge")
+    params = dataclasses.replace(policy.default_params, context=check)
+    details = {"digit": 3, "stroke": "white", "background": "red"}
+    details |= {"context_ok": context_ok, "conflicting": conflicting}
+    verdict = policy.decide(None, {"judge": {"value": p, "details": details}}, params)
+    assert verdict.decision == expected
+
+
 def test_judge_reads_real_renders_right(generated):
     store, ids = generated
     real = store.list_samples(SampleFilter(source="real", split="test"))[:12]
@@ -210,6 +231,8 @@ def test_judge_reads_real_renders_right(generated):
     digits = [int(store.class_names[s.y].split()[-1]) for s in real]
     assert [batch.details[s.id]["digit"] for s in real] == digits
     assert all(batch.details[s.id]["context_ok"] for s in real)
+    aligned = store.aligned_attrs()
+    assert [batch.details[s.id]["conflicting"] for s in real] == [s.a != aligned[s.y] for s in real]
     assert min(batch.values.values()) > 0.5
     # a class-1 image labelled with a red background (a=0) but drawn on green: wrong context
     wrong = store.list_samples(SampleFilter(ids=[ids[3]]))

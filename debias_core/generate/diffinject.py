@@ -15,8 +15,11 @@ through the UNet's h-space, with no group label anywhere in the method.
 The public code runs on pixel-space DDPMs; here the same mechanics run on the backbone's latent
 UNet (its mid block is the h-space), unconditionally (prompt '' and no guidance) by default.
 `--per-group N` means N images per content sample. Which context a result shows is not known to
-the method: the sample records its parent x's context for bookkeeping (runner.inherit_context),
-and verification (e.g. the judge) checks what it really shows.
+the method; like its label, the sample's recorded group is the content sample's (the paper's
+intent: more samples of the bias-conflicting groups), filled in after the method ran
+(runner.inherit_context). Verification checks what it really shows: on Colored Digits about half
+the images take the content's colour and a fifth the original's (bench/RESULTS.md), so the judge
+policy's `context=conflicting` check fits this method better than `recorded`.
 """
 
 from __future__ import annotations
@@ -232,7 +235,7 @@ class DiffInject:
                     params={"method": asdict(params), "batch": batch, "index": i},
                 ),
                 parent_id=originals[i],
-                meta={"content_id": contents[i]},
+                meta={"content_id": contents[i], "context_sample": contents[i]},
             )
             for i, image in enumerate(images)
         ]

@@ -50,15 +50,16 @@ def check_generate(store: Store, params: dict) -> GenerateConfig:
 
 
 def inherit_context(store: Store, image: GeneratedImage) -> GeneratedImage:
-    """A method that uses no group labels leaves `a` unset; the sample records its parent's
-    context (bookkeeping for tables and verification, never an input of the method)."""
+    """A method that uses no group labels leaves `a` unset; the sample then records the context
+    of the sample its meta names as `context_sample` (else its parent's). This is bookkeeping
+    for tables and verification after the method ran, never an input of the method."""
     if image.a is not None:
         return image
-    if image.parent_id is None:
-        raise ValueError("a generated image without a context needs a parent sample")
-    parent = store.get_sample(image.parent_id)
-    meta = dict(image.meta, context_from="parent")
-    return dataclasses.replace(image, a=parent.a, meta=meta)
+    source = image.meta.get("context_sample", image.parent_id)
+    if source is None:
+        raise ValueError("a generated image without a context needs a source sample")
+    meta = dict(image.meta, context_from=int(source))
+    return dataclasses.replace(image, a=store.get_sample(source).a, meta=meta)
 
 
 @JOB_KINDS.register("generate")

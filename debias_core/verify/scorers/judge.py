@@ -1,9 +1,10 @@
 """`judge`: the embedded digit judge reads a Colored Digits image (models/digit_judge.py).
 
 value = the judge's probability that the image shows the sample's class digit. details: the digit
-it reads, the stroke and background colours it reads, and `context_ok`: whether the colour that
-carries the project's spurious attribute (background or stroke) is the sample's context. Only for
-Colored Digits projects (the judge knows digits and these colours, nothing else).
+it reads, the stroke and background colours it reads, the context it reads (the colour that carries
+the project's spurious attribute, background or stroke), `context_ok`: that is the sample's
+recorded context, and `conflicting`: that is not its class's bias-aligned context in the real
+train split. Only for Colored Digits projects (the judge knows digits and these colours only).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class Judge:
         meta = store.meta()
         digits, colours = class_digits(meta), meta["attr_names"]
         on_stroke = meta.get("dataset_params", {}).get("spurious") == "stroke"
+        aligned = store.aligned_attrs()
         probs, strokes, backgrounds = read(
             _load(str(judge_file(params))), load_images(store, samples)
         )
@@ -98,6 +100,8 @@ class Judge:
                 "digit": int(probs[k].argmax()),
                 "stroke": strokes[k],
                 "background": backgrounds[k],
+                "context": context,
                 "context_ok": context == colours[sample.a],
+                "conflicting": sample.y in aligned and context != colours[aligned[sample.y]],
             }
         return ScoreBatch("judge", values, details)
