@@ -192,9 +192,8 @@ def one_k(base, run_id, k: int, per_content: int, args, workdir: Path) -> tuple[
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = train_rows(store, f"ERM + diffinject K={k} (all)", "all", seeds, args.epochs)
     if counts["accept"]:
-        rows += train_rows(
-            store, f"ERM + diffinject K={k} (judge-accepted)", "accepted", seeds, args.epochs
-        )
+        label = f"ERM + diffinject K={k} (judge-accepted, context=conflicting)"
+        rows += train_rows(store, label, "accepted", seeds, args.epochs)
     return summary, rows
 
 
