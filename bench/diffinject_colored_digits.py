@@ -8,9 +8,10 @@ python bench/diffinject_colored_digits.py [--bias 0.99] [--ks 10,80] [--per-cont
 2. Gamma sweep: what the injected images show (the independent digit judge reads digit and
    background): the content's digit, the original's background, a bias-conflicting pair.
 3. For each K: generate K x N images as a job (images / s), replay a few recipes bit-exactly,
-   verify them with the judge policy (acceptance rate), then train ERM on real + all / accepted
+   verify them with the judge policy (acceptance with the recorded-context check and with the
+   bias-conflicting check; the latter's verdicts stay), then train ERM on real + all / accepted
    generated images for each seed; test worst-group, average and balanced accuracy.
-Raw rows go to bench/raw/diffinject_bias<B>.json; tables are printed as markdown.
+Raw rows go to bench/raw/diffinject_bias<B>[-TAG].json.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def parse(argv=None):
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tag", default="", help="suffix of the raw JSON file name")
+    p.add_argument("--no-baseline", action="store_true", help="skip the real-only ERM rows")
     p.add_argument("--quick", action="store_true", help="tiny settings to check the script")
     args = p.parse_args(argv)
     if args.quick:
@@ -224,15 +227,16 @@ def main(argv=None) -> None:
     print(json.dumps(result["mining"]), flush=True)
     result["gamma_sweep"] = gamma_sweep(base, load_backbone("embedded"), run_id, args)
     seeds = [int(s) for s in args.seeds.split(",")]
-    result["training"] = train_rows(base, "ERM (real only)", "none", seeds, args.epochs)
+    result["training"] = (
+        [] if args.no_baseline else train_rows(base, "ERM (real only)", "none", seeds, args.epochs)
+    )
     result["generation"] = []
     for k, n in zip(ks, [int(v) for v in args.per_content.split(",")], strict=True):
         summary, rows = one_k(base, run_id, k, n, args, workdir)
         result["generation"].append(summary)
         result["training"] += rows
-    out = (
-        ROOT / "bench" / "raw" / f"diffinject_bias{args.bias}{'-quick' if args.quick else ''}.json"
-    )
+    tag = args.tag or ("quick" if args.quick else "")
+    out = ROOT / "bench" / "raw" / f"diffinject_bias{args.bias}{'-' + tag if tag else ''}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
