@@ -54,6 +54,7 @@ def test_detector_text_is_a_lower_case_phrase_with_a_period():
     assert detector_text("Digit 3") == "digit 3." and detector_text("a bird.") == "a bird."
 
 
+@pytest.mark.slow
 def test_grounded_sam_masks_job_stores_masks_with_their_source(tiny_project, tiny_folders, capsys):
     detector, sam = tiny_folders
     root = str(tiny_project.root)
