@@ -320,3 +320,18 @@ def test_verify_job_resumes_without_repeating_decisions(generated, monkeypatch):
     assert store.get_job(job_id).status == "done"
     per_sample = [len(store.decisions_for(sid)) for sid in ids]
     assert per_sample == [1, 1, 1, 1]
+
+
+def test_a_job_failing_in_the_cli_is_one_line_and_resumable(generated, monkeypatch, capsys):
+    from debias_core.verify import runner
+
+    store, _ = generated
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runner, "verify_chunk", boom)
+    assert main(["verify", str(store.root)]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
+    assert last == "error: verify job 1 failed: RuntimeError: boom"
+    assert store.list_jobs()[0].status == "failed"

@@ -6,8 +6,18 @@ import sys
 import time
 from pathlib import Path
 
-# Bad input: a one-line message and exit status 2, never a traceback.
-EXPECTED_ERRORS = (ValueError, KeyError, FileExistsError, FileNotFoundError, PermissionError)
+from debias_core.jobs.local import JobFailed
+
+# Bad input (and a job that failed, whose row keeps the details): a one-line message and exit
+# status 2, never a traceback.
+EXPECTED_ERRORS = (
+    ValueError,
+    KeyError,
+    FileExistsError,
+    FileNotFoundError,
+    PermissionError,
+    JobFailed,
+)
 
 
 def progress_printer(prefix: str = ""):

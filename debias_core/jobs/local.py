@@ -14,6 +14,10 @@ from debias_core.store.records import now
 RESUMABLE = ("interrupted", "failed", "cancelled")
 
 
+class JobFailed(RuntimeError):
+    """A job run in this thread ended failed or cancelled; the job row keeps the details."""
+
+
 class LocalExecutor:
     """Queue jobs of a project; the UI and CLI submit, then read progress from the job rows."""
 
@@ -112,8 +116,8 @@ def run_job(store: Store, job_id: int, device: str = "cpu") -> str:
 def run_now(store: Store, kind: str, params: dict, device: str = "cpu", progress=None):
     """Validate, queue and run one job in this thread (CLI, benches); returns the finished Job.
 
-    `progress(fraction, message)` mirrors the persisted progress. Raises RuntimeError when the job
-    does not end 'done' (its error is in the message).
+    `progress(fraction, message)` mirrors the persisted progress. Raises JobFailed when the job
+    does not end 'done' (its error is in the message; resume it to continue).
     """
     job_fn = JOB_KINDS.get(kind)
     validate = getattr(job_fn, "validate", None)
@@ -125,7 +129,7 @@ def run_now(store: Store, kind: str, params: dict, device: str = "cpu", progress
     status = run_job(store, job_id, device)
     job = store.get_job(job_id)
     if status != "done":
-        raise RuntimeError(f"{kind} job {job_id} {status}: {job.error or job.message}")
+        raise JobFailed(f"{kind} job {job_id} {status}: {job.error or job.message}")
     return job
 
 
