@@ -335,3 +335,30 @@ def test_a_job_failing_in_the_cli_is_one_line_and_resumable(generated, monkeypat
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
     assert last == "error: verify job 1 failed: RuntimeError: boom"
     assert store.list_jobs()[0].status == "failed"
+
+
+def test_a_ranking_policy_decides_once_after_every_chunk_is_scored(generated, monkeypatch):
+    """A `decide_all` policy (here: keep the best judge score per class) sees all scores."""
+    from debias_core.verify.policies.judge import JudgePolicy
+    from debias_core.verify.runner import run_verify
+
+    store, ids = generated
+    seen = {}
+
+    class BestPerClass(JudgePolicy):
+        @staticmethod
+        def decide_all(samples, scores, params):
+            seen.update(scores)
+            best = {}
+            for s in samples:
+                if s.y not in best or scores[s.id]["judge"]["value"] > best[s.y][1]:
+                    best[s.y] = (s.id, scores[s.id]["judge"]["value"])
+            keep = {sid for sid, _ in best.values()}
+            return {s.id: PolicyVerdict("accept" if s.id in keep else "reject") for s in samples}
+
+    monkeypatch.setitem(POLICIES._items, "best-per-class", BestPerClass)
+    result = run_verify(store, policy="best-per-class", chunk=1)
+    assert sorted(seen) == sorted(ids)  # every chunk scored before the one decision
+    assert result["counts"] == {"accept": 2, "reject": 2, "needs-review": 0}
+    (job,) = store.list_jobs()
+    assert (job.units_done, job.units_total) == (5, 5)  # 4 scoring chunks + 1 decision

@@ -42,6 +42,13 @@ class ScorerUse:
 
 
 class Policy(Protocol):
+    """Decides each sample from its own scores.
+
+    A ranking policy (e.g. Clustered DreamBooth's top m per group) instead defines
+    `decide_all(samples, scores_by_sample, params) -> {sample id: PolicyVerdict}`; the verify
+    job then scores every chunk first and decides once (`verify/runner.py`).
+    """
+
     default_params: Any
 
     def scorers(self, params) -> list[ScorerUse]: ...

@@ -56,13 +56,18 @@ def _where(config: VerifyConfig) -> SampleFilter:
     return SampleFilter(source="generated", method=config.method, job_id=config.job)
 
 
-def verify_chunk(store: Store, policy: str, chosen, samples, device: str = "cpu"):
-    """(score batches, verdicts) for one chunk of samples."""
-    rule = POLICIES.get(policy)
-    batches = [
+def score_chunk(store: Store, policy: str, chosen, samples, device: str = "cpu") -> list:
+    """Every score batch the policy needs, for one chunk of samples."""
+    return [
         SCORERS.get(use.name).score(store, samples, use.params, device)
-        for use in rule.scorers(chosen)
+        for use in POLICIES.get(policy).scorers(chosen)
     ]
+
+
+def verify_chunk(store: Store, policy: str, chosen, samples, device: str = "cpu"):
+    """(score batches, verdicts) for one chunk of samples (a per-sample policy)."""
+    batches = score_chunk(store, policy, chosen, samples, device)
+    rule = POLICIES.get(policy)
     verdicts = {}
     for sample in samples:
         scores = {
@@ -77,20 +82,47 @@ def verify_chunk(store: Store, policy: str, chosen, samples, device: str = "cpu"
     return batches, verdicts
 
 
+def stored_scores(store: Store, policy: str, chosen, samples) -> dict[int, dict]:
+    """{sample id: {scorer: {value, details, run_id} or None}}, newest score per scorer."""
+    names = [use.name for use in POLICIES.get(policy).scorers(chosen)]
+    ids = [s.id for s in samples]
+    by_scorer = {name: store.latest_scores(ids, name) for name in names}
+    return {sid: {name: by_scorer[name].get(sid) for name in names} for sid in ids}
+
+
+def _ranking_job(ctx: JobContext, config: VerifyConfig, chosen, samples, chunks) -> None:
+    """A ranking policy (`decide_all`, e.g. keep the top m per group) needs every score before
+    it decides: score chunk by chunk (resumable units), then decide once."""
+    ctx.set_units_total(len(chunks) + 1)
+    for k, chunk in enumerate(chunks):
+        key = f"score-{k}"
+        if not ctx.unit_done(key):
+            batches = score_chunk(ctx.store, config.policy, chosen, chunk, ctx.device)
+            ctx.store.record_verification(batches, config.policy, {}, ctx.job_id, key)
+        ctx.progress((k + 1) / (len(chunks) + 1), f"{config.policy}: scored {k + 1}/{len(chunks)}")
+    if not ctx.unit_done("decide"):
+        scores = stored_scores(ctx.store, config.policy, chosen, samples)
+        verdicts = POLICIES.get(config.policy).decide_all(samples, scores, chosen)
+        ctx.store.record_verification([], config.policy, verdicts, ctx.job_id, "decide")
+
+
 @JOB_KINDS.register("verify")
 def verify_job(ctx: JobContext, params: dict) -> dict:
     config = check_verify(ctx.store, params)
     chosen = policy_params(config.policy, config.params)
     samples = ctx.store.list_samples(_where(config))
     chunks = [samples[i : i + config.chunk] for i in range(0, len(samples), config.chunk)]
-    ctx.set_units_total(len(chunks))
-    for k, chunk in enumerate(chunks):
-        key = f"verify-{k}"
-        if ctx.unit_done(key):
-            continue
-        batches, verdicts = verify_chunk(ctx.store, config.policy, chosen, chunk, ctx.device)
-        ctx.store.record_verification(batches, config.policy, verdicts, ctx.job_id, key)
-        ctx.progress((k + 1) / len(chunks), f"{config.policy}: {k + 1}/{len(chunks)} chunks")
+    if hasattr(POLICIES.get(config.policy), "decide_all"):
+        _ranking_job(ctx, config, chosen, samples, chunks)
+    else:
+        ctx.set_units_total(len(chunks))
+        for k, chunk in enumerate(chunks):
+            key = f"verify-{k}"
+            if ctx.unit_done(key):
+                continue
+            batches, verdicts = verify_chunk(ctx.store, config.policy, chosen, chunk, ctx.device)
+            ctx.store.record_verification(batches, config.policy, verdicts, ctx.job_id, key)
+            ctx.progress((k + 1) / len(chunks), f"{config.policy}: {k + 1}/{len(chunks)} chunks")
     counts = policy_counts(ctx.store, config.policy, [s.id for s in samples])
     summary = ", ".join(f"{n} {d}" for d, n in counts.items())
     return {"message": f"policy {config.policy}: {summary}", "counts": counts}
