@@ -31,8 +31,10 @@ def registry_names() -> dict[tuple[str, str], list[str]]:
     from debias_core.generate import GENERATORS
     from debias_core.models.backbone import BACKBONES
     from debias_core.models.classifiers import CLASSIFIERS
+    from debias_core.models.segmenters import SEGMENTERS
     from debias_core.personalize import PERSONALIZERS
     from debias_core.train import TRAIN_METHODS
+    from debias_core.verify import POLICIES
 
     return {
         ("init", "--dataset"): DATASETS.names(),
@@ -42,6 +44,9 @@ def registry_names() -> dict[tuple[str, str], list[str]]:
         ("personalize", "--method"): PERSONALIZERS.names(),
         ("personalize", "--backbone"): BACKBONES.names(),
         ("artifacts", "--method"): PERSONALIZERS.names(),
+        ("verify", "--policy"): POLICIES.names(),
+        ("verify", "--method"): GENERATORS.names(),
+        ("masks", "--segmenter"): SEGMENTERS.names(),
         ("train", "--arch"): CLASSIFIERS.names(),
     }
 
@@ -62,7 +67,8 @@ def test_method_dataset_backbone_options_all_list_names():
         for name, parser in subparsers().items()
         for action in parser._actions
         if action.option_strings
-        and action.option_strings[0] in ("--method", "--dataset", "--backbone", "--arch")
+        and action.option_strings[0]
+        in ("--method", "--dataset", "--backbone", "--arch", "--policy", "--segmenter")
     }
     assert taking_names == set(registry_names())
     for name, flag in taking_names:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -18,6 +20,7 @@ META = {
     "attr_names": ["red", "green"],
     "dataset_params": {"spurious": "background"},
 }
+STORE = SimpleNamespace(meta=lambda: META)  # plans of prompt-based methods read only metadata
 
 
 @pytest.fixture
@@ -31,20 +34,20 @@ def test_prompts_name_class_and_context_and_ffr_negates_other_contexts():
     text = group_text(META, 1, 0)
     assert text.context_text == "white stroke, on a red background"
     plan = GENERATORS.get("ffr").plan(
-        META, GenerateConfig(method="ffr", per_group=3, batch_size=2), [(1, 0)]
+        STORE, GenerateConfig(method="ffr", per_group=3, batch_size=2), [(1, 0)]
     )
     assert [len(u.seeds) for u in plan] == [2, 1]
     assert all("digit 1" in p and "red background" in p for u in plan for p in u.prompts)
     assert plan[0].negatives[0] == "on a green background"  # only the part that varies
     assert all(p.startswith("a photo of") for u in plan for p in u.prompts)  # its vocabulary
-    vanilla = GENERATORS.get("txt2img").plan(META, GenerateConfig(per_group=2), [(0, 1)])
+    vanilla = GENERATORS.get("txt2img").plan(STORE, GenerateConfig(per_group=2), [(0, 1)])
     assert vanilla[0].prompts == ("a photo of digit 0, white stroke, on a green background",) * 2
 
 
 def test_seeds_do_not_depend_on_batching():
-    big = GENERATORS.get("txt2img").plan(META, GenerateConfig(per_group=4, batch_size=4), [(0, 0)])
+    big = GENERATORS.get("txt2img").plan(STORE, GenerateConfig(per_group=4, batch_size=4), [(0, 0)])
     small = GENERATORS.get("txt2img").plan(
-        META, GenerateConfig(per_group=4, batch_size=1), [(0, 0)]
+        STORE, GenerateConfig(per_group=4, batch_size=1), [(0, 0)]
     )
     assert big[0].seeds == tuple(s for u in small for u in [u] for s in u.seeds)
 
@@ -78,11 +81,11 @@ def test_crash_mid_job_then_resume_gives_no_duplicates(tiny_project, dummy, monk
     generator = GENERATORS.get("txt2img")
     real_render, calls = generator.render, []
 
-    def flaky(backbone, unit, config):
+    def flaky(backbone, unit, config, store):
         calls.append(unit.key)
         if len(calls) == 3:
             raise RuntimeError("simulated crash")
-        return real_render(backbone, unit, config)
+        return real_render(backbone, unit, config, store)
 
     monkeypatch.setattr(generator, "render", flaky)
     executor = LocalExecutor(tiny_project)
@@ -110,5 +113,7 @@ def test_crash_mid_job_then_resume_gives_no_duplicates(tiny_project, dummy, monk
 def test_unknown_group_and_method_are_clear_errors(tiny_project, dummy):
     with pytest.raises(ValueError, match="not in this project"):
         runner.build_balanced_set(tiny_project, "dummy", per_group=1, groups=[(5, 0)])
-    with pytest.raises(ValueError, match="unknown generation method 'nope'; valid: ffr, txt2img"):
+    with pytest.raises(
+        ValueError, match="unknown generation method 'nope'; valid: diffinject, ffr, txt2img"
+    ):
         runner.build_balanced_set(tiny_project, "dummy", method="nope")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from debias_core.process import ProcessId, start_time
 from debias_core.store import GeneratedImage, Recipe, SampleFilter, Store
 
 META = {"class_names": ["zero", "one"], "attr_names": ["red", "green"]}
+META_STORE = SimpleNamespace(meta=lambda: META)  # prompt-based plans read only metadata
 
 
 @JOB_KINDS.register("test-once")
@@ -153,14 +155,14 @@ def test_limits_from_the_environment(monkeypatch):
 # -- lazy plans, cancel while planning / skipping ----------------------------------------------
 def test_a_plan_is_lazy_and_equals_the_listed_units():
     config = GenerateConfig(per_group=10**9, batch_size=3)
-    plan = GENERATORS.get("txt2img").plan(META, config, [(0, 0), (1, 1)])
+    plan = GENERATORS.get("txt2img").plan(META_STORE, config, [(0, 0), (1, 1)])
     assert isinstance(plan, GroupBatches)
     assert len(plan) == 2 * -(-(10**9) // 3)  # arithmetic, nothing materialised
     last = plan[-1]
     assert (last.y, last.a, last.key) == (1, 1, f"txt2img-y1-a1-{(10**9 - 1) // 3 * 3}")
     assert len(last.seeds) == 1  # 10^9 = 3 * 333333333 + 1
     small = GENERATORS.get("txt2img").plan(
-        META, GenerateConfig(per_group=5, batch_size=2), [(0, 1)]
+        META_STORE, GenerateConfig(per_group=5, batch_size=2), [(0, 1)]
     )
     assert (
         [u.key for u in small]
@@ -206,11 +208,11 @@ def test_a_billion_image_job_renders_at_once_and_cancels(tiny_project, monkeypat
     generator = GENERATORS.get("txt2img")
     real_render = generator.render
 
-    def render(bb, unit, config):
+    def render(bb, unit, config, store=None):
         rendered.append(unit.key)
         if len(rendered) == 2:
             tiny_project.request_cancel(job_id)
-        return real_render(bb, unit, config)
+        return real_render(bb, unit, config, store)
 
     monkeypatch.setattr(generator, "render", render)
     executor = LocalExecutor(tiny_project, limits=JobLimits(per_group=10**9))

@@ -37,6 +37,7 @@ NAMES = [
     "ffr-llr",
     "supcon",
     "dbb-retrain",
+    "gce",
 ]
 NEED_SYNTHETIC = {"augment-aux", "augment-uniform", "ffr", "ffr-llr", "dbb-retrain"}
 BIASED = {(0, 0): 24, (0, 1): 4, (1, 0): 4, (1, 1): 24}

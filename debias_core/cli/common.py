@@ -14,6 +14,7 @@ from pathlib import Path
 
 # Bad input or an unusable environment (missing file, full disk): one line, exit status 2.
 EXPECTED_ERRORS = (ValueError, KeyError, OSError, sqlite3.Error)
+# A job that failed or was cancelled: one line (its row keeps the traceback), exit status 1.
 
 
 def error_line(exc: BaseException) -> str:

@@ -18,6 +18,16 @@ from debias_core.limits import JobLimits
 DEFAULT_LIMITS = JobLimits()
 
 
+def method_params(args) -> dict:
+    """`--param k=v ...` and `--run ID` as the method's raw parameters (coerced by the method)."""
+    from debias_core.params import parse_pairs
+
+    params = parse_pairs(args.param or [])
+    if args.run is not None:
+        params["run"] = args.run
+    return params
+
+
 def cmd_generate(args) -> int:
     from debias_core.generate import GenerateConfig
     from debias_core.generate.runner import run_generation
@@ -36,6 +46,7 @@ def cmd_generate(args) -> int:
         steps=args.steps,
         guidance=args.guidance,
         batch_size=args.batch_size,
+        params=method_params(args),
     )
     run = run_generation(
         open_project(args), config, args.device, limits=limits, progress=progress_printer()
@@ -70,10 +81,11 @@ def backbone_names() -> list[str]:
 def add_parsers(sub) -> None:
     p = sub.add_parser(
         "generate",
-        help="generate a group-balanced synthetic set",
-        description="Generate images for every (class, context) group as a resumable job. "
-        "Running it again with the same settings resumes an interrupted job or reports the "
-        "finished one: no duplicate images.",
+        help="generate counterfactuals / a group-balanced synthetic set",
+        description="Generate images for the groups (or targets) a method plans, as a resumable "
+        "job. Running it again with the same settings resumes an interrupted job or reports the "
+        "finished one: no duplicate images. Methods and their parameters: "
+        "`python -m debias_core methods`.",
     )
     add_project_arg(p)
     lists_names(
@@ -82,8 +94,21 @@ def add_parsers(sub) -> None:
     lists_names(
         p.add_argument("--backbone", default="embedded", help="diffusion backbone"), backbone_names
     )
-    p.add_argument("--per-group", type=positive_int, default=16, help="images per group")
-    p.add_argument("--steps", type=positive_int, default=20, help="denoising steps per image")
+    p.add_argument(
+        "--per-group",
+        type=positive_int,
+        default=16,
+        help="images for each target the method plans (a group; for diffinject a content sample)",
+    )
+    p.add_argument(
+        "--run", type=positive_int, help="the classifier run a method needs (diffinject: gce)"
+    )
+    p.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="a method parameter (repeatable)"
+    )
+    p.add_argument(
+        "--steps", type=positive_int, help="denoising steps per image (default: the method's own)"
+    )
     p.add_argument(
         "--guidance", type=non_negative_float, default=4.0, help="classifier-free guidance scale"
     )

@@ -1,6 +1,9 @@
 """Generation methods (one file each, registered in GENERATORS) and the generation job."""
 
-from debias_core.generate import txt2img  # noqa: F401  (registers txt2img and ffr)
+from debias_core.generate import (  # noqa: F401  (each registers its method)
+    diffinject,
+    txt2img,
+)
 from debias_core.generate.base import GENERATORS, GenerateConfig
 
 __all__ = ["GENERATORS", "GenerateConfig"]

@@ -7,20 +7,26 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
 from debias_core.limits import MAX_SEED
+from debias_core.params import build_params
 from debias_core.registry import Registry
 from debias_core.store.records import GeneratedImage, Recipe
 
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """One generation job. `groups` empty = every (class, context) group of the project."""
+    """One generation job. `groups` empty = every group the method plans for.
+
+    `params` are the method's own parameters (its frozen dataclass's fields, see
+    `Generator.default_params`); `per_group` is the number of images for each target the method
+    plans (a group for the prompt-based methods, a content sample for DiffInject).
+    """
 
     method: str = "txt2img"
     backbone: str = "embedded"
     groups: tuple[tuple[int, int], ...] = ()
     per_group: int = 16
     seed: int = 0
-    steps: int = 20
+    steps: int | None = None  # None: the method's `default_steps`
     guidance: float = 4.0
     batch_size: int = 8
     params: dict[str, Any] = field(default_factory=dict)
@@ -28,11 +34,13 @@ class GenerateConfig:
     def __post_init__(self) -> None:
         for name in ("per_group", "batch_size", "steps", "seed"):
             value = getattr(self, name)
+            if name == "steps" and value is None:  # the method's default_steps
+                continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
         if isinstance(self.guidance, bool) or not isinstance(self.guidance, int | float):
             raise ValueError(f"guidance must be a number, got {self.guidance!r}")
-        if self.per_group < 1 or self.batch_size < 1 or self.steps < 1:
+        if self.per_group < 1 or self.batch_size < 1 or (self.steps is not None and self.steps < 1):
             raise ValueError("per_group, batch_size and steps must be >= 1")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
@@ -58,11 +66,15 @@ def _groups(groups) -> tuple[tuple[int, int], ...]:
 
 @dataclass(frozen=True)
 class WorkUnit:
-    """One batch for one group: the smallest piece of work that is saved (or redone) whole."""
+    """One batch: the smallest piece of work that is saved (or redone) whole.
+
+    `a` is None when the method uses no group labels (the sample then records its parent's
+    context, see `runner.inherit_context`).
+    """
 
     key: str
     y: int
-    a: int
+    a: int | None
     seeds: tuple[int, ...]
     prompts: tuple[str, ...]
     negatives: tuple[str, ...]
@@ -117,17 +129,42 @@ class GroupBatches(Sequence[WorkUnit]):
 
 
 class Generator(Protocol):
-    """A generation method: plans units for a project, renders a unit, replays a recipe."""
+    """A generation method.
+
+    - `default_params`: an instance of the method's frozen parameter dataclass (defaults and
+      `check_inputs`); `default_steps`: denoising steps when the config names none.
+    - `check` raises a ValueError naming what is missing (a run, masks, checkpoints) and how to
+      make it, before any job is queued.
+    - `plan` cuts the work into units; `render` draws one unit; `replay` redraws one image from
+      its recipe. `store` is the project (source pixels, runs, masks); text-only methods read
+      only its metadata.
+    """
+
+    default_params: Any
+    default_steps: int
+
+    def check(self, store, config: GenerateConfig) -> None: ...
 
     def plan(
-        self, meta: dict, config: GenerateConfig, groups: list[tuple[int, int]]
+        self, store, config: GenerateConfig, groups: list[tuple[int, int]]
     ) -> Sequence[WorkUnit]:
         """The work units in order; a lazy Sequence (GroupBatches) keeps big plans cheap."""
         ...
 
-    def render(self, backbone, unit: WorkUnit, config: GenerateConfig) -> list[GeneratedImage]: ...
+    def render(
+        self, backbone, unit: WorkUnit, config: GenerateConfig, store
+    ) -> list[GeneratedImage]: ...
 
-    def replay(self, backbone, recipe: Recipe): ...
+    def replay(self, backbone, recipe: Recipe, store): ...
 
 
 GENERATORS: Registry[Generator] = Registry("generation method")
+
+
+def method_params(generator: Generator, config: GenerateConfig) -> Any:
+    """The method's parameter dataclass filled from `config.params` (coerced, checked)."""
+    return build_params(generator.default_params, config.params, what=config.method)
+
+
+def steps_of(generator: Generator, config: GenerateConfig) -> int:
+    return config.steps or generator.default_steps

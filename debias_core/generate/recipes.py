@@ -23,7 +23,10 @@ def recipe_artifacts(recipe: Recipe, store: Store | None) -> list:
 
 def regenerate(recipe: Recipe, backbone, store: Store | None = None) -> Image.Image:
     """Re-run a recipe on `backbone`; refuses a backbone whose weights differ from the recipe's,
-    and artifacts (learned tokens / LoRAs) that are missing or changed since the recipe."""
+    and artifacts (learned tokens / LoRAs) that are missing or changed since the recipe.
+
+    `store` is the project holding the recipe's source images and artifacts.
+    """
     from debias_core.generate.runner import personalization
 
     if recipe.backbone_hash and recipe.backbone_hash != backbone.content_hash:
@@ -34,7 +37,7 @@ def regenerate(recipe: Recipe, backbone, store: Store | None = None) -> Image.Im
         )
     artifacts = recipe_artifacts(recipe, store)
     with personalization(store, backbone, artifacts):
-        return Image.fromarray(GENERATORS.get(recipe.method).replay(backbone, recipe))
+        return Image.fromarray(GENERATORS.get(recipe.method).replay(backbone, recipe, store))
 
 
 def regenerate_sample(store: Store, sample_id: int, device: str = "cpu") -> Image.Image:

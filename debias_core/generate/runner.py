@@ -8,13 +8,14 @@ in-this-thread entry point the CLI and the benchmarks use.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 from dataclasses import asdict, dataclass, replace
 
-from debias_core.generate.base import GENERATORS, GenerateConfig
+from debias_core.generate.base import GENERATORS, GenerateConfig, steps_of
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
-from debias_core.store import SampleFilter, Store
+from debias_core.store import GeneratedImage, SampleFilter, Store
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -33,18 +34,32 @@ def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]
 
 
 def check_generate(store: Store, params: dict) -> GenerateConfig:
-    """Validate job params: config fields, method and groups (not the size limits)."""
+    """Validate job params before anything is queued: config fields, method, its parameters and
+    what it needs (runs, masks, checkpoints), and groups."""
     fields = {k: v for k, v in params.items() if k != "dtype"}
     try:
         config = GenerateConfig(**fields)
     except TypeError as exc:
         raise ValueError(f"bad generation parameters: {exc}") from None
-    GENERATORS.get(config.method)
+    GENERATORS.get(config.method).check(store, config)
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")
     target_groups(store, config)
     job_artifacts(store, config)
     return config
+
+
+def inherit_context(store: Store, image: GeneratedImage) -> GeneratedImage:
+    """A method that uses no group labels leaves `a` unset; the sample then records the context
+    of the sample its meta names as `context_sample` (else its parent's). This is bookkeeping
+    for tables and verification after the method ran, never an input of the method."""
+    if image.a is not None:
+        return image
+    source = image.meta.get("context_sample", image.parent_id)
+    if source is None:
+        raise ValueError("a generated image without a context needs a source sample")
+    meta = dict(image.meta, context_from=int(source))
+    return dataclasses.replace(image, a=store.get_sample(source).a, meta=meta)
 
 
 def job_artifacts(store: Store, config: GenerateConfig) -> list:
@@ -81,7 +96,7 @@ def with_artifacts(image, artifacts: list):
 def check_size(store: Store, config: GenerateConfig, limits: JobLimits) -> None:
     """Refuse a job over the limits before it is queued (the limit is named in the message)."""
     limits.check("per_group", config.per_group, "images per group")
-    limits.check("steps", config.steps, "steps")
+    limits.check("steps", steps_of(GENERATORS.get(config.method), config), "steps")
     limits.check("batch_size", config.batch_size, "batch size")
     n_groups = len(config.groups) or len(store.class_names) * len(store.attr_names)
     limits.check("groups", n_groups, "target groups")
@@ -102,7 +117,7 @@ def run_generate_job(ctx, params: dict) -> dict:
     """
     config = check_generate(ctx.store, params)
     generator = GENERATORS.get(config.method)
-    units = generator.plan(ctx.store.meta(), config, target_groups(ctx.store, config))
+    units = generator.plan(ctx.store, config, target_groups(ctx.store, config))
     total = len(units)
     ctx.set_units_total(total)
     artifacts = job_artifacts(ctx.store, config)
@@ -112,11 +127,11 @@ def run_generate_job(ctx, params: dict) -> dict:
             ctx.progress(ctx.store.units_done(ctx.job_id) / max(total, 1), "loading backbone")
             backbone = cached_backbone(config.backbone, ctx.device, params.get("dtype", "float32"))
         with personalization(ctx.store, backbone, artifacts):
-            images = generator.render(backbone, unit, config)
-        images = [with_artifacts(image, artifacts) for image in images]
+            images = generator.render(backbone, unit, config, ctx.store)
+        images = [with_artifacts(inherit_context(ctx.store, im), artifacts) for im in images]
         ctx.store.add_generated_unit(ctx.job_id, unit.key, images)
         done = ctx.store.units_done(ctx.job_id)
-        ctx.progress(done / total, f"group (y={unit.y}, a={unit.a}): {done}/{total} batches")
+        ctx.progress(done / total, f"{unit.key}: {done}/{total} batches")
     n = ctx.store.count_samples(SampleFilter(job_id=ctx.job_id))
     return {"message": f"{n} images generated", "images": n}
 
@@ -171,13 +186,14 @@ def build_balanced_set(
     backbone_spec: str = "embedded",
     per_group: int = 16,
     seed: int = 0,
-    steps: int = 20,
+    steps: int | None = None,
     guidance: float = 4.0,
     device: str = "cpu",
     method: str = "txt2img",
     progress=None,
     groups=(),
     batch_size: int = 8,
+    params: dict | None = None,
 ) -> list[int]:
     """Generate `per_group` images for every group, in this thread, as a persisted job.
 
@@ -192,5 +208,6 @@ def build_balanced_set(
         steps=steps,
         guidance=guidance,
         batch_size=batch_size,
+        params=dict(params or {}),
     )
     return run_generation(store, config, device, progress=progress).sample_ids

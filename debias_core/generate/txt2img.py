@@ -1,4 +1,4 @@
-"""txt2img: text-to-image per group with the backbone's own Stable Diffusion pipeline.
+"""txt2img: text-to-image per group on the denoising loop (`generate/loop.py`).
 
 Registered twice: `txt2img` (vanilla prompts) and `ffr` (FFR-style varied prompts with the other
 contexts as negatives). Both record, per image, the whole batch it was drawn in (seeds, prompts):
@@ -7,12 +7,31 @@ a batch is replayed as a batch, because batched and single-image runs are not bi
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from dataclasses import dataclass, field
 
-from debias_core.generate.base import GENERATORS, GenerateConfig, GroupBatches, WorkUnit
+import numpy as np
+
+from debias_core.generate import loop
+from debias_core.generate.base import (
+    GENERATORS,
+    GenerateConfig,
+    GroupBatches,
+    WorkUnit,
+    method_params,
+    steps_of,
+)
 from debias_core.generate.prompts import TEMPLATES, group_text
 from debias_core.store.records import GeneratedImage, Recipe
+
+
+@dataclass(frozen=True)
+class PromptParams:
+    """Parameters of the prompt-based methods."""
+
+    template: str = field(default="vanilla", metadata={"help": "prompt template name"})
+
+    def check_inputs(self) -> None:
+        TEMPLATES.get(self.template)  # unknown -> ValueError listing the valid ones
 
 
 def image_seed(seed: int, y: int, a: int, k: int) -> int:
@@ -21,30 +40,26 @@ def image_seed(seed: int, y: int, a: int, k: int) -> int:
 
 
 def run_pipeline(backbone, prompts, negatives, seeds, steps: int, guidance: float) -> np.ndarray:
-    """Images (B, H, W, 3) uint8; one torch.Generator per image fixes its initial noise."""
-    generators = [torch.Generator(backbone.device).manual_seed(s) for s in seeds]
-    size = backbone.image_size
-    out = backbone.txt2img_pipeline()(
-        prompt=list(prompts),
-        negative_prompt=list(negatives) if any(negatives) else None,
-        num_inference_steps=steps,
-        guidance_scale=guidance,
-        generator=generators,
-        height=size,
-        width=size,
-        output_type="np",
+    """Images (B, H, W, 3) uint8; each image's initial noise comes from its own seed."""
+    return loop.sample(
+        backbone, list(prompts), list(seeds), steps, guidance, negatives=list(negatives)
     ).images
-    return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8)
 
 
 class TextToImage:
     """Prompts from a template per group; no source images."""
 
-    def __init__(self, template: str) -> None:
-        self.template = template
+    default_steps = 20
 
-    def plan(self, meta: dict, config: GenerateConfig, groups) -> GroupBatches:
-        template = TEMPLATES.get(config.params.get("template", self.template))
+    def __init__(self, template: str) -> None:
+        self.default_params = PromptParams(template)
+
+    def check(self, store, config: GenerateConfig) -> None:
+        method_params(self, config)
+
+    def plan(self, store, config: GenerateConfig, groups) -> GroupBatches:
+        meta = store.meta()
+        template = TEMPLATES.get(method_params(self, config).template)
 
         def unit(y: int, a: int, ks: range) -> WorkUnit:
             text = group_text(meta, y, a)
@@ -60,15 +75,19 @@ class TextToImage:
 
         return GroupBatches(list(groups), config.per_group, config.batch_size, unit)
 
-    def render(self, backbone, unit: WorkUnit, config: GenerateConfig) -> list[GeneratedImage]:
+    def render(
+        self, backbone, unit: WorkUnit, config: GenerateConfig, store=None
+    ) -> list[GeneratedImage]:
+        steps = steps_of(self, config)
         images = run_pipeline(
-            backbone, unit.prompts, unit.negatives, unit.seeds, config.steps, config.guidance
+            backbone, unit.prompts, unit.negatives, unit.seeds, steps, config.guidance
         )
         batch = {
             "seeds": list(unit.seeds),
             "prompts": list(unit.prompts),
             "negatives": list(unit.negatives),
         }
+        template = method_params(self, config).template
         return [
             GeneratedImage(
                 image,
@@ -82,15 +101,15 @@ class TextToImage:
                     prompt=unit.prompts[i],
                     negative_prompt=unit.negatives[i],
                     scheduler=type(backbone.scheduler).__name__,
-                    steps=config.steps,
+                    steps=steps,
                     guidance=config.guidance,
-                    params={"template": self.template, "batch": batch, "index": i},
+                    params={"template": template, "batch": batch, "index": i},
                 ),
             )
             for i, image in enumerate(images)
         ]
 
-    def replay(self, backbone, recipe: Recipe) -> np.ndarray:
+    def replay(self, backbone, recipe: Recipe, store=None) -> np.ndarray:
         batch = recipe.params["batch"]
         images = run_pipeline(
             backbone,

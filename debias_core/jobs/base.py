@@ -137,6 +137,8 @@ def watch_progress(store: Store, job_id: int, progress) -> None:
         last = None
         while True:
             job = store.get_job(job_id)
+            if job.status in ("failed", "cancelled"):
+                return  # the caller reports it in one line; the row keeps the traceback
             if (job.progress, job.message) != last:
                 last = (job.progress, job.message)
                 progress(job.progress, job.message)

@@ -48,6 +48,40 @@ personalize_job.validate = check_personalize
 personalize_job.idempotent = True  # seeded: the same params and sources learn the same files
 
 
+@JOB_KINDS.register("segment")
+def segment_job(ctx: JobContext, params: dict) -> dict:
+    """Masks for samples from a segmenter; params are SegmentConfig fields."""
+    from debias_core.verify.masks import run_segment_job
+
+    return run_segment_job(ctx, params)
+
+
+def check_segment(store, params: dict, limits: JobLimits) -> dict:
+    from debias_core.verify.masks import canonical_segment_params
+
+    return canonical_segment_params(store, params)
+
+
+segment_job.validate = check_segment
+
+
+@JOB_KINDS.register("verify")
+def verify_job(ctx: JobContext, params: dict) -> dict:
+    """Score generated samples and record a policy's verdicts; params are VerifyConfig fields."""
+    from debias_core.verify.runner import run_verify_job
+
+    return run_verify_job(ctx, params)
+
+
+def check_verify(store, params: dict, limits: JobLimits) -> dict:
+    from debias_core.verify.runner import canonical_verify_params
+
+    return canonical_verify_params(store, params)
+
+
+verify_job.validate = check_verify
+
+
 @JOB_KINDS.register("train")
 def train_job(ctx: JobContext, params: dict) -> dict:
     """Train + evaluate one method; params are TrainConfig fields."""

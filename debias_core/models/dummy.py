@@ -107,3 +107,115 @@ def dummy_backbone(seed: int = 0) -> Backbone:
         spec=f"dummy:{seed}",
         content_hash=_state_hash(unet, vae, text_encoder),
     )
+
+
+TINY_DETECTOR_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "digit", "a", "photo"]
+TINY_DETECTOR_WORDS += [str(d) for d in range(10)]
+
+
+def tiny_grounded_sam(out_dir, seed: int = 0) -> tuple:
+    """Random tiny GroundingDINO and SAM saved as two local checkpoint folders (64 px inputs).
+
+    Same classes and file layout as `IDEA-Research/grounding-dino-*` / `facebook/sam-vit-*`, so
+    the real loading path runs on them. Returns (detector folder, sam folder).
+    """
+    from pathlib import Path
+
+    from transformers import (
+        BertConfig,
+        BertTokenizer,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SamConfig,
+        SamImageProcessor,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+        SwinConfig,
+    )
+
+    out_dir = Path(out_dir)
+    detector_dir, sam_dir = out_dir / "grounding-dino-tiny-random", out_dir / "sam-tiny-random"
+    detector_dir.mkdir(parents=True, exist_ok=True)
+    # transformers 5: BertTokenizer(vocab_file=...) ignores the file; from_pretrained(dir) reads it
+    (detector_dir / "vocab.txt").write_text("\n".join(TINY_DETECTOR_WORDS))
+    tokenizer = BertTokenizer.from_pretrained(detector_dir)
+    swin = SwinConfig(
+        image_size=64,
+        patch_size=4,
+        embed_dim=8,
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 1, 1],
+        window_size=2,
+        out_features=["stage2", "stage3", "stage4"],  # the last map must stay >= 2x2
+    )
+    text = BertConfig(
+        vocab_size=len(TINY_DETECTOR_WORDS),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    detector_config = GroundingDinoConfig(
+        backbone_config=swin,
+        text_config=text,
+        d_model=32,  # GroupNorm(32, d_model) inside
+        encoder_layers=1,
+        decoder_layers=2,  # 1 fails on tied weights
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        num_queries=10,
+        num_feature_levels=3,
+        encoder_n_points=2,
+        decoder_n_points=2,
+        max_text_len=32,
+        use_pretrained_backbone=False,
+    )
+    vision = SamVisionConfig(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        mlp_dim=32,
+        image_size=64,
+        patch_size=16,
+        output_channels=16,
+        window_size=2,
+        global_attn_indexes=[1],
+        num_pos_feats=8,  # 2 x 8 = the prompt encoder's hidden size
+    )
+    sam_config = SamConfig(
+        vision_config=vision,
+        prompt_encoder_config=SamPromptEncoderConfig(
+            hidden_size=16, image_size=64, patch_size=16, mask_input_channels=4
+        ),
+        mask_decoder_config=SamMaskDecoderConfig(
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            mlp_dim=32,
+            iou_head_hidden_dim=16,
+        ),
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        detector = GroundingDinoForObjectDetection(detector_config).eval()
+        sam = SamModel(sam_config).eval()
+    detector.save_pretrained(detector_dir)
+    GroundingDinoProcessor(
+        image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 64}),
+        tokenizer=tokenizer,
+    ).save_pretrained(detector_dir)
+    sam.save_pretrained(sam_dir)
+    SamProcessor(
+        image_processor=SamImageProcessor(
+            size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}
+        )
+    ).save_pretrained(sam_dir)
+    return detector_dir, sam_dir

@@ -1,4 +1,10 @@
-"""Recipes, masks, scores and the append-only curation decisions."""
+"""Recipes, masks, scores and the append-only curation decisions.
+
+Decisions come from people (reviewer = a name) or from verdict policies (reviewer
+'policy:<name>', origin 'policy'; see store/verify.py). The current status is derived: a person's
+latest decision (after undos) outranks any policy decision; without one, the latest policy
+verdict counts ('accepted', 'rejected' or 'needs-review'); without either, 'pending'.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from debias_core.store import files
 from debias_core.store.records import Recipe, dumps, loads, now
 
 DECISIONS = ("accept", "reject", "undo")
-STATUS_OF = {"accept": "accepted", "reject": "rejected"}
+VERDICTS = ("accept", "reject", "needs-review")  # what a policy may decide
+STATUS_OF = {"accept": "accepted", "reject": "rejected", "needs-review": "needs-review"}
+POLICY_PREFIX = "policy:"
 
 
 class CurationMixin:
@@ -32,6 +40,8 @@ class CurationMixin:
             "sample_id": sample_id,
             "kind": kind,
             "label": label,
+            "segmenter": "dataset" if kind in ("exact", "object") else "unknown",
+            "prompt": label,
             "path": rel,
             "params": dumps(params or {}),
             "created_at": now(),
@@ -89,6 +99,12 @@ class CurationMixin:
             raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
         if not reviewer:
             raise ValueError("a decision needs a reviewer name")
+        if reviewer.startswith(POLICY_PREFIX):
+            raise ValueError(f"reviewer names starting with {POLICY_PREFIX!r} are for policies")
+        return self._append_decisions(sample_ids, decision, reviewer, reason, "person")
+
+    def _append_decisions(self, sample_ids, decision, reviewer, reason, origin) -> list[str]:
+        """Insert one decision row per sample and refresh each sample's derived status."""
         ids = [int(i) for i in sample_ids]
         with self.write() as db:
             self._check_exist(ids)
@@ -103,16 +119,15 @@ class CurationMixin:
                             "decision": decision,
                             "reviewer": reviewer,
                             "reason": reason,
+                            "origin": origin,
                             "created_at": stamp,
                         }
                     )
                     .last_pk
                 )
-                status = self._derive_status(sid)
-                db["curation"].upsert(
-                    {"sample_id": sid, "status": status, "decision_id": did}, pk="sample_id"
-                )
-                statuses.append(status)
+                row = self._derive_status(sid)
+                db["curation"].upsert(row | {"sample_id": sid, "decision_id": did}, pk="sample_id")
+                statuses.append(row["status"])
         return statuses
 
     def _check_exist(self, ids: list[int]) -> None:
@@ -122,17 +137,29 @@ class CurationMixin:
         if missing:
             raise KeyError(f"no sample with id {missing[0]}")
 
-    def _derive_status(self, sample_id: int) -> str:
+    def _derive_status(self, sample_id: int) -> dict[str, str | None]:
+        """{status, person_status, policy_status}: a person's word outranks a policy's.
+
+        A person's 'undo' reverts that sample's latest non-undone decision by a person; policy
+        verdicts are never undone, a later one supersedes an earlier one.
+        """
         stack: list[str] = []
+        policy = None
         for r in self.query(
-            "select decision from decisions where sample_id = ? order by id", [sample_id]
+            "select decision, coalesce(origin, 'person') as origin from decisions"
+            " where sample_id = ? order by id",
+            [sample_id],
         ):
-            if r["decision"] == "undo":
+            if r["origin"] == "policy":
+                policy = STATUS_OF[r["decision"]]
+            elif r["decision"] == "undo":
                 if stack:
                     stack.pop()
             else:
                 stack.append(STATUS_OF[r["decision"]])
-        return stack[-1] if stack else "pending"
+        person = stack[-1] if stack else None
+        status = person or policy or "pending"
+        return {"status": status, "person_status": person, "policy_status": policy}
 
     def status_of(self, sample_id: int) -> str:
         rows = self.query("select status from curation where sample_id = ?", [int(sample_id)])
@@ -142,7 +169,8 @@ class CurationMixin:
         return self.query("select * from decisions where sample_id = ? order by id", [sample_id])
 
     def curation_counts(self) -> dict[str, int]:
-        """Generated samples by curation status.
+        """Generated samples by curation status. 'pending' is every sample without a firm
+        accept / reject; 'needs-review' (a policy asked for a person) is a part of it.
 
         Runs after every decision, so it reads only the decided samples (curation rows first:
         CROSS JOIN fixes that order) and derives 'pending' from an index-only count; joining
@@ -155,4 +183,9 @@ class CurationMixin:
         )
         decided = {r["status"]: r["n"] for r in rows}
         accepted, rejected = decided.get("accepted", 0), decided.get("rejected", 0)
-        return {"pending": total - accepted - rejected, "accepted": accepted, "rejected": rejected}
+        return {
+            "pending": total - accepted - rejected,
+            "accepted": accepted,
+            "rejected": rejected,
+            "needs-review": decided.get("needs-review", 0),
+        }

@@ -23,6 +23,8 @@ from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.records import dumps, loads, now
 from debias_core.store.samples import SamplesMixin
 from debias_core.store.schema import FORMAT, MIGRATIONS
+from debias_core.store.unlabelled import UnlabelledMixin
+from debias_core.store.verify import VerifyMixin
 
 DB_NAME = "project.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -101,7 +103,15 @@ def _read_only_info(db_path: Path) -> dict:
     return {"format": rows.get("format"), "applied": applied, "version": version}
 
 
-class Store(SamplesMixin, CurationMixin, JobsMixin, JobOwnershipMixin, ArtifactsMixin):
+class Store(
+    SamplesMixin,
+    CurationMixin,
+    JobsMixin,
+    JobOwnershipMixin,
+    ArtifactsMixin,
+    VerifyMixin,
+    UnlabelledMixin,
+):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
     def __init__(self, root: Path) -> None:

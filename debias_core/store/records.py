@@ -83,7 +83,7 @@ class GeneratedImage:
 
     image: Any  # uint8 HxWx3 array or PIL image
     y: int
-    a: int
+    a: int | None  # None only from a method without group labels, before the runner fills it
     recipe: Recipe
     parent_id: int | None = None
     meta: dict = field(default_factory=dict)

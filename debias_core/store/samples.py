@@ -18,7 +18,9 @@ class SampleFilter:
     split: str | None = None
     y: int | None = None
     a: int | None = None
-    status: str | None = None  # 'pending' | 'accepted' | 'rejected'
+    # 'pending' (no firm decision, so 'needs-review' included) | 'needs-review' | 'accepted' |
+    # 'rejected'
+    status: str | None = None
     method: str | None = None
     job_id: int | None = None
     ids: Sequence[int] | None = None
@@ -30,7 +32,9 @@ class SampleFilter:
             if value is not None:
                 clauses.append(f"s.{column} = ?")
                 params.append(value)
-        if self.status is not None:
+        if self.status == "pending":
+            clauses.append("coalesce(c.status, 'pending') in ('pending', 'needs-review')")
+        elif self.status is not None:
             clauses.append("coalesce(c.status, 'pending') = ?")
             params.append(self.status)
         if self.method is not None:
@@ -81,6 +85,8 @@ class SamplesMixin:
                     "sample_id": row["id"],
                     "kind": "exact",
                     "label": "foreground",
+                    "segmenter": "dataset",
+                    "prompt": "foreground",
                     "path": row_meta["mask_path"],
                     "params": "{}",
                     "created_at": row["created_at"],
@@ -195,5 +201,8 @@ class SamplesMixin:
         counts: dict[tuple[int, int], Counter] = {}
         for r in rows:
             key = f"real_{r['split']}" if r["source"] == "real" else f"generated_{r['status']}"
-            counts.setdefault((r["y"], r["a"]), Counter())[key] += r["n"]
+            group = counts.setdefault((r["y"], r["a"]), Counter())
+            group[key] += r["n"]
+            if r["status"] == "needs-review":  # not firmly decided: pending too
+                group["generated_pending"] += r["n"]
         return [{"y": y, "a": a, **c} for (y, a), c in sorted(counts.items())]

@@ -210,3 +210,27 @@ def _artifacts(db: Database) -> None:
     )
     db["artifacts"].create_index(["job_id", "concept"])
     db["artifacts"].create_index(["method", "kind"])
+
+
+@MIGRATIONS(name="0007_verify")
+def _verify(db: Database) -> None:
+    # Masks record where they came from: the segmenter, its text prompt and the model's hash.
+    masks = db["masks"]
+    for column in ("segmenter", "prompt", "model_hash"):
+        masks.add_column(column, str)
+    # Masks a dataset ships are the `dataset` segmenter's; older text-prompted ones have no record
+    # of their model, so they keep an explicit 'unknown' source.
+    db.execute(
+        "update masks set segmenter = case when kind in ('exact', 'object') then 'dataset'"
+        " else 'unknown' end, prompt = label"
+    )
+    masks.create_index(["sample_id", "segmenter", "prompt"])
+    # Decisions come from a person or from a verdict policy (reviewer 'policy:<name>').
+    db["decisions"].add_column("origin", str)
+    db.execute("update decisions set origin = 'person'")
+    db["decisions"].create_index(["origin", "reviewer", "sample_id"])
+    # The derived state keeps both sides: a person's status outranks a policy's.
+    db["curation"].add_column("person_status", str)
+    db["curation"].add_column("policy_status", str)
+    db.execute("update curation set person_status = status")
+    db["scores"].create_index(["scorer", "sample_id"])

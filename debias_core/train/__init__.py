@@ -13,6 +13,7 @@ from debias_core.train import (  # noqa: F401  (each registers its method)
     erm,
     ffr,
     ffr_llr,
+    gce,
     groupdro,
     jtt,
     resample,

@@ -1,0 +1,286 @@
+"""`diffinject` (seed 001): inject the content of bias-conflicting samples into bias-aligned ones
+through the UNet's h-space, with no group label anywhere in the method.
+
+1. A classifier trained to be biased (`train --method gce`, q = 0.7) ranks the real train samples
+   by cross-entropy: the top-K are the bias-conflicting content images (Eq. 3-4); the lowest
+   `aligned_fraction` are the bias-aligned pool.
+2. For each new image: a random aligned image x and a content image c. Both are DDIM-inverted;
+   the content's mid-block output h_c is kept at every timestep.
+3. The reverse process from x's inverted latents replaces h, for t in [T, t_edit], by
+   Slerp(h, h_c / ||h_c|| * ||h||, gamma) (Eq. 8), with the asymmetric step of Eq. 7: x0 from the
+   edited prediction, the direction term from the plain one. Steps with t <= t_boost are
+   stochastic (eta = 1), as in the public code.
+4. The image takes the content sample's class label (Section 2.4).
+
+The public code runs on pixel-space DDPMs; here the same mechanics run on the backbone's latent
+UNet (its mid block is the h-space), unconditionally (prompt '' and no guidance) by default.
+`--per-group N` means N images per content sample. Which context a result shows is not known to
+the method; like its label, the sample's recorded group is the content sample's (the paper's
+intent: more samples of the bias-conflicting groups), filled in after the method ran
+(runner.inherit_context). Verification checks what it really shows: on Colored Digits about half
+the images take the content's colour and a fifth the original's (bench/RESULTS.md), so the judge
+policy's `context=conflicting` check fits this method better than `recorded`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from debias_core.bias.mining import highest_loss, lowest_loss, per_sample_losses
+from debias_core.generate import loop
+from debias_core.generate.base import (
+    GENERATORS,
+    GenerateConfig,
+    WorkUnit,
+    method_params,
+    steps_of,
+)
+from debias_core.generate.hooks import LoopHooks
+from debias_core.models.backbone import PromptEmbeds
+from debias_core.store.records import GeneratedImage, Recipe
+
+GCE_HINT = "train one with `python -m debias_core train DIR --method gce` and pass --run ID"
+
+
+@dataclass(frozen=True)
+class DiffInjectParams:
+    run: int | None = field(default=None, metadata={"help": "the GCE-trained biased classifier"})
+    k: int = field(default=10, metadata={"help": "top-K highest-loss samples as content"})
+    gamma: float = field(default=0.7, metadata={"help": "Slerp weight of the content h"})
+    t_edit: float = field(default=0.5, metadata={"help": "inject for t >= t_edit * T"})
+    t_boost: float = field(default=0.2, metadata={"help": "eta = 1 for t <= t_boost * T"})
+    aligned_fraction: float = field(
+        default=0.5, metadata={"help": "originals come from this lowest-loss share"}
+    )
+    prompt: str = field(default="", metadata={"help": "text condition ('' = unconditional)"})
+
+    def check_inputs(self) -> None:
+        if self.k < 1:
+            raise ValueError("k must be >= 1")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError("gamma must be in [0, 1]")
+        if not 0.0 <= self.t_boost <= self.t_edit <= 1.0:
+            raise ValueError("need 0 <= t_boost <= t_edit <= 1")
+        if not 0.0 < self.aligned_fraction <= 1.0:
+            raise ValueError("aligned_fraction must be in (0, 1]")
+
+
+# -- h-space injection ---------------------------------------------------------------------------
+def slerp(a: torch.Tensor, b: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Spherical interpolation per sample (each flattened), from a (gamma 0) to b (gamma 1)."""
+    flat_a, flat_b = a.flatten(1), b.flatten(1)
+    unit_a = flat_a / flat_a.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    unit_b = flat_b / flat_b.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    theta = (unit_a * unit_b).sum(1).clamp(-1.0, 1.0).acos()
+    sin = theta.sin()
+    near = sin < 1e-6  # (anti)parallel: the interpolation degenerates to a straight line
+    safe = torch.where(near, torch.ones_like(sin), sin)
+    wa = torch.where(near, 1.0 - gamma, ((1.0 - gamma) * theta).sin() / safe)
+    wb = torch.where(near, torch.full_like(sin, gamma), (gamma * theta).sin() / safe)
+    shape = (-1,) + (1,) * (a.dim() - 1)
+    return wa.view(shape) * a + wb.view(shape) * b
+
+
+@dataclass
+class SlerpInjection:
+    """An h-space edit (generate/hooks.py): h -> Slerp(h, h_c / ||h_c|| * ||h||, gamma) for
+    t >= t_edit, with the content's h taken at the closest captured timestep."""
+
+    content_h: dict[int, torch.Tensor]
+    gamma: float
+    t_edit: int
+    asymmetric: bool = True
+
+    def active(self, t: int) -> bool:
+        return t >= self.t_edit
+
+    def __call__(self, h: torch.Tensor, t: int) -> torch.Tensor:
+        closest = min(self.content_h, key=lambda s: abs(s - t))
+        content = self.content_h[closest].to(h.dtype)
+        norm = lambda v: v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # noqa: E731
+        rescaled = content / norm(content).clamp_min(1e-12) * norm(h)
+        return slerp(h, rescaled, self.gamma)
+
+
+# -- sources without group labels ----------------------------------------------------------------
+def load_pixels(store, sample_ids, size: int) -> torch.Tensor:
+    """(N, 3, size, size) in [-1, 1], read through the label-only store view."""
+    out = []
+    for sample in store.labelled_by_id(sample_ids):
+        with Image.open(store.root / sample.path) as im:
+            image = im.convert("RGB")
+        if image.size != (size, size):
+            image = image.resize((size, size), Image.BILINEAR)
+        out.append(torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1))
+    return torch.stack(out).float().div(127.5).sub(1.0)
+
+
+@dataclass(frozen=True)
+class Mining:
+    """Top-K content samples (highest loss first) with their labels, and the aligned pool."""
+
+    content_ids: tuple[int, ...]
+    content_labels: tuple[int, ...]
+    pool_ids: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=4)
+def _mine(root: str, run_id: int, k: int, fraction: float) -> Mining:
+    from debias_core.store import Store
+    from debias_core.train.run import load_run_model
+
+    store = Store.open(Path(root))
+    model, config = load_run_model(store, run_id)
+    rows = store.class_labelled("real", "train")
+    ids = np.array([r.id for r in rows])
+    labels = torch.tensor([r.y for r in rows])
+    losses = per_sample_losses(model, load_pixels(store, ids.tolist(), config.image_size), labels)
+    content = highest_loss(ids, losses, k)
+    rest = ~np.isin(ids, content)
+    pool = lowest_loss(ids[rest], losses[rest], fraction)
+    label_of = {r.id: r.y for r in rows}
+    return Mining(
+        tuple(int(i) for i in content),
+        tuple(label_of[int(i)] for i in content),
+        tuple(int(i) for i in pool),
+    )
+
+
+def mine(store, params: DiffInjectParams) -> Mining:
+    """Content and pool for a run (cached per process: plans are redone on resume)."""
+    return _mine(str(store.root), int(params.run), params.k, params.aligned_fraction)
+
+
+def draws(seed: int, content_id: int, k: int, pool_size: int) -> tuple[int, int]:
+    """(image seed, index into the aligned pool) of image k for a content sample."""
+    state = np.random.SeedSequence([seed, content_id, k]).generate_state(2)
+    return int(state[0]), int(state[1] % pool_size)
+
+
+# -- the method ----------------------------------------------------------------------------------
+class DiffInject:
+    default_params = DiffInjectParams()
+    default_steps = 50  # DDIM inversion of the embedded model needs ~50 steps to reconstruct
+
+    def check(self, store, config: GenerateConfig) -> None:
+        params = method_params(self, config)
+        if config.groups:
+            raise ValueError("diffinject uses no group labels, so it cannot target groups")
+        if params.run is None:
+            raise ValueError(f"diffinject needs a biased classifier run: {GCE_HINT}")
+        try:
+            run = store.get_run(params.run)
+        except KeyError:
+            raise ValueError(f"diffinject: there is no run {params.run}; {GCE_HINT}") from None
+        if run.status != "done":
+            raise ValueError(f"diffinject: run {params.run} is {run.status}; {GCE_HINT}")
+        if run.method != "gce":
+            raise ValueError(
+                f"diffinject: run {params.run} was trained with {run.method}, not gce; {GCE_HINT}"
+            )
+        n = len(store.class_labelled("real", "train"))
+        if n <= params.k:
+            raise ValueError(f"diffinject: k={params.k} needs more than {n} train samples")
+
+    def plan(self, store, config: GenerateConfig, groups) -> list[WorkUnit]:
+        params = method_params(self, config)
+        mined = mine(store, params)
+        units = []
+        for content, label in zip(mined.content_ids, mined.content_labels, strict=True):
+            picks = [
+                draws(config.seed, content, k, len(mined.pool_ids)) for k in range(config.per_group)
+            ]
+            for start in range(0, config.per_group, config.batch_size):
+                batch = picks[start : start + config.batch_size]
+                units.append(
+                    WorkUnit(
+                        key=f"diffinject-c{content}-{start}",
+                        y=label,
+                        a=None,
+                        seeds=tuple(seed for seed, _ in batch),
+                        prompts=(params.prompt,) * len(batch),
+                        negatives=("",) * len(batch),
+                        parent_ids=tuple(mined.pool_ids[i] for _, i in batch),
+                        extra={"content_ids": (content,) * len(batch)},
+                    )
+                )
+        return units
+
+    def render(self, backbone, unit: WorkUnit, config: GenerateConfig, store):
+        params, steps = method_params(self, config), steps_of(self, config)
+        originals, contents = list(unit.parent_ids), list(unit.extra["content_ids"])
+        images = draw(backbone, store, params, steps, originals, contents, list(unit.seeds))
+        batch = {"originals": originals, "contents": contents, "seeds": list(unit.seeds)}
+        return [
+            GeneratedImage(
+                image,
+                unit.y,
+                None,
+                Recipe(
+                    method="diffinject",
+                    backbone_id=backbone.spec,
+                    backbone_hash=backbone.content_hash,
+                    seed=unit.seeds[i],
+                    prompt=params.prompt,
+                    source_ids=(originals[i], contents[i]),
+                    scheduler=type(backbone.scheduler).__name__,
+                    steps=steps,
+                    guidance=1.0,
+                    params={"method": asdict(params), "batch": batch, "index": i},
+                ),
+                parent_id=originals[i],
+                meta={"content_id": contents[i], "context_sample": contents[i]},
+            )
+            for i, image in enumerate(images)
+        ]
+
+    def replay(self, backbone, recipe: Recipe, store) -> np.ndarray:
+        if store is None:
+            raise ValueError("a diffinject recipe needs the project holding its source images")
+        params = DiffInjectParams(**recipe.params["method"])
+        batch = recipe.params["batch"]
+        images = draw(
+            backbone,
+            store,
+            params,
+            recipe.steps,
+            batch["originals"],
+            batch["contents"],
+            batch["seeds"],
+        )
+        return images[recipe.params["index"]]
+
+
+@torch.no_grad()
+def draw(backbone, store, params: DiffInjectParams, steps: int, originals, contents, seeds):
+    """Images (B, H, W, 3) uint8: each original with its content sample's h injected."""
+    n = len(originals)
+    pixels = load_pixels(store, list(originals) + list(contents), backbone.image_size)
+    embeds = loop.encode_prompts(backbone, [params.prompt] * 2 * n)
+    clean = loop.image_latents(backbone, pixels)
+    inverted = loop.invert(backbone, clean, embeds, steps, capture_h=True)
+    total = backbone.scheduler.config.num_train_timesteps
+    edit = SlerpInjection(
+        {t: h[n:] for t, h in inverted.h_by_t.items()}, params.gamma, round(params.t_edit * total)
+    )
+    boost = params.t_boost * total
+    latents = loop.denoise(
+        backbone,
+        inverted.latents[:n],
+        PromptEmbeds(embeds.cond[:n]),
+        steps,
+        guidance=1.0,
+        eta=lambda t: 1.0 if t <= boost else 0.0,
+        generators=loop.seeded_generators(backbone, seeds),
+        hooks=LoopHooks(h_space=edit),
+    )
+    return loop.decode(backbone, latents)
+
+
+GENERATORS.register("diffinject")(DiffInject())

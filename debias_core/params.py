@@ -1,0 +1,109 @@
+"""Method parameters: a frozen dataclass per method (generators, scorers, policies, segmenters).
+
+The CLI (`--param key=value`) and the app build from the same dataclass fields, so a new method
+needs no CLI or UI edit. Values are coerced by the field's annotated type (int, float, bool, str,
+and `X | None`); an unknown key or a bad value is a short ValueError naming the valid keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def parse_pairs(pairs: Iterable[str]) -> dict[str, str]:
+    """['gamma=0.5', 'k=10'] -> {'gamma': '0.5', 'k': '10'}."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param needs key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _base_types(annotation: Any) -> tuple[type, ...]:
+    """The concrete types an annotation allows (`int | None` -> (int, NoneType))."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _coerce_one(name: str, kind: type, value: Any) -> Any:
+    if kind is bool:
+        text = str(value).lower()
+        if isinstance(value, bool) or text in _TRUE | _FALSE:
+            return value if isinstance(value, bool) else text in _TRUE
+        raise ValueError(f"parameter {name} must be true or false, got {value!r}")
+    if kind in (int, float):
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"parameter {name} must be {kind.__name__}, got {value!r}") from None
+        if kind is int and isinstance(value, float) and value != number:
+            raise ValueError(f"parameter {name} must be a whole number, got {value!r}")
+        return number
+    return str(value)
+
+
+def coerce(name: str, annotation: Any, value: Any) -> Any:
+    if typing.get_origin(annotation) is dict:  # nested parameters: a dict, or JSON text
+        if isinstance(value, dict):
+            return value
+        try:
+            parsed = json.loads(value)
+        except (TypeError, json.JSONDecodeError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ValueError(f"parameter {name} must be a JSON object, got {value!r}")
+        return parsed
+    kinds = _base_types(annotation)
+    if type(None) in kinds and (value is None or str(value).lower() in ("", "none", "null")):
+        return None
+    concrete = [k for k in kinds if k is not type(None)]
+    return _coerce_one(name, concrete[0] if concrete else str, value)
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def build_params(defaults: Any, raw: dict[str, Any] | None, what: str = "method") -> Any:
+    """`defaults` (a frozen dataclass instance) with `raw` values coerced in, then checked."""
+    raw = dict(raw or {})
+    types_ = field_types(type(defaults))
+    unknown = sorted(set(raw) - set(types_))
+    if unknown:
+        valid = ", ".join(types_) or "(none)"
+        raise ValueError(f"unknown {what} parameter(s) {unknown}; valid: {valid}")
+    values = {k: coerce(k, types_[k], v) for k, v in raw.items()}
+    params = dataclasses.replace(defaults, **values)
+    check = getattr(params, "check_inputs", None)
+    if check is not None:
+        check()
+    return params
+
+
+def describe(defaults: Any) -> list[dict]:
+    """One row per field (name, type, default, help from field metadata) for help texts and UIs."""
+    types_ = field_types(type(defaults))
+    return [
+        {
+            "name": f.name,
+            "type": types_[f.name],
+            "default": getattr(defaults, f.name),
+            "help": f.metadata.get("help", ""),
+        }
+        for f in dataclasses.fields(defaults)
+    ]
+
+
+def as_dict(params: Any) -> dict:
+    return dataclasses.asdict(params)

@@ -1,0 +1,102 @@
+"""What several scorers load: a run's classifier, class-mean softmax (DBB Eq. 3), pixels, masks.
+
+Loaded models are cached per process (a finished run's weights never change).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from debias_core.store import Sample, SampleFilter, Store
+
+TRAIN_HINT = "train one with `python -m debias_core train DIR --method erm` and pass --run ID"
+
+
+def check_run(store: Store, run_id: int | None, what: str) -> None:
+    """A finished classifier run exists, or a ValueError saying how to make one."""
+    if run_id is None:
+        raise ValueError(f"{what} needs a classifier run: {TRAIN_HINT}")
+    try:
+        run = store.get_run(run_id)
+    except KeyError:
+        raise ValueError(
+            f"{what}: there is no run {run_id} in this project; {TRAIN_HINT}"
+        ) from None
+    if run.status != "done" or not (Path(run.dir) / "model.safetensors").is_file():
+        raise ValueError(f"{what}: run {run_id} is {run.status} and has no model; {TRAIN_HINT}")
+
+
+@functools.lru_cache(maxsize=4)
+def _classifier(root: str, run_id: int, device: str):
+    from debias_core.train.run import load_run_model
+
+    return load_run_model(Store.open(Path(root)), run_id, device)
+
+
+def classifier(store: Store, run_id: int, device: str = "cpu"):
+    """(model in eval mode, its TrainConfig)."""
+    return _classifier(str(store.root), int(run_id), str(device))
+
+
+def pixels(store: Store, sample_ids: Sequence[int], size: int) -> torch.Tensor:
+    """(N, 3, size, size) in [-1, 1]: the classifiers' normalisation (train/tensors.py)."""
+    out = []
+    for sid in sample_ids:
+        image = store.sample_image(sid)
+        if image.size != (size, size):
+            image = image.resize((size, size), Image.BILINEAR)
+        out.append(torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1))
+    return torch.stack(out).float().div(127.5).sub(1.0)
+
+
+@torch.no_grad()
+def probabilities(model, x: torch.Tensor, device: str = "cpu", batch: int = 512) -> torch.Tensor:
+    parts = [model(x[i : i + batch].to(device)).softmax(1).cpu() for i in range(0, len(x), batch)]
+    return torch.cat(parts) if parts else torch.empty(0)
+
+
+@functools.lru_cache(maxsize=4)
+def _class_mean_softmax(root: str, run_id: int, device: str) -> tuple[float, ...]:
+    from debias_core.train.tensors import load_tensors
+
+    store = Store.open(Path(root))
+    model, config = classifier(store, run_id, device)
+    train = load_tensors(store, SampleFilter(source="real", split="train"), config.image_size)
+    probs = probabilities(model, train.x, device)
+    n_classes = len(store.class_names)
+    own = probs[torch.arange(len(train)), train.y]
+    return tuple(
+        float(own[train.y == c].mean()) if bool((train.y == c).any()) else float("nan")
+        for c in range(n_classes)
+    )
+
+
+def class_mean_softmax(store: Store, run_id: int, device: str = "cpu") -> np.ndarray:
+    """Psi_c = mean over real train samples of class c of softmax(f(x))[c] (DBB Eq. 3)."""
+    return np.asarray(_class_mean_softmax(str(store.root), int(run_id), str(device)))
+
+
+def source_mask(store: Store, sample: Sample, segmenter: str) -> np.ndarray | None:
+    """The mask of a generated sample's source image: its recipe's mask, else the source's own
+    mask from `segmenter`; None when there is neither."""
+    if sample.recipe_id is not None:
+        mask_id = store.get_recipe(sample.recipe_id).mask_id
+        if mask_id is not None:
+            return store.mask_pixels(mask_id)
+    if sample.parent_id is None:
+        return None
+    row = store.find_mask(sample.parent_id, segmenter=segmenter)
+    return None if row is None else store.mask_pixels(row["id"])
+
+
+def fit_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    if mask.shape == (size, size):
+        return mask
+    pil = Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)
+    return np.asarray(pil) > 127

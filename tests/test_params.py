@@ -1,0 +1,70 @@
+"""Method parameters: text -> typed values by the dataclass's annotations; the `methods` listing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from debias_core.cli import main
+from debias_core.params import build_params, describe, parse_pairs
+
+
+@dataclass(frozen=True)
+class Example:
+    run: int | None = None
+    gamma: float = 0.7
+    steps: int = 10
+    strict: bool = True
+    prompt: str = ""
+    nested: dict[str, Any] = field(default_factory=dict, metadata={"help": "inner params"})
+
+    def check_inputs(self) -> None:
+        if self.steps < 1:
+            raise ValueError("steps must be >= 1")
+
+
+def test_text_values_are_coerced_by_annotation():
+    raw = parse_pairs(["run=3", "gamma=0.5", "strict=no", "prompt=a b", 'nested={"k": 1}'])
+    params = build_params(Example(), raw)
+    assert params == Example(run=3, gamma=0.5, strict=False, prompt="a b", nested={"k": 1})
+    assert build_params(Example(run=2), {"run": "none"}).run is None
+    assert build_params(Example(), {"steps": 4.0}).steps == 4  # JSON numbers from job params
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"bogus": "1"}, r"unknown method parameter\(s\) \['bogus'\]; valid: run, gamma"),
+        ({"steps": "x"}, "parameter steps must be int"),
+        ({"steps": 2.5}, "must be a whole number"),
+        ({"strict": "maybe"}, "must be true or false"),
+        ({"nested": "[1]"}, "must be a JSON object"),
+        ({"steps": "0"}, "steps must be >= 1"),  # the dataclass's own check
+    ],
+)
+def test_bad_values_are_short_errors(raw, message):
+    with pytest.raises(ValueError, match=message):
+        build_params(Example(), raw)
+
+
+def test_pairs_need_an_equals_sign():
+    with pytest.raises(ValueError, match="key=value"):
+        parse_pairs(["gamma"])
+
+
+def test_describe_lists_fields_with_defaults_and_help():
+    rows = {r["name"]: r for r in describe(Example())}
+    assert rows["gamma"]["default"] == 0.7 and rows["nested"]["help"] == "inner params"
+
+
+def test_methods_command_lists_every_registry(capsys):
+    assert main(["methods", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    diffinject = {f["name"]: f["default"] for f in table["generators"]["diffinject"]}
+    assert diffinject["gamma"] == 0.7 and diffinject["t_edit"] == 0.5 and diffinject["k"] == 10
+    assert set(table["policies"]) == {"dbb", "judge", "segmentation"}
+    assert set(table["scorers"]) == {"softmax-shift", "ig-in-mask", "judge", "segmentation-check"}
+    assert set(table["segmenters"]) == {"dataset", "grounded-sam"}
