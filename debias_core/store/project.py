@@ -16,10 +16,13 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from debias_core.store.curation import CurationMixin
+from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
 from debias_core.store.records import dumps, loads, now
 from debias_core.store.samples import SamplesMixin
 from debias_core.store.schema import FORMAT, MIGRATIONS
+from debias_core.store.tags import TagsMixin
+from debias_core.store.views import ViewsMixin
 
 DB_NAME = "project.db"
 
@@ -28,7 +31,7 @@ class NotAProject(ValueError):
     """The folder or file is not a Debias Studio project."""
 
 
-class Store(SamplesMixin, CurationMixin, JobsMixin):
+class Store(SamplesMixin, CurationMixin, JobsMixin, EmbeddingsMixin, TagsMixin, ViewsMixin):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
     def __init__(self, root: Path) -> None:
