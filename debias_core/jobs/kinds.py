@@ -38,3 +38,58 @@ def check_train(store, params: dict):
 
 
 train_job.validate = check_train
+
+
+@JOB_KINDS.register("embed")
+def embed_job(ctx: JobContext, params: dict) -> dict:
+    """Embed the samples that have no cached vector in a feature space; params: EmbedConfig."""
+    from debias_core.analysis.embeddings import embed_missing
+
+    result = embed_missing(
+        ctx.store, check_embed(ctx.store, params), ctx.device, ctx.progress, ctx.job_id
+    )
+    return {
+        "message": f"{result.new} new samples embedded with {result.features} "
+        f"({result.total} in this space)",
+        "new": result.new,
+        "total": result.total,
+        "features": result.features,
+    }
+
+
+def check_embed(store, params: dict):
+    from debias_core.analysis.embeddings import check_embed as check
+
+    return check(store, params)
+
+
+embed_job.validate = check_embed
+
+
+@JOB_KINDS.register("umap")
+def umap_job(ctx: JobContext, params: dict) -> dict:
+    """Embed what is missing, then a UMAP of every sample (reused if this exact one is stored).
+
+    Params: ProjectionConfig fields without `method`.
+    """
+    from debias_core.analysis.embeddings import project
+
+    result = project(ctx.store, check_umap(ctx.store, params), ctx.device, ctx.progress, ctx.job_id)
+    p = result.projection
+    done = "reused" if result.reused else f"computed in {p.seconds:.1f} s"
+    return {
+        "message": f"UMAP of {len(p.ids)} samples ({p.features}) {done}",
+        "projection_id": p.id,
+        "reused": result.reused,
+    }
+
+
+def check_umap(store, params: dict):
+    from debias_core.analysis.embeddings import check_projection
+
+    if "method" in params:
+        raise ValueError("a umap job takes ProjectionConfig fields without 'method'")
+    return check_projection(store, {**params, "method": "umap"})
+
+
+umap_job.validate = check_umap
