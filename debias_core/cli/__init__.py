@@ -11,10 +11,10 @@ import argparse
 import json
 import sys
 
-from debias_core.cli import generate, project, train
+from debias_core.cli import curation, generate, project, train
 from debias_core.cli.common import EXPECTED_ERRORS, progress_printer
 
-COMMAND_MODULES = (project, train, generate)
+COMMAND_MODULES = (project, train, generate, curation)
 
 __all__ = ["EXPECTED_ERRORS", "build_parser", "main", "progress_printer"]
 
