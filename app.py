@@ -12,7 +12,7 @@ import sys
 
 import gradio as gr
 
-from ui import generate, groups, review, train_eval
+from ui import embeddings, generate, groups, review, train_eval
 from ui.launch import (
     AUTH_ENV,
     add_page_loads,
@@ -24,7 +24,7 @@ from ui.launch import (
 )
 from ui.state import AppContext
 
-TABS = (groups, generate, review, train_eval)
+TABS = (groups, generate, review, embeddings, train_eval)
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:
