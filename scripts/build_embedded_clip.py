@@ -61,6 +61,8 @@ class ClipBuildConfig:
     digit_first_white_on_black: bool = False  # and only white digits on black then
     digit_caption_fraction: float = 0.0  # after the digit-first steps: digit-only captions
     noise: float = 6.0  # std (0-255 scale) of pixel noise, as generated images carry
+    rotate: float = 0.0  # max degrees of a random rotation (augmentation; see random_affine)
+    rescale: float = 0.0  # max relative change of size (augmentation)
     image_size: int = 32
     patch_size: int = 8
     vision_hidden: int = 64
@@ -156,6 +158,27 @@ def image_processor(cfg: ClipBuildConfig):
 
 
 # -- training ------------------------------------------------------------------------------------
+def random_affine(pixels: torch.Tensor, gen: torch.Generator, rotate: float, rescale: float):
+    """Rotate by up to +-`rotate` degrees and rescale by up to +-`rescale` (border colour fills).
+
+    Writers differ in slant and size; a ViT, unlike a CNN, has no built-in tolerance for it.
+    """
+    if not rotate and not rescale:
+        return pixels
+    n = len(pixels)
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * np.radians(rotate)
+    scale = 1 + (torch.rand(n, generator=gen) * 2 - 1) * rescale
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)],
+        1,
+    )
+    grid = torch.nn.functional.affine_grid(theta, list(pixels.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(
+        pixels, grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
+
+
 class CaptionBank:
     """Every training caption tokenized once (the corpus is finite): a step indexes rows."""
 
@@ -185,6 +208,7 @@ def train(model, tokenizer, cfg: ClipBuildConfig, log, probe=None) -> list[float
         digit_first = step < cfg.digit_first_fraction * cfg.steps
         source = shapes if digit_first and cfg.digit_first_white_on_black else sampler
         pixels, picks = source.render(cfg.batch_size)
+        pixels = random_affine(pixels, gen, cfg.rotate, cfg.rescale)
         pixels = (pixels + cfg.noise / 127.5 * torch.randn(pixels.shape, generator=gen)).clamp(
             -1, 1
         )

@@ -272,6 +272,8 @@ def test_embeddings_view_selection_grid_and_actions(app):
     assert call(c, "embeddings_untag", small, "odd", "", False, "tag")[0].startswith("Un-tagged: 1")
     refused(c, "embeddings_tag", small, "", "", False, "tag", match="type a tag")
     refused(c, "embeddings_select", "1, x", match="whole numbers")
+    refused(c, "embeddings_select", str(10**30), match="positive whole numbers")
+    refused(c, "embeddings_accept", {"ids": [10**30]}, "", "", True, "status", match="positive")
     refused(c, "embeddings_select", "999999", match="no sample with id 999999")
 
     assert 200 < len(every) <= 400

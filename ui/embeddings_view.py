@@ -214,13 +214,18 @@ def recolour(ctx: AppContext, projection_id, colour_by: str) -> dict:
 
 
 # -- the grid ------------------------------------------------------------------------------------
+MAX_ID = 2**63 - 1  # SQLite's integer range
+
+
 def parse_ids(text) -> list[int]:
-    """'3, 5 9' or a list -> sample ids (de-duplicated, in order)."""
-    parts = str(text or "").replace(",", " ").split() if not isinstance(text, list) else text
+    """'3, 5 9' or a list -> sample ids (de-duplicated, in order); anything else is refused."""
+    parts = text if isinstance(text, list | tuple) else str(text or "").replace(",", " ").split()
     try:
         ids = [int(p) for p in parts]
     except (TypeError, ValueError):
         raise ValueError("sample ids are whole numbers separated by commas or spaces") from None
+    if any(not 0 < i <= MAX_ID for i in ids):
+        raise ValueError("sample ids are positive whole numbers")
     return list(dict.fromkeys(ids))
 
 
@@ -290,10 +295,10 @@ def grid_info(value: dict | None) -> str:
 
 
 def ticked_ids(value: dict | None) -> list[int]:
-    if not value:
+    if not isinstance(value, dict):
         return []
-    off = {int(i) for i in value.get("unchecked", [])}
-    return [int(i) for i in value.get("ids", []) if int(i) not in off]
+    off = set(parse_ids(list(value.get("unchecked") or [])))
+    return [i for i in parse_ids(list(value.get("ids") or [])) if i not in off]
 
 
 def act(ctx: AppContext, value: dict, action: str, tags: str, reason: str, confirmed: bool,
