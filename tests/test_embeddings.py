@@ -69,7 +69,7 @@ def test_embed_job_reports_progress_and_resumes_after_cancel(tiny_project):
         __import__("time").sleep(0.1)
     job = tiny_project.get_job(job_id)
     assert job.status == "done" and job.result["new"] == n - 128 and job.result["total"] == n
-    assert job.units_done == -(-n // 64) and job.progress == 1.0
+    assert job.units_done == job.units_total == 2 + -(-(n - 128) // 64) and job.progress == 1.0
     assert sum(EMBED_CALLS) == n  # nothing embedded twice
 
 

@@ -66,8 +66,12 @@ def embed_missing(
     progress: Progress = _quiet,
     job_id: int | None = None,
     sample_ids: Sequence[int] | None = None,
+    on_plan: Callable[[int], None] | None = None,
 ) -> EmbedResult:
-    """Embed the samples (all of the project by default) that have no cached vector yet."""
+    """Embed the samples (all of the project by default) that have no cached vector yet.
+
+    `on_plan(n)` hears how many batches (work units) this call will run.
+    """
     start = time.perf_counter()
     extractor = get_extractor(store, config.features, device)
     model_hash = extractor.model_id()
@@ -75,6 +79,8 @@ def embed_missing(
     have = store.embedded_ids(extractor.spec, model_hash)
     todo = np.setdiff1d(wanted, have).tolist()
     size = input_size(extractor)
+    if on_plan is not None:
+        on_plan(-(-len(todo) // config.batch_size))
     for start_at in range(0, len(todo), config.batch_size):
         chunk = todo[start_at : start_at + config.batch_size]
         progress(start_at / len(todo), f"{extractor.spec}: {start_at}/{len(todo)} new samples")

@@ -45,9 +45,12 @@ def embed_job(ctx: JobContext, params: dict) -> dict:
     """Embed the samples that have no cached vector in a feature space; params: EmbedConfig."""
     from debias_core.analysis.embeddings import embed_missing
 
-    result = embed_missing(
-        ctx.store, check_embed(ctx.store, params), ctx.device, ctx.progress, ctx.job_id
-    )
+    config = check_embed(ctx.store, params)
+
+    def plan(batches: int) -> None:  # a resumed job keeps the units it finished before
+        ctx.set_units_total(ctx.store.units_done(ctx.job_id) + batches)
+
+    result = embed_missing(ctx.store, config, ctx.device, ctx.progress, ctx.job_id, on_plan=plan)
     return {
         "message": f"{result.new} new samples embedded with {result.features} "
         f"({result.total} in this space)",
