@@ -258,10 +258,11 @@ def test_embeddings_lasso_fills_the_grid_accept_then_reload(browser_page, live):
     surely_out = {int(i) for i, m in zip(projection.ids, margin, strict=True) if m < -1.5}
     assert surely_in and surely_in <= set(shown) and not set(shown) & surely_out
     assert len(shown) == len(set(shown))
-    page.wait_for_function(  # every tile's thumbnail is served and decoded
-        "() => Array.from(document.querySelectorAll('#emb-grid img'))"
-        ".every(i => i.complete && i.naturalWidth > 0)"
+    sprite = page.locator("#emb-grid .ds-img").first.evaluate(
+        "el => getComputedStyle(el).backgroundImage.slice(5, -2)"
     )
+    assert page.request.get(sprite).ok  # the page's tiles are one sprite image
+    page.wait_for_timeout(500)  # let it paint for the screenshot
     shot(page, "6-embeddings-lasso")
 
     # Accept them (all ticked), then reload: decisions kept and points recoloured.

@@ -48,6 +48,16 @@ const decode = (b64, Type) => {
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
   return new Type(bytes.buffer);
 };
+function runs(pairs, n) {  // [[first, count], ...] -> the sorted ids
+  const ids = new Int32Array(n); let k = 0;
+  for (const [first, count] of pairs) for (let j = 0; j < count; j++) ids[k++] = first + j;
+  return ids;
+}
+function scaled(b64, low, step) {  // 16-bit steps of the axis range -> coordinates
+  const q = decode(b64, Uint16Array), out = new Float32Array(q.length);
+  for (let i = 0; i < q.length; i++) out[i] = low + q[i] * step;
+  return out;
+}
 function traces() {
   const n = state.ids.length, members = state.categories.map(() => []);
   for (let i = 0; i < n; i++) members[state.codes[i]].push(i);
@@ -101,6 +111,7 @@ function highlight(ids) {
 }
 window.addEventListener('ds-embeddings-highlight', (e) => highlight(e.detail || []));
 function apply(v) {
+  const started = performance.now();
   if (!v || v.kind === 'empty') {
     state.ids = null; if (window.Plotly) Plotly.purge(box);
     box.innerHTML = `<div class="ds-empty"></div>`;
@@ -109,14 +120,16 @@ function apply(v) {
   }
   if (v.kind === 'points') {
     box.innerHTML = '';
-    state.ids = decode(v.ids, Int32Array); state.x = decode(v.x, Float32Array);
-    state.y = decode(v.y, Float32Array); state.projection = v.projection_id; state.title = v.title;
+    state.ids = runs(v.ids, v.n); state.x = scaled(v.x, v.x0, v.x_step);
+    state.y = scaled(v.y, v.y0, v.y_step);
+    state.projection = v.projection_id; state.title = v.title;
   } else if (v.projection_id !== state.projection) {
     return;  // colours for another view: the points shown are not theirs
   }
-  state.codes = decode(v.codes, Uint16Array);
+  state.codes = decode(v.codes, Uint8Array);
   state.categories = v.categories; state.colors = v.colors;
   draw();
+  box.dataset.drawMs = String(Math.round(performance.now() - started));  // for the bench
 }
 watch('value', () => apply(props.value));
 apply(props.value);
@@ -128,8 +141,8 @@ GRID_CSS = """
 .ds-tile { width: 76px; border: 2px solid transparent; border-radius: 4px; cursor: pointer;
   font-size: 10px; line-height: 1.2; text-align: center; user-select: none; opacity: 0.45; }
 .ds-tile.on { border-color: #ff7f0e; opacity: 1; }
-.ds-tile img { width: 64px; height: 64px; image-rendering: pixelated; display: block;
-  margin: 0 auto; }
+.ds-tile .ds-img { width: 64px; height: 64px; image-rendering: pixelated; margin: 0 auto;
+  background-repeat: no-repeat; }
 .ds-tile .st-accepted { color: #2ca02c; } .ds-tile .st-rejected { color: #d62728; }
 .ds-grid-bar { margin: 4px 0; font-size: 0.9em; }
 .ds-grid-bar button { margin-right: 6px; }
@@ -158,7 +171,11 @@ function render() {
     const tile = document.createElement('div');
     tile.className = 'ds-tile' + (o.has(item.id) ? '' : ' on');
     tile.dataset.id = item.id; tile.dataset.k = k; tile.title = item.group;
-    const img = document.createElement('img'); img.src = item.url; img.loading = 'lazy';
+    const img = document.createElement('div'); img.className = 'ds-img';
+    const cols = v.columns || 20, cell = v.cell || 64;
+    img.style.backgroundImage = `url("${v.sprite}")`;
+    img.style.backgroundPosition =
+      `-${(item.cell % cols) * cell}px -${Math.floor(item.cell / cols) * cell}px`;
     const cap = document.createElement('div');
     const st = document.createElement('span'); st.className = 'st-' + item.status;
     st.textContent = item.status;

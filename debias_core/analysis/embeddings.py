@@ -75,7 +75,7 @@ def embed_missing(
     start = time.perf_counter()
     extractor = get_extractor(store, config.features, device)
     model_hash = extractor.model_id()
-    wanted = np.asarray(store.sample_ids() if sample_ids is None else sample_ids, np.int64)
+    wanted = store.all_sample_ids() if sample_ids is None else np.asarray(sample_ids, np.int64)
     have = store.embedded_ids(extractor.spec, model_hash)
     todo = np.setdiff1d(wanted, have).tolist()
     size = input_size(extractor)
@@ -147,7 +147,7 @@ def project(
             progress(0.5 * fraction, message)
 
         embed_missing(store, EmbedConfig(config.features), device, embedding_progress, job_id)
-    every = np.asarray(store.sample_ids(), np.int64)
+    every = store.all_sample_ids()
     ids = np.intersect1d(every, store.embedded_ids(extractor.spec, model_hash))
     if not len(ids):
         raise ValueError(f"no sample has a {extractor.spec} embedding yet: embed first")
@@ -170,6 +170,7 @@ def project(
     return ProjectionResult(store.get_projection(projection_id), False, len(every) - len(ids))
 
 
-def is_current(store: Store, projection: Projection) -> bool:
-    """Whether a projection still covers exactly the project's samples."""
-    return projection.set_key == set_key(store.sample_ids())
+def is_current(store: Store, projection: Projection, every: np.ndarray | None = None) -> bool:
+    """Whether a projection still covers exactly the project's samples (`every`: their ids)."""
+    every = store.all_sample_ids() if every is None else every
+    return len(every) == len(projection.ids) and bool(np.array_equal(every, projection.ids))
