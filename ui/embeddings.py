@@ -112,6 +112,7 @@ function highlight(ids) {
 window.addEventListener('ds-embeddings-highlight', (e) => highlight(e.detail || []));
 function apply(v) {
   const started = performance.now();
+  box.dataset.appliedAt = String(Math.round(started));  // when the value arrived (bench)
   if (!v || v.kind === 'empty') {
     state.ids = null; if (window.Plotly) Plotly.purge(box);
     box.innerHTML = `<div class="ds-empty"></div>`;
