@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--lasso", type=int, default=5_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, default=None, help="project folder to keep / reuse")
+    parser.add_argument("--umap", action="store_true", help="also time a UMAP of every sample")
     args = parser.parse_args()
 
     import httpx
@@ -175,6 +176,8 @@ def main() -> None:
             browser = bench_browser(url, args.runs)
         finally:
             demo.close()
+        if args.umap:
+            time_umap(folder)
     finally:
         if args.keep is None:
             shutil.rmtree(folder.parent, ignore_errors=True)
@@ -190,6 +193,16 @@ def main() -> None:
     for label, values in lasso.items():
         print(line(label, statistics.median(values), LASSO_TARGET_S))
     print(f"load average at the end {os.getloadavg()}")
+
+
+def time_umap(folder: Path) -> None:
+    """The umap job's work in this process: numba's compilation, then the fit (or a reuse)."""
+    from debias_core.analysis.embeddings import ProjectionConfig, project
+
+    start = time.perf_counter()
+    result = project(Store.open(folder), ProjectionConfig("clip", "umap"), embed=False)
+    done = "reused" if result.reused else f"fit {result.projection.seconds:.1f} s"
+    print(f"UMAP of {len(result.projection.ids):,}: {time.perf_counter() - start:.1f} s ({done})")
 
 
 if __name__ == "__main__":

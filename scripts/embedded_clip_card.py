@@ -72,8 +72,11 @@ def write_card(out: Path, stats: dict) -> None:
         "symmetric cross-entropy with every agreeing (image, caption) pair as a target, spread "
         "evenly; counting those as negatives would teach the model to separate what the text "
         "does not.",
-        f"- The first {cfg['digit_first_fraction']:.0%} of steps use digit-only captions: "
-        "colours are learned in a few hundred steps, the digit's shape is not.",
+        f"- The first {cfg['digit_first_fraction']:.1%} of steps use digit-only captions "
+        "(`a photo of digit 3`): colours are learned in a few hundred steps, the digit's shape "
+        f"is not. After them, {cfg['digit_caption_fraction']:.0%} of captions stay digit-only, "
+        "which keeps the digit from being forgotten while the colours are learned (without "
+        "them it fell from 93% to 87-89%; trials in `bench/RESULTS.md`).",
         f"- Images: fresh renders every step (random digit, combination and shift), plus pixel "
         f"noise of std {cfg['noise']} (0-255 scale), as generated images carry.",
         f"- AdamW lr {cfg['lr']}, warm-up {cfg['warmup']} steps then cosine, batch "
