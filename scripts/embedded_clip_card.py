@@ -98,8 +98,9 @@ def write_card(out: Path, stats: dict) -> None:
         "",
         "## Wall time",
         f"Total {times['total_s']:.0f} s on a 2-core CPU (torch {stats['torch']}, "
-        f"{stats['threads']} thread(s)): training {times['train_s']:.0f} s, measuring "
-        f"{times['eval_s']:.0f} s.{load_text}",
+        f"{stats['threads']} thread(s)): training {times['train_s']:.0f} s "
+        f"({times['train_s'] / cfg['steps']:.2f} s a step), measuring {times['eval_s']:.0f} s."
+        f"{load_text}",
         "",
         "## Files",
         f"{total_mb:.1f} MB in all (content hash `{stats['content_hash'][:16]}...`).",

@@ -216,9 +216,6 @@ watch('value', () => {
 render();
 """
 
-ACTIONS = ("accept", "reject", "tag", "untag")
-
-
 def hover_thumbnail(ctx: AppContext, sample_id) -> str:
     """The hover thumbnail's URL (made on first request); '' for an unknown id."""
     try:
