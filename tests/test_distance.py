@@ -99,6 +99,13 @@ def test_report_rows_match_a_closed_form_on_the_same_subsets(project_with_two_jo
     )
     assert rows[("job", "job 2")].distance == pytest.approx(ffr.distance)
 
+    # The overall floor draws as many real train samples (of the same groups) as there are
+    # generated ones: 24, not every train sample of groups (0, 1) and (1, 0).
+    overall = rows[("overall", "all generated")]
+    in_groups = [store.sample_ids(SampleFilter(source="real", split="train", y=y, a=a))
+                 for y, a in ((0, 1), (1, 0))]  # fmt: skip
+    assert overall.n_generated == 24 and overall.n_floor == min(24, sum(map(len, in_groups)))
+
 
 def test_report_leaves_small_sets_blank_and_filters_by_status(project_with_two_jobs):
     from debias_core.analysis.distance_report import (
@@ -120,3 +127,25 @@ def test_report_leaves_small_sets_blank_and_filters_by_status(project_with_two_j
         distance_report(store, DistanceConfig(features="test-colour", status="maybe"))
     with pytest.raises(ValueError, match="must differ"):
         distance_report(store, DistanceConfig(features="test-colour", reference_split="train"))
+
+
+def test_the_floor_matches_the_generated_set_in_size(project_with_two_jobs):
+    from debias_core.analysis.distance_report import DistanceConfig, distance_report
+    from debias_core.store import GeneratedImage, Recipe, SampleFilter
+
+    store = project_with_two_jobs
+    rng = np.random.default_rng(1)
+    recipe = Recipe(method="txt2img", backbone_id="test", backbone_hash="0", seed=0)
+    images = [GeneratedImage(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), 0, 0, recipe)]
+    store.add_generated_unit(None, None, images * 4)  # the aligned group (0, 0)
+    train = store.sample_ids(SampleFilter(source="real", split="train", y=0, a=0))
+    assert len(train) > 4
+
+    def row(**options):
+        report = distance_report(store, DistanceConfig(features="test-colour", **options))
+        return next(r for r in report.rows if r.key == "digit 0 / red")
+
+    matched, full = row(), row(matched_floor=False)
+    assert (matched.n_floor, full.n_floor) == (4, len(train))
+    assert matched.floor != full.floor and row().floor == matched.floor  # seeded: repeatable
+    assert row(seed=1).floor != matched.floor

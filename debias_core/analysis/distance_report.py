@@ -5,8 +5,9 @@ the real samples of the reference split (default: test) *in the same groups*; it
 distance from the real train samples of those groups to the same reference. A generated set at
 or below its floor is as close to the reference as real training data is.
 
-Fréchet distances grow as samples shrink (the covariance of a few points is noisy), so read a row
-against its floor and its counts; a set with fewer than `min_samples` is left blank, with a note.
+Fréchet distances grow as samples shrink (the covariance of a few points is noisy), so by default
+the floor is computed from as many real samples as the row has generated ones (`matched_floor`);
+a set with fewer than `min_samples` is left blank, with a note.
 On a biased train split the overall floor also measures the group-mix shift between train and a
 balanced test split.
 """
@@ -33,6 +34,8 @@ class DistanceConfig:
     reference_split: str = "test"
     floor_split: str = "train"
     min_samples: int = 2
+    matched_floor: bool = True  # the floor from as many real samples as the generated set has
+    seed: int = 0  # which real samples a matched floor draws
 
     def check_inputs(self) -> None:
         if self.status not in STATUSES:
@@ -120,6 +123,10 @@ def _row(sets: _Sets, config: DistanceConfig, scope: str, key: str, chosen: list
     reference = [r["id"] for r in in_groups if r["split"] == config.reference_split]
     floor_set = [r["id"] for r in in_groups if r["split"] == config.floor_split]
     generated = [g["id"] for g in chosen]
+    if config.matched_floor and len(floor_set) > len(generated):
+        # Fréchet distances shrink as sets grow: compare like with like.
+        rng = np.random.default_rng(config.seed)
+        floor_set = sorted(rng.choice(floor_set, len(generated), replace=False).tolist())
     distance = _distance(sets, generated, reference, config.min_samples)
     floor = _distance(sets, floor_set, reference, config.min_samples)
     note = ""
