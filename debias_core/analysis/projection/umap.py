@@ -33,6 +33,8 @@ class Umap:
 
     @staticmethod
     def fit_transform(features: np.ndarray, params: UmapParams, seed: int) -> np.ndarray:
+        import warnings
+
         import umap
 
         x = np.asarray(features, np.float32)
@@ -47,4 +49,6 @@ class Umap:
             random_state=seed,  # deterministic (and single-threaded) for a fixed seed
             n_components=2,
         )
-        return np.asarray(reducer.fit_transform(x), np.float32)
+        with warnings.catch_warnings():  # "n_jobs overridden by random_state": wanted here
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            return np.asarray(reducer.fit_transform(x), np.float32)
