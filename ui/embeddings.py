@@ -216,6 +216,7 @@ watch('value', () => {
 render();
 """
 
+
 def hover_thumbnail(ctx: AppContext, sample_id) -> str:
     """The hover thumbnail's URL (made on first request); '' for an unknown id."""
     try:
