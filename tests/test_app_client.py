@@ -217,6 +217,78 @@ def test_bulk_needs_confirmation_then_decides_the_filtered_set(app):
     assert {ctx.store.status_of(s.id) for s in pending} == {"rejected"}
 
 
+def _ids(payload: dict) -> list[int]:
+    return [first + k for first, count in payload["ids"] for k in range(count)]
+
+
+def test_embeddings_view_selection_grid_and_actions(app):
+    ctx, url = app
+    c = client(url)
+    assert call(c, "embeddings_load")["choices"][0][1] == "clip"
+    payload, info = call(c, "embeddings_open", "clip", "pca", "status")
+    assert payload["kind"] == "empty" and "Compute embeddings" in info
+    assert "Queued embed job" in call(c, "embeddings_embed_submit", "clip")
+    assert wait_job(c, "embed")[2] == "done"
+    call(c, "embed_jobs_refresh")
+    refused(c, "embed_job_cancel", "", match="pick a job")
+    embed_job = next(j.id for j in ctx.store.list_jobs() if j.kind == "embed")
+    refused(c, "embed_job_resume", str(embed_job), match="only")
+    payload, info = call(c, "embeddings_view", "clip", "pca", "status")
+    every = ctx.store.sample_ids()
+    assert payload["kind"] == "points" and _ids(payload) == every and payload["n"] == len(every)
+    assert payload["categories"] == ["real", "pending", "accepted", "rejected"]
+    assert "PCA of clip" in info
+    colours = call(c, "embeddings_colour", "group")  # the session remembers the projection
+    assert colours["kind"] == "colors" and len(colours["categories"]) == 4
+    assert "x" not in colours  # a recolouring never re-sends coordinates
+    refused(c, "embeddings_colour", "shoe size", match="not in the list of choices")
+
+    generated = ctx.store.sample_ids(SampleFilter(source="generated"))
+    assert len(generated) >= 4, "the generate test above makes them"
+    real = ctx.store.sample_ids(SampleFilter(source="real"))[:20]
+    grid, note, page = call(c, "embeddings_select", ", ".join(map(str, generated[:3] + real)))
+    assert grid["ids"] == generated[:3] + real and page == 1 and "23" in note
+    assert [t["id"] for t in grid["items"]] == grid["ids"]
+    assert grid["sprite"].startswith("gradio_api/file=") and grid["items"][2]["cell"] == 2
+    with httpx.Client(base_url=url) as http:  # one sprite image holds the page's tiles
+        assert http.get(f"/{grid['sprite']}").status_code == 200
+    before = n_decisions(ctx)
+    refused(c, "embeddings_accept", grid, "", "", False, "status", match="confirmation")
+    assert n_decisions(ctx) == before
+    grid["unchecked"] = real[:5]  # un-ticked in the grid: left alone
+    out = call(c, "embeddings_accept", grid, "", "looks right", True, "status")
+    assert out[0] == "Accepted: 3 samples of 18 selected (15 real samples skipped)."
+    assert out[3]["kind"] == "colors" and out[4] is False  # recoloured; confirmation reset
+    assert [ctx.store.status_of(i) for i in generated[:3]] == ["accepted"] * 3
+    assert ctx.store.decisions_for(generated[0])[-1]["reason"] == "looks right"
+    small = call(c, "embeddings_select", str(generated[3]))[0]
+    assert call(c, "embeddings_reject", small, "", "", False, "status")[0].startswith("Rejected: 1")
+    assert call(c, "embeddings_tag", small, "odd, blurry", "", False, "tag")[0].startswith(
+        "Tagged: 2"
+    )
+    assert ctx.store.tags_of(generated[3]) == ["blurry", "odd"]
+    assert call(c, "embeddings_untag", small, "odd", "", False, "tag")[0].startswith("Un-tagged: 1")
+    refused(c, "embeddings_tag", small, "", "", False, "tag", match="type a tag")
+    refused(c, "embeddings_select", "1, x", match="whole numbers")
+    refused(c, "embeddings_select", str(10**30), match="positive whole numbers")
+    refused(c, "embeddings_accept", {"ids": [10**30]}, "", "", True, "status", match="positive")
+    refused(c, "embeddings_select", "999999", match="no sample with id 999999")
+
+    assert 200 < len(every) <= 400
+    many, _, _ = call(c, "embeddings_select", " ".join(map(str, every)))
+    assert many["pages"] == 2 and len(many["items"]) == 200
+    second, _, page = call(c, "embeddings_next_page", many, 1)
+    assert page == 2 and [t["id"] for t in second["items"]] == every[200:]
+    assert call(c, "embeddings_prev_page", second, 2)[2] == 1
+    assert call(c, "embeddings_page", many, 99)[2] == 2  # clamped to the last page
+    refused(c, "embeddings_umap_submit", "nope", match="not in the list of choices")
+    call(c, "umap_jobs_poll")
+    call(c, "umap_jobs_refresh")
+    call(c, "embed_jobs_poll")
+    refused(c, "umap_job_cancel", "", match="pick a job")
+    refused(c, "umap_job_resume", "", match="pick a job")
+
+
 def test_only_image_folders_are_served_and_uploads_are_capped(app):
     ctx, url = app
     root = ctx.root.resolve()

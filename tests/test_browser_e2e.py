@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from live_app import ROOT, AppProcess, make_tiny_project, save_dummy_backbone
 
-from debias_core.store import Store
+from debias_core.store import SampleFilter, Store
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
@@ -206,3 +206,117 @@ def test_personalize_tab_trains_shows_loss_and_previews(browser_page, live):
     shot(page, "7-preview")
     store = Store.open(app.project)
     assert [a.name for a in store.list_artifacts(method="group-lora")] == ["lora:group-0-0"]
+
+
+# -- Embeddings: lasso -> grid -> accept -> reload ------------------------------------------------
+PLOT = "#emb-plot .ds-plot"
+
+
+def plot_geometry(page) -> dict:
+    """Pixel placement of the plot's data area and its axis ranges (for data <-> pixels)."""
+    return page.evaluate(
+        """(sel) => { const gd = document.querySelector(sel), L = gd._fullLayout;
+        const r = gd.getBoundingClientRect();
+        return {left: r.left + L.xaxis._offset, top: r.top + L.yaxis._offset,
+                w: L.xaxis._length, h: L.yaxis._length, xr: L.xaxis.range, yr: L.yaxis.range}; }""",
+        PLOT,
+    )
+
+
+def to_pixels(geo: dict, xy):
+    import numpy as np
+
+    xy = np.asarray(xy, float)
+    (x0, x1), (y0, y1) = geo["xr"], geo["yr"]
+    px = geo["left"] + (xy[:, 0] - x0) / (x1 - x0) * geo["w"]
+    py = geo["top"] + (y1 - xy[:, 1]) / (y1 - y0) * geo["h"]
+    return np.stack([px, py], axis=1)
+
+
+def signed_margin(points, polygon):
+    """Distance of each point to the polygon's boundary, positive inside (ray casting)."""
+    import numpy as np
+
+    inside = np.zeros(len(points), bool)
+    dist = np.full(len(points), np.inf)
+    for (ax, ay), (bx, by) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        crosses = (ay > points[:, 1]) != (by > points[:, 1])
+        x_at = ax + (points[:, 1] - ay) * (bx - ax) / np.where(by == ay, 1e-12, by - ay)
+        inside ^= crosses & (points[:, 0] < x_at)
+        edge = np.array([bx - ax, by - ay])
+        t = np.clip(((points - [ax, ay]) @ edge) / max(edge @ edge, 1e-12), 0, 1)
+        nearest = np.array([ax, ay]) + t[:, None] * edge
+        dist = np.minimum(dist, np.linalg.norm(points - nearest, axis=1))
+    return np.where(inside, dist, -dist)
+
+
+def drawn_status(page) -> dict[str, set[int]]:
+    """Category -> ids as the plot currently draws them (read from the page's own state)."""
+    return page.evaluate(
+        """(sel) => { const s = document.querySelector(sel).dsState, out = {};
+        s.categories.forEach((c, t) => { out[c] = Array.from(s.traceIds[t]); }); return out; }""",
+        PLOT,
+    )
+
+
+def test_embeddings_lasso_fills_the_grid_accept_then_reload(browser_page, live):
+    import numpy as np
+    from playwright.sync_api import expect
+
+    page, (app, _) = browser_page, live
+    expect.set_options(timeout=WAIT_MS)
+    page.goto(app.url)
+    page.get_by_role("tab", name="Embeddings").click()
+    expect(page.locator("#emb-info")).to_contain_text("Compute embeddings")
+    page.locator("#emb-embed").click()  # a job; the view redraws itself when it ends
+    expect(page.locator(f"{PLOT}[data-points]")).to_be_attached(timeout=90_000)
+    store = Store.open(app.project)
+    projection = store.latest_projection("clip", "pca")
+    assert int(page.locator(PLOT).get_attribute("data-points")) == len(projection.ids)
+
+    # Lasso an octagon around the generated samples (with some margin).
+    geo = plot_geometry(page)
+    pixels = to_pixels(geo, projection.xy)
+    generated = set(store.sample_ids(SampleFilter(source="generated")))
+    mine = pixels[[int(i) in generated for i in projection.ids]]
+    (cx, cy), radius = mine.mean(0), np.linalg.norm(mine - mine.mean(0), axis=1).max() + 12
+    angles = np.linspace(0, 2 * np.pi, 9)[:-1] + np.pi / 8
+    polygon = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
+    polygon = np.round(polygon)  # the pointer moves to whole pixels
+    page.mouse.move(*polygon[0])
+    page.mouse.down()
+    for point in [*polygon[1:], polygon[0]]:
+        page.mouse.move(*point, steps=6)
+    page.mouse.up()
+    expect(page.locator("#emb-grid-info")).to_contain_text("selected")
+    shown = [int(t) for t in page.locator("#emb-grid .ds-tile").evaluate_all(
+        "tiles => tiles.map(t => t.dataset.id)"
+    )]  # fmt: skip
+    margin = signed_margin(pixels, polygon)
+    surely_in = {int(i) for i, m in zip(projection.ids, margin, strict=True) if m > 1.5}
+    surely_out = {int(i) for i, m in zip(projection.ids, margin, strict=True) if m < -1.5}
+    assert surely_in and surely_in <= set(shown) and not set(shown) & surely_out
+    assert len(shown) == len(set(shown))
+    sprite = page.locator("#emb-grid .ds-img").first.evaluate(
+        "el => getComputedStyle(el).backgroundImage.slice(5, -2)"
+    )
+    assert page.request.get(sprite).ok  # the page's tiles are one sprite image
+    page.wait_for_timeout(500)  # let it paint for the screenshot
+    shot(page, "6-embeddings-lasso")
+
+    # Accept them (all ticked), then reload: decisions kept and points recoloured.
+    if len(shown) > 20:
+        page.locator("#emb-confirm input").check()
+    page.locator("#emb-accept").click()
+    expect(page.locator("#emb-note")).to_contain_text("Accepted:")
+    decided = [i for i in shown if i in generated]
+    assert decided and all(store.status_of(i) == "accepted" for i in decided)
+    assert all(store.decisions_for(i)[-1]["reviewer"] == "tester" for i in decided)
+    page.reload()
+    page.get_by_role("tab", name="Embeddings").click()
+    expect(page.locator(f"{PLOT}[data-points]")).to_be_attached()
+    drawn = drawn_status(page)
+    assert set(decided) <= set(drawn["accepted"])
+    assert not set(decided) & set(drawn.get("pending", []))
+    assert set(drawn["accepted"]) == {i for i in generated if store.status_of(i) == "accepted"}
+    shot(page, "7-embeddings-after-reload")

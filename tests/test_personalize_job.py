@@ -135,8 +135,12 @@ def test_group_checks(tiny_project, backbone_dir):
             "personalize",
             _params(backbone_dir, "group-lora", groups=[[0, 1]], params=too_many),
         )
-    with pytest.raises(ValueError, match="pass features=run:ID"):
-        executor.submit("personalize", _params(backbone_dir, "cluster-lora", groups=[[0, 0]]))
+    unknown = {"features": "dinov2"}
+    with pytest.raises(ValueError, match="'dinov2' is not available.*pass features=run:ID"):
+        executor.submit(
+            "personalize",
+            _params(backbone_dir, "cluster-lora", groups=[[0, 0]], params=unknown),
+        )
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ class GenerateConfig:
     """One generation job. `groups` empty = every group the method plans for.
 
     `params` are the method's own parameters (its frozen dataclass's fields, see
-    `Generator.default_params`); `per_group` is the number of images for each target the method
+    `Generator.default_params`), plus `artifacts`: ids of learned tokens / LoRAs the runner
+    attaches for every method; `per_group` is the number of images for each target the method
     plans (a group for the prompt-based methods, a content sample for DiffInject).
     """
 
@@ -161,9 +162,15 @@ class Generator(Protocol):
 GENERATORS: Registry[Generator] = Registry("generation method")
 
 
+# Keys of `config.params` the runner reads for every method (learned artifacts to attach for
+# the job's scope), so they are not the method's own parameters.
+RUNNER_PARAMS = ("artifacts",)
+
+
 def method_params(generator: Generator, config: GenerateConfig) -> Any:
     """The method's parameter dataclass filled from `config.params` (coerced, checked)."""
-    return build_params(generator.default_params, config.params, what=config.method)
+    own = {k: v for k, v in config.params.items() if k not in RUNNER_PARAMS}
+    return build_params(generator.default_params, own, what=config.method)
 
 
 def steps_of(generator: Generator, config: GenerateConfig) -> int:

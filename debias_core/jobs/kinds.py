@@ -119,3 +119,69 @@ def check_train(store, params: dict, limits: JobLimits | None = None) -> dict:
 
 
 train_job.validate = check_train
+
+
+@JOB_KINDS.register("embed")
+def embed_job(ctx: JobContext, params: dict) -> dict:
+    """Embed the samples that have no cached vector in a feature space; params: EmbedConfig."""
+    from debias_core.analysis.embeddings import check_embed, embed_missing
+
+    config = check_embed(ctx.store, params)
+
+    def plan(batches: int) -> None:  # a resumed job keeps the units it finished before
+        ctx.set_units_total(ctx.store.units_done(ctx.job_id) + batches)
+
+    result = embed_missing(ctx.store, config, ctx.device, ctx.progress, ctx.job_id, on_plan=plan)
+    return {
+        "message": f"{result.new} new samples embedded with {result.features} "
+        f"({result.total} in this space)",
+        "new": result.new,
+        "total": result.total,
+        "features": result.features,
+    }
+
+
+def canonical_embed_params(store, params: dict, limits: JobLimits | None = None) -> dict:
+    # Not idempotent: the same params embed whatever samples are new since the last run.
+    from debias_core.analysis.embeddings import check_embed
+
+    return asdict(check_embed(store, params))
+
+
+embed_job.validate = canonical_embed_params
+
+
+@JOB_KINDS.register("umap")
+def umap_job(ctx: JobContext, params: dict) -> dict:
+    """Embed what is missing, then a UMAP of every sample (reused if this exact one is stored).
+
+    Params: ProjectionConfig fields without `method`.
+    """
+    from debias_core.analysis.embeddings import project
+
+    config = umap_config(ctx.store, params)
+    result = project(ctx.store, config, ctx.device, ctx.progress, ctx.job_id)
+    p = result.projection
+    done = "reused" if result.reused else f"computed in {p.seconds:.1f} s"
+    return {
+        "message": f"UMAP of {len(p.ids)} samples ({p.features}) {done}",
+        "projection_id": p.id,
+        "reused": result.reused,
+    }
+
+
+def umap_config(store, params: dict):
+    from debias_core.analysis.embeddings import check_projection
+
+    if "method" in params:
+        raise ValueError("a umap job takes ProjectionConfig fields without 'method'")
+    return check_projection(store, {**params, "method": "umap"})
+
+
+def canonical_umap_params(store, params: dict, limits: JobLimits | None = None) -> dict:
+    fields = asdict(umap_config(store, params))
+    fields.pop("method")
+    return fields
+
+
+umap_job.validate = canonical_umap_params

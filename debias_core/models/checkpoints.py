@@ -21,6 +21,7 @@ KNOWN_MODELS: dict[str, str] = {
     "resnet-50": "microsoft/resnet-50",
     "resnet-18": "microsoft/resnet-18",
     "clip": "openai/clip-vit-base-patch32",
+    "clip-large": "openai/clip-vit-large-patch14",
     "grounding-dino": "IDEA-Research/grounding-dino-tiny",
     "sam": "facebook/sam-vit-base",
 }

@@ -34,7 +34,7 @@ class ClusterLoraParams(GroupDreamBoothParams):
 
 
 def check_features(spec: str) -> None:
-    """A clear error when the extractor is not registered (CLIP lands with the curation work)."""
+    """A clear error, before a job is queued, when the extractor is not registered."""
     from debias_core.analysis.features import FEATURES, parse_spec
 
     name, _ = parse_spec(spec)

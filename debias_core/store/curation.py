@@ -131,8 +131,12 @@ class CurationMixin:
         return statuses
 
     def _check_exist(self, ids: list[int]) -> None:
-        marks = ",".join("?" * len(ids)) or "null"
-        found = {r["id"] for r in self.query(f"select id from samples where id in ({marks})", ids)}
+        found: set[int] = set()
+        for start in range(0, len(ids), 900):  # chunks: a lasso can hold 50,000 ids
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.conn.execute(f"select id from samples where id in ({marks})", chunk)
+            found.update(r[0] for r in rows)
         missing = [i for i in ids if i not in found]
         if missing:
             raise KeyError(f"no sample with id {missing[0]}")

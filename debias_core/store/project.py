@@ -18,13 +18,16 @@ from sqlite_utils import Database
 from debias_core import __version__
 from debias_core.store.artifacts import ArtifactsMixin
 from debias_core.store.curation import CurationMixin
+from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
 from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.records import dumps, loads, now
 from debias_core.store.samples import SamplesMixin
 from debias_core.store.schema import FORMAT, MIGRATIONS
+from debias_core.store.tags import TagsMixin
 from debias_core.store.unlabelled import UnlabelledMixin
 from debias_core.store.verify import VerifyMixin
+from debias_core.store.views import ViewsMixin
 
 DB_NAME = "project.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -109,8 +112,11 @@ class Store(
     JobsMixin,
     JobOwnershipMixin,
     ArtifactsMixin,
+    EmbeddingsMixin,
     VerifyMixin,
     UnlabelledMixin,
+    TagsMixin,
+    ViewsMixin,
 ):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,12 @@ from debias_core.store.records import GeneratedImage, Sample, dumps, now
 
 @dataclass(frozen=True)
 class SampleFilter:
-    """Which samples to list; None means any. `status` is the curation state of generated ones."""
+    """Which samples to list; None means any. `status` is the curation state of generated ones.
+
+    `verdict` is the latest policy decision ('accept' | 'reject' | ... or 'none' for samples no
+    policy decided); `scorer` with `score_min` / `score_max` keeps samples whose latest score of
+    that scorer lies in the range (bounds included).
+    """
 
     source: str | None = None
     split: str | None = None
@@ -24,6 +30,11 @@ class SampleFilter:
     method: str | None = None
     job_id: int | None = None
     ids: Sequence[int] | None = None
+    tag: str | None = None
+    verdict: str | None = None
+    scorer: str | None = None
+    score_min: float | None = None
+    score_max: float | None = None
 
     def where(self) -> tuple[str, list]:
         clauses, params = [], []
@@ -43,7 +54,32 @@ class SampleFilter:
         if self.ids is not None:
             clauses.append(f"s.id in ({','.join('?' * len(self.ids)) or 'null'})")
             params.extend(int(i) for i in self.ids)
+        if self.tag is not None:
+            clauses.append("s.id in (select sample_id from sample_tags where tag = ?)")
+            params.append(self.tag)
+        if self.verdict is not None:
+            clauses.append(f"coalesce({VERDICT_SQL}, 'none') = ?")
+            params.append(self.verdict)
+        if self.scorer is not None:
+            low = -math.inf if self.score_min is None else float(self.score_min)
+            high = math.inf if self.score_max is None else float(self.score_max)
+            clauses.append(f"{SCORE_SQL} between ? and ?")
+            params.extend([self.scorer, low, high])
+        elif self.score_min is not None or self.score_max is not None:
+            raise ValueError("a score range needs a scorer")
         return (" where " + " and ".join(clauses)) if clauses else "", params
+
+
+# A policy's decisions are recorded by reviewer 'policy:<name>'; the latest one is the verdict.
+VERDICT_SQL = (
+    "(select d.decision from decisions d where d.sample_id = s.id"
+    " and d.reviewer like 'policy:%' order by d.id desc limit 1)"
+)
+# The latest value of one scorer (a newer score supersedes an older one).
+SCORE_SQL = (
+    "(select sc.value from scores sc where sc.sample_id = s.id and sc.scorer = ?"
+    " order by sc.id desc limit 1)"
+)
 
 
 ANY_SAMPLE = SampleFilter()

@@ -179,6 +179,70 @@ def _job_ownership(db: Database) -> None:
     db["jobs"].create_index(["kind", "config_key"])
 
 
+@MIGRATIONS(name="0005_curation")
+def _curation(db: Database) -> None:
+    # Feature vectors per (extractor spec, weights hash, sample): float32 bytes, computed once.
+    db["embeddings"].create(
+        {
+            "features": str,
+            "model_hash": str,
+            "sample_id": int,
+            "dim": int,
+            "vector": bytes,
+            "created_at": str,
+        },
+        pk=("features", "model_hash", "sample_id"),
+        not_null={"dim", "vector", "created_at"},
+    )
+    # 2-D coordinates of one set of samples: ids (int64) and xy (float32, N x 2) as bytes, so a
+    # 50,000-point view is one row read, not 50,000.
+    db["projections"].create(
+        {
+            "id": int,
+            "features": str,
+            "model_hash": str,
+            "method": str,  # 'pca' | 'umap'
+            "params": str,  # JSON: the method's parameters and seed
+            "set_key": str,  # sha256 of the sorted sample ids: a changed set is a new projection
+            "n": int,
+            "ids": bytes,
+            "xy": bytes,
+            "seconds": float,
+            "job_id": int,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"features", "model_hash", "method", "set_key", "n", "ids", "xy", "created_at"},
+    )
+    db["projections"].create_index(["features", "method", "model_hash", "set_key"])
+    # Tags: every add / remove is an event row (append-only); sample_tags is derived from them in
+    # the same transaction, like `curation` from `decisions`.
+    db["tag_events"].create(
+        {
+            "id": int,
+            "sample_id": int,
+            "tag": str,
+            "action": str,  # 'add' | 'remove'
+            "reviewer": str,
+            "reason": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sample_id", "tag", "action", "reviewer", "created_at"},
+    )
+    db["tag_events"].create_index(["sample_id"])
+    db["sample_tags"].create(
+        {"sample_id": int, "tag": str, "event_id": int}, pk=("sample_id", "tag")
+    )
+    db["sample_tags"].create_index(["tag"])
+    # Saved views: a named filter + sort, as JSON.
+    db["saved_views"].create(
+        {"name": str, "filter": str, "sort": str, "created_at": str, "updated_at": str},
+        pk="name",
+        not_null={"filter", "sort", "created_at", "updated_at"},
+    )
+
+
 @MIGRATIONS(name="0006_artifacts")
 def _artifacts(db: Database) -> None:
     # Learned personalization files (tokens, LoRA adapters) under the project's artifacts/ folder.

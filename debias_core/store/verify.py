@@ -142,10 +142,18 @@ class VerifyMixin:
                 self.add_scores(batch.scorer, dict(batch.values), batch.run_id, batch.details)
                 self.record_masks(batch.masks)
             for sid, verdict in verdicts.items():
-                self._append_decisions(
-                    [sid], verdict.decision, policy_reviewer(policy), verdict.reason, "policy"
-                )
+                self.decide_as_policy([sid], verdict.decision, policy, verdict.reason)
             self._mark_unit(db, job_id, unit_key)
+
+    def decide_as_policy(
+        self, sample_ids: Sequence[int], decision: str, policy: str, reason: str = ""
+    ) -> list[str]:
+        """Append a policy's verdicts (reviewer 'policy:<name>'); people's outrank them."""
+        if decision not in VERDICTS:
+            raise ValueError(f"a policy decides one of {VERDICTS}, got {decision!r}")
+        return self._append_decisions(
+            sample_ids, decision, policy_reviewer(policy), reason, "policy"
+        )
 
     def latest_scores(self, sample_ids: Sequence[int], scorer: str) -> dict[int, dict]:
         """{sample id: {value, run_id, details}} of one scorer's newest score per sample."""

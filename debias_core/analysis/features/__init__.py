@@ -1,6 +1,6 @@
 """Feature extractors (one file each, registered in FEATURES) and batched sample features."""
 
-from debias_core.analysis.features import run  # noqa: F401  (registers "run")
+from debias_core.analysis.features import clip, run  # noqa: F401  (register "clip", "run")
 from debias_core.analysis.features.base import (
     FEATURES,
     FeatureExtractor,

@@ -59,6 +59,11 @@ def read_images(store: Store, sample_ids: Sequence[int], size: int | None = None
     return np.stack(images) if images else np.empty((0, size or 0, size or 0, 3), np.uint8)
 
 
+def input_size(extractor: FeatureExtractor) -> int | None:
+    """The square size an extractor wants its images at (None: as stored, all one size)."""
+    return getattr(extractor, "image_size", None)
+
+
 def sample_features(
     store: Store,
     spec: str,
@@ -73,7 +78,7 @@ def sample_features(
     parts = []
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
-        parts.append(extractor.embed(read_images(store, chunk)))
+        parts.append(extractor.embed(read_images(store, chunk, input_size(extractor))))
         if progress is not None:
             progress(min(start + batch_size, len(ids)) / len(ids), f"features {spec}")
     return np.concatenate(parts) if parts else np.empty((0, 0), np.float32)

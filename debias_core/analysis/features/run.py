@@ -20,6 +20,7 @@ class RunFeatures:
             raise ValueError(f"features 'run:ID' need a run id, got 'run:{run_id}'")
         self.spec = f"run:{int(run_id)}"
         self.model, self.config = load_run_model(store, int(run_id), device)
+        self.image_size = self.config.image_size  # samples of any size are read at this one
         self.device = device
         self._weights = Path(store.get_run(int(run_id)).dir) / "model.safetensors"
 
