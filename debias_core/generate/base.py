@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, overload
 
 from debias_core.limits import MAX_SEED
@@ -160,6 +160,34 @@ class Generator(Protocol):
 
 
 GENERATORS: Registry[Generator] = Registry("generation method")
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """A job a generation needs finished first: learned tokens / LoRAs, masks.
+
+    `kind` and `params` are that job's (e.g. "personalize" with PersonalizeConfig fields);
+    `param` names the generator's own parameter that receives the finished job's id. A
+    generator lists one only while that parameter is unset (0), so a user may also pass the id
+    of a job they ran themselves. The jobs layer runs or reuses it (see jobs/prerequisites.py).
+    """
+
+    kind: str
+    params: dict[str, Any]
+    param: str
+
+
+def prerequisites_of(store, config: GenerateConfig) -> list[Prerequisite]:
+    """What the method needs run before it can plan; most methods need nothing.
+
+    A generator that needs jobs defines `prerequisites(store, config) -> list[Prerequisite]`.
+    """
+    ask = getattr(GENERATORS.get(config.method), "prerequisites", None)
+    return [] if ask is None else list(ask(store, config))
+
+
+def with_param(config: GenerateConfig, name: str, value: Any) -> GenerateConfig:
+    return replace(config, params={**config.params, name: value})
 
 
 # Keys of `config.params` the runner reads for every method (learned artifacts to attach for

@@ -14,16 +14,21 @@ from debias_core.limits import JobLimits
 
 @JOB_KINDS.register("generate")
 def generate_job(ctx: JobContext, params: dict) -> dict:
-    """Generate images per group; params are GenerateConfig fields (plus an optional dtype)."""
+    """Generate images per group; params are GenerateConfig fields (plus an optional dtype).
+    Jobs the method needs first (a personalization, masks) run or are reused here."""
     from debias_core.generate.runner import run_generate_job
+    from debias_core.jobs.prerequisites import run_prerequisites
 
-    return run_generate_job(ctx, params)
+    return run_generate_job(ctx, run_prerequisites(ctx, params))
 
 
 def check_generate(store, params: dict, limits: JobLimits) -> dict:
     from debias_core.generate.runner import canonical_generate_params
+    from debias_core.jobs.prerequisites import check_prerequisites
 
-    return canonical_generate_params(store, params, limits)
+    canonical = canonical_generate_params(store, params, limits)
+    check_prerequisites(store, canonical, limits)
+    return canonical
 
 
 generate_job.validate = check_generate
