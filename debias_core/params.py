@@ -107,3 +107,13 @@ def describe(defaults: Any) -> list[dict]:
 
 def as_dict(params: Any) -> dict:
     return dataclasses.asdict(params)
+
+
+def config_from(cls: type, params: dict, what: str, drop: Iterable[str] = ()) -> Any:
+    """A job's config dataclass from its params (minus `drop`, e.g. a dtype kept beside it);
+    an unknown or missing field is one ValueError naming the stage, not a TypeError."""
+    fields = {k: v for k, v in params.items() if k not in set(drop)}
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise ValueError(f"bad {what} parameters: {exc}") from None

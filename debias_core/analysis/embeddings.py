@@ -17,6 +17,7 @@ import numpy as np
 from debias_core.analysis.features import get_extractor, read_images
 from debias_core.analysis.features.base import input_size
 from debias_core.analysis.projection import PROJECTIONS, ProjectionConfig, build_params
+from debias_core.params import config_from
 from debias_core.store import Store
 from debias_core.store.embeddings import Projection, set_key
 
@@ -50,10 +51,7 @@ class EmbedResult:
 
 def check_embed(store: Store, params: dict) -> EmbedConfig:
     """Validate before queuing: config fields, the extractor name and its checkpoint."""
-    try:
-        config = EmbedConfig(**params)
-    except TypeError as exc:
-        raise ValueError(f"bad embedding parameters: {exc}") from None
+    config = config_from(EmbedConfig, params, "embedding")
     config.check_inputs()
     get_extractor(store, config.features)  # unknown name / missing checkpoint / run id
     return config
@@ -116,10 +114,7 @@ class ProjectionResult:
 
 
 def check_projection(store: Store, params: dict) -> ProjectionConfig:
-    try:
-        config = ProjectionConfig(**params)
-    except TypeError as exc:
-        raise ValueError(f"bad projection parameters: {exc}") from None
+    config = config_from(ProjectionConfig, params, "projection")
     config.check_inputs()
     get_extractor(store, config.features)
     return config

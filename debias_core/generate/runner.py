@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from debias_core.generate.base import GENERATORS, GenerateConfig, steps_of
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
+from debias_core.params import config_from
 from debias_core.store import GeneratedImage, SampleFilter, Store
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -36,11 +37,7 @@ def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]
 def check_generate(store: Store, params: dict) -> GenerateConfig:
     """Validate job params before anything is queued: config fields, method, its parameters and
     what it needs (runs, masks, checkpoints), and groups."""
-    fields = {k: v for k, v in params.items() if k != "dtype"}
-    try:
-        config = GenerateConfig(**fields)
-    except TypeError as exc:
-        raise ValueError(f"bad generation parameters: {exc}") from None
+    config = config_from(GenerateConfig, params, "generation", drop=("dtype",))
     GENERATORS.get(config.method).check(store, config)
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from debias_core.jobs.base import JOB_KINDS, JobContext
 from debias_core.limits import JobLimits
+from debias_core.params import config_from
 
 
 @JOB_KINDS.register("generate")
@@ -108,10 +109,7 @@ def train_config(store, params: dict):
     from debias_core.models.classifiers import CLASSIFIERS
     from debias_core.train import TRAIN_METHODS, TrainConfig
 
-    try:
-        config = TrainConfig(**params)
-    except TypeError as exc:
-        raise ValueError(f"bad training parameters: {exc}") from None
+    config = config_from(TrainConfig, params, "training")
     TRAIN_METHODS.get(config.method)
     CLASSIFIERS.get(config.arch)  # unknown -> ValueError listing the valid classifiers
     return config

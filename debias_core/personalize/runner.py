@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from debias_core.jobs.base import JobContext
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone
+from debias_core.params import config_from
 from debias_core.personalize.base import (
     PERSONALIZERS,
     Concept,
@@ -70,11 +71,7 @@ def check_token_names(spec: str, concepts: list[Concept]) -> None:
 
 def check_personalize(store: Store, params: dict) -> Plan:
     """Validate everything before a job is queued: config, method, parameters, targets, tokens."""
-    fields = {k: v for k, v in params.items() if k != "dtype"}
-    try:
-        config = PersonalizeConfig(**fields)
-    except TypeError as exc:
-        raise ValueError(f"bad personalization parameters: {exc}") from None
+    config = config_from(PersonalizeConfig, params, "personalization", drop=("dtype",))
     method = PERSONALIZERS.get(config.method)
     method_params = build_params(method.params_class, config.params)
     concepts = method.plan(store, config, method_params)

@@ -13,7 +13,7 @@ from typing import Any
 
 from debias_core.jobs.base import JobContext
 from debias_core.models.segmenters import SEGMENTERS
-from debias_core.params import build_params
+from debias_core.params import build_params, config_from
 from debias_core.store import SampleFilter, Store
 from debias_core.store.verify import MaskRow
 
@@ -60,10 +60,7 @@ def segment_rows(store: Store, segmenter, samples, template: str) -> list[MaskRo
 
 
 def check_segment(store: Store, params: dict) -> SegmentConfig:
-    try:
-        config = SegmentConfig(**{k: v for k, v in params.items()})
-    except TypeError as exc:
-        raise ValueError(f"bad segment parameters: {exc}") from None
+    config = config_from(SegmentConfig, params, "segment")
     SEGMENTERS.get(config.segmenter).check(segmenter_params(config.segmenter, config.params))
     if config.chunk < 1:
         raise ValueError("chunk must be >= 1")

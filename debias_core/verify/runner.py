@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from debias_core.jobs.base import JobContext
-from debias_core.params import build_params
+from debias_core.params import build_params, config_from
 from debias_core.store import SampleFilter, Store
 from debias_core.verify.base import POLICIES, SCORERS
 
@@ -36,10 +36,7 @@ def policy_params(name: str, raw: dict | None):
 
 def check_verify(store: Store, params: dict) -> VerifyConfig:
     """Validate before queuing: policy, its parameters, and what its scorers need."""
-    try:
-        config = VerifyConfig(**params)
-    except TypeError as exc:
-        raise ValueError(f"bad verify parameters: {exc}") from None
+    config = config_from(VerifyConfig, params, "verify")
     if config.chunk < 1:
         raise ValueError("chunk must be >= 1")
     chosen = policy_params(config.policy, config.params)
