@@ -10,6 +10,8 @@ from debias_core.cli import main
 from debias_core.generate import GenerateConfig
 from debias_core.generate.decouplegen import (
     DecoupleGenParams,
+    SourceBatches,
+    Target,
     choose_sources,
     object_prompt,
     targets,
@@ -62,6 +64,18 @@ def test_sources_are_majority_samples_and_targets_every_other_context(tiny_proje
     assert [t.contexts for t in items] == [(1 - aligned[t.y],) for t in items]  # 2 colours
     only = GenerateConfig(method="decouplegen", groups=((0, 1 - aligned[0]),))
     assert {t.y for t in targets(store, only, DecoupleGenParams(sources="majority:3"))} == {0}
+
+
+def test_the_plan_is_n_per_source_and_context_in_batches_of_one_source():
+    items = [Target(10, 0, 0, (1, 2)), Target(11, 1, 1, (0,))]
+    plan = SourceBatches(items, per_target=3, batch_size=4, make=lambda t, ks: (t.source, ks))
+    assert len(plan) == 3  # source 10: 2 contexts x 3 = 6 images in 4 + 2; source 11: 3
+    assert list(plan) == [(10, range(0, 4)), (10, range(4, 6)), (11, range(0, 3))]
+    assert plan[-1] == plan[2] and plan[1:] == [plan[1], plan[2]]
+    with pytest.raises(IndexError):
+        plan[3]
+    huge = SourceBatches(items * 1000, per_target=10**5, batch_size=8, make=lambda t, ks: ks)
+    assert len(huge) == 1000 * (25_000 + 12_500) and huge[len(huge) - 1] == range(99_992, 10**5)
 
 
 # -- the whole path on the dummy backbone ---------------------------------------------------------
@@ -140,6 +154,8 @@ def test_bad_input_is_refused_before_any_job(tiny_project, backbone_dir, capsys)
     assert "unknown context(s) ['purple']; this project has ['red', 'green']" in (
         capsys.readouterr().err
     )
+    assert _generate(root, backbone_dir, "--param", 'personalize_params={"oops": 1}') == 2
+    assert "decouplegen needs a personalize job first" in capsys.readouterr().err
     assert _generate(root, backbone_dir, "--param", "personalization=5") == 2
     assert "there is no job 5" in capsys.readouterr().err
     assert store.list_jobs() == []
