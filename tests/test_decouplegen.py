@@ -93,7 +93,7 @@ def _generate(root, backbone, *extra):
     return main([*args, "--param", "sources=majority:1", "--param", "personalize_steps=2", *extra])
 
 
-def test_cli_generate_verify_train_and_bit_exact_replay(tiny_project, backbone_dir):
+def test_cli_generate_verify_train_and_bit_exact_replay(tiny_project, backbone_dir, capsys):
     store, root = tiny_project, str(tiny_project.root)
     aligned = store.aligned_attrs()
     assert _generate(root, backbone_dir) == 0
@@ -125,11 +125,25 @@ def test_cli_generate_verify_train_and_bit_exact_replay(tiny_project, backbone_d
     assert len([j for j in store.list_jobs() if j.kind == "personalize"]) == 1
     assert store.count_samples(SampleFilter(source="generated")) == 4
 
+    # the user's own personalization job, with the images it learned as sources
+    own = ["--param", f"personalization={personalize[0].id}", "--seed", "1"]
+    assert _generate(root, backbone_dir, *own, "--param", "sources=personalized") == 0
+    assert len([j for j in store.list_jobs() if j.kind == "personalize"]) == 1
+    assert store.count_samples(SampleFilter(source="generated")) == 8
+    unlearned = next(i for i in store.sample_ids(SampleFilter(source="real")) if i not in sources)
+    assert _generate(root, backbone_dir, *own, "--param", f"sources=ids:{unlearned}") == 2
+    assert f"learned no object token and LoRA for source sample {unlearned}" in (
+        capsys.readouterr().err
+    )
+    for j in store.list_jobs():  # drop the seed-1 images: the rows below count the first run's
+        if j.kind == "generate" and j.params["seed"] == 1:
+            store.decide(store.sample_ids(SampleFilter(job_id=j.id)), "reject", "tester")
+
     # verify with thresholds that accept any digit (a random backbone draws noise), then train
     verify = ["verify", root, "--policy", "judge", "--param", "accept_at=0"]
     assert main([*verify, "--param", "reject_below=0", "--param", "context=any"]) == 0
     accepted = store.sample_ids(SampleFilter(source="generated", status="accepted"))
-    assert sorted(accepted) == sorted(s.id for s in generated)
+    assert sorted(accepted) == sorted(s.id for s in generated)  # a person's reject outranks
     train = ["train", root, "--synthetic", "accepted", "--epochs", "1", "--json"]
     assert main(train) == 0
     run = store.list_runs()[0]

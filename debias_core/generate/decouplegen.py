@@ -50,7 +50,7 @@ from debias_core.generate.prompts import group_text
 from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
-SOURCE_FORMS = ("majority:N", "ids:1,2,...", "tag:NAME", "view:NAME")
+SOURCE_FORMS = ("majority:N", "ids:1,2,...", "tag:NAME", "view:NAME", "personalized")
 PERSONALIZE_HINT = (
     "leave personalization=0 to train one inside the generation, or run "
     "`python -m debias_core personalize DIR --method per-image --samples ID,ID,...` "
@@ -65,7 +65,8 @@ class DecoupleGenParams:
         default="majority:2",
         metadata={
             "help": "source images: majority:N (N per class from its bias-aligned group), "
-            "ids:1,2,..., tag:NAME or view:NAME"
+            "ids:1,2,..., tag:NAME, view:NAME, or personalized (the images the given "
+            "personalization learned)"
         },
     )
     personalization: int = field(
@@ -92,7 +93,10 @@ class DecoupleGenParams:
 
     def check_inputs(self) -> None:
         kind, _, value = self.sources.partition(":")
-        if kind not in ("majority", "ids", "tag", "view") or not value.strip():
+        if self.sources == "personalized":
+            if not self.personalization:
+                raise ValueError("sources=personalized needs personalization=JOB")
+        elif kind not in ("majority", "ids", "tag", "view") or not value.strip():
             raise ValueError(f"sources must be one of {list(SOURCE_FORMS)}, got {self.sources!r}")
         if kind == "majority" and not (value.isdigit() and int(value) >= 1):
             raise ValueError(f"sources majority:N needs a whole N >= 1, got {value!r}")
@@ -122,7 +126,9 @@ def _seeded_subset(ids: list[int], n: int, seed: int, y: int) -> list[int]:
 def choose_sources(store, params: DecoupleGenParams, seed: int) -> list[int]:
     """The source sample ids (real samples), in id order; ValueError when there are none."""
     kind, _, value = params.sources.partition(":")
-    if kind == "majority":
+    if kind == "personalized":
+        ids = personalized_samples(store, params.personalization)
+    elif kind == "majority":
         train = {"source": "real", "split": "train"}
         ids = []
         for y, a in sorted(store.aligned_attrs().items()):
@@ -146,6 +152,12 @@ def choose_sources(store, params: DecoupleGenParams, seed: int) -> list[int]:
     if not ids:
         raise ValueError(f"decouplegen: sources {params.sources!r} select no real samples")
     return sorted(set(ids))
+
+
+def personalized_samples(store, job_id: int) -> list[int]:
+    """The images a per-image personalization job learned an object token for."""
+    tokens = store.list_artifacts(job_id=job_id, kind="token")
+    return [a.sample_ids[0] for a in tokens if a.meta.get("role") == "object" and a.sample_ids]
 
 
 def context_indices(store, params: DecoupleGenParams) -> list[int]:
@@ -260,14 +272,16 @@ def source_artifacts(store, job_id: int, source: int, with_lora: bool) -> list:
     if not tokens or (with_lora and not loras):
         raise ValueError(
             f"decouplegen: personalize job {job_id} learned no object token"
-            f"{' and LoRA' if with_lora else ''} for source sample {source}; {PERSONALIZE_HINT}"
+            f"{' and LoRA' if with_lora else ''} for source sample {source}; pass "
+            "--param sources=personalized to draw the images it learned, or "
+            f"{PERSONALIZE_HINT}"
         )
     chosen = tokens[:1] + (loras[:1] if with_lora else [])
     return [store.verified_artifact(a.id) for a in chosen]
 
 
-def check_personalization(store, job_id: int, sources: list[int], with_lora: bool) -> None:
-    """A finished per-image job that learned every source's files."""
+def check_personalization(store, job_id: int) -> None:
+    """A finished per-image personalization job (ValueError saying how to make one)."""
     try:
         job = store.get_job(job_id)
     except KeyError:
@@ -282,8 +296,6 @@ def check_personalization(store, job_id: int, sources: list[int], with_lora: boo
         )
     if job.status != "done":
         raise ValueError(f"decouplegen: personalize job {job_id} is {job.status}, not done")
-    for source in sources:
-        source_artifacts(store, job_id, source, with_lora)
 
 
 # -- the method ----------------------------------------------------------------------------------
@@ -297,10 +309,12 @@ class DecoupleGen:
             raise ValueError(
                 "decouplegen attaches each source's own learned files; params artifacts is not used"
             )
-        items = targets(store, config, params)
         if params.personalization:
-            sources = [t.source for t in items]
-            check_personalization(store, params.personalization, sources, params.lora)
+            check_personalization(store, params.personalization)
+        items = targets(store, config, params)
+        if params.personalization:  # it learned every source's files
+            for target in items:
+                source_artifacts(store, params.personalization, target.source, params.lora)
 
     def prerequisites(self, store, config: GenerateConfig) -> list[Prerequisite]:
         params = method_params(self, config)
