@@ -11,7 +11,8 @@ python bench/decouplegen_colored_digits.py [--bias 0.99] [--style plain] [--sour
    new colour, the source's colour (the learned files carrying the old context over).
 3. The same personalization without re-training: the paper's prompt form ("a photo of [V] on a
    green background") and tokens only (no LoRA), to show what the default wording buys.
-4. txt2img on exactly the planned groups with as many images per group, judged the same way.
+4. txt2img on exactly the planned groups with as many images per group, judged the same way;
+   each job's Fréchet distance (embedded CLIP) to the real test images of its groups.
 5. ERM on real + judge-accepted DecoupleGen images and on real + all txt2img images (one seed):
    test worst-group, average, balanced accuracy. `--epochs 0` skips it.
 Raw rows go to bench/raw/decouplegen_bias<B>-<style>[-TAG].json.
@@ -116,10 +117,24 @@ def replays(store, ids) -> list[bool]:
 def variant(store, job_id, label, args, **params) -> dict:
     """DecoupleGen again with the same personalization and other prompt / attachment settings."""
     run, wall = generate(store, "decouplegen", args.per_group, args, **params)
-    row = {"setting": label, "images_per_s": len(run.sample_ids) / wall}
+    row = {"setting": label, "job_id": run.job_id, "images_per_s": len(run.sample_ids) / wall}
     row |= judged(store, run.sample_ids) | verified(store, run.job_id)
     print(json.dumps(row), flush=True)
     return row
+
+
+def distances(store, labels: dict[int, str]) -> list[dict]:
+    """Fréchet distance (embedded CLIP) of each generation job's images to the real test images
+    of the same groups, with the real-train floor drawn at the same size."""
+    from debias_core.analysis.distance_report import distance_report
+
+    rows = []
+    for row in distance_report(store).rows:
+        job = int(row.key.split()[-1]) if row.scope == "job" else None
+        if job in labels:
+            rows.append({"setting": labels[job], "frechet": row.distance, "floor": row.floor})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def train(store, label: str, synthetic: str, epochs: int) -> dict:
@@ -192,6 +207,10 @@ def main(argv=None) -> None:
     row |= judged(store, t2i.sample_ids) | verified(store, t2i.job_id)
     print(json.dumps(row), flush=True)
     result["txt2img"] = row
+
+    labels = {run.job_id: main_row["setting"], t2i.job_id: row["setting"]}
+    labels |= {r["job_id"]: r["setting"] for r in result["decouplegen"][1:]}
+    result["distance"] = distances(store, labels)
 
     # 4. retraining (one seed): the main run's accepted images vs txt2img's
     if args.epochs:
