@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from live_app import save_dummy_backbone
@@ -17,7 +19,7 @@ from debias_core.generate.decouplegen import (
     targets,
 )
 from debias_core.generate.recipes import regenerate_sample
-from debias_core.models.cache import clear_backbone_cache
+from debias_core.models.cache import cached_backbone, clear_backbone_cache
 from debias_core.store import SampleFilter
 
 DIGITS = {"dataset": "colored-digits", "class_names": ["digit 3"], "attr_names": ["red", "green"]}
@@ -116,6 +118,11 @@ def test_cli_generate_verify_train_and_bit_exact_replay(tiny_project, backbone_d
         assert learned[token["id"]].concept == f"image-{source.id}" == learned[lora["id"]].concept
         assert recipe.prompt.startswith(f"a photo of {token['name']} ")
         assert recipe.params["method"]["personalization"] == personalize[0].id
+    with warnings.catch_warnings():  # the job's model, unchanged (else: a warning, a reload)
+        warnings.simplefilter("error")
+        shared = cached_backbone(backbone_dir)
+    assert not [t for t in shared.tokenizer.get_vocab() if t.startswith("<o-")]
+    assert shared.adapters() == []
     for sample in generated[:3]:
         stored = np.asarray(store.sample_image(sample.id))
         assert np.array_equal(np.asarray(regenerate_sample(store, sample.id)), stored)
