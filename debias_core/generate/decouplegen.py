@@ -12,8 +12,9 @@ each source image's learned object token drawn in every other context.
    by text). Label = the source's class, context = the new one, parent = the source.
 4. Verification keeps images whose object is still the source's class and whose context is the
    new one: on Colored Digits the `judge` policy (digit and colour read by the digit judge, its
-   default `context=recorded` check); on real data the `segmentation` policy. Failures are
-   rejected by policy, never deleted.
+   default `context=recorded` check). On real data the `segmentation` policy checks the class
+   only: no scorer reads a real image's context yet. Failures are rejected by policy, never
+   deleted.
 
 `--per-group N` means N images for each target the method plans, a (source, new context) pair:
 group (y, c) then receives N x (number of class-y sources) images.
