@@ -68,16 +68,29 @@ def test_sources_are_majority_samples_and_targets_every_other_context(tiny_proje
     assert {t.y for t in targets(store, only, DecoupleGenParams(sources="majority:3"))} == {0}
 
 
-def test_the_plan_is_n_per_source_and_context_in_batches_of_one_source():
+def test_the_plan_is_n_per_source_and_context_in_batches():
     items = [Target(10, 0, 0, (1, 2)), Target(11, 1, 1, (0,))]
-    plan = SourceBatches(items, per_target=3, batch_size=4, make=lambda t, ks: (t.source, ks))
+
+    def pieces(index, parts):
+        return [(t.source, js) for t, js in parts]
+
+    plan = SourceBatches(items, per_target=3, batch_size=4, make=pieces)
     assert len(plan) == 3  # source 10: 2 contexts x 3 = 6 images in 4 + 2; source 11: 3
-    assert list(plan) == [(10, range(0, 4)), (10, range(4, 6)), (11, range(0, 3))]
+    assert list(plan) == [[(10, range(0, 4))], [(10, range(4, 6))], [(11, range(0, 3))]]
     assert plan[-1] == plan[2] and plan[1:] == [plan[1], plan[2]]
     with pytest.raises(IndexError):
         plan[3]
-    huge = SourceBatches(items * 1000, per_target=10**5, batch_size=8, make=lambda t, ks: ks)
-    assert len(huge) == 1000 * (25_000 + 12_500) and huge[len(huge) - 1] == range(99_992, 10**5)
+    mixed = SourceBatches(items, per_target=3, batch_size=4, make=pieces, mixed=True)
+    assert list(mixed) == [[(10, range(0, 4))], [(10, range(4, 6)), (11, range(0, 2))],
+                           [(11, range(2, 3))]]  # fmt: skip
+    huge = SourceBatches(items * 1000, per_target=10**5, batch_size=8, make=pieces)
+    assert len(huge) == 1000 * (25_000 + 12_500)
+    assert huge[len(huge) - 1] == [(11, range(99_992, 10**5))]
+    huge_mixed = SourceBatches(
+        items * 1000, per_target=10**5, batch_size=7, make=pieces, mixed=True
+    )
+    assert len(huge_mixed) == -(-1000 * 300_000 // 7)
+    assert huge_mixed[1] == [(10, range(7, 14))]
 
 
 # -- the whole path on the dummy backbone ---------------------------------------------------------
@@ -142,6 +155,16 @@ def test_cli_generate_verify_train_and_bit_exact_replay(tiny_project, backbone_d
     assert f"learned no object token and LoRA for source sample {unlearned}" in (
         capsys.readouterr().err
     )
+    # tokens only: one batch mixes sources, each row with its own token; replay redraws it
+    mix = ["--param", "sources=personalized", "--param", "lora=false", "--batch-size", "3"]
+    assert _generate(root, backbone_dir, *own, *mix) == 0
+    tokens_only = max(j.id for j in store.list_jobs() if j.kind == "generate")
+    mixed = store.list_samples(SampleFilter(job_id=tokens_only))
+    assert len(mixed) == 4 and len({s.parent_id for s in mixed}) == 2
+    spanning = next(s for s in mixed if len(store.get_recipe(s.recipe_id).tokens["artifacts"]) == 2)
+    assert store.get_recipe(spanning.recipe_id).adapters["artifacts"] == []
+    stored = np.asarray(store.sample_image(spanning.id))
+    assert np.array_equal(np.asarray(regenerate_sample(store, spanning.id)), stored)
     for j in store.list_jobs():  # drop the seed-1 images: the rows below count the first run's
         if j.kind == "generate" and j.params["seed"] == 1:
             store.decide(store.sample_ids(SampleFilter(job_id=j.id)), "reject", "tester")

@@ -25,8 +25,10 @@ in the dataset's own caption ("a photo of <o-12> 3, white stroke, on a green bac
 the captions say "a photo of digit 3, ..."); elsewhere the paper's form "a photo of <o-12>, on
 water". `--param prompt=...` sets any template over {object} {class} {context} {context_name}.
 
-Each unit is one source's images (its contexts x N, in batches): the source's LoRA applies to the
-whole batch, so images of different sources are not mixed in one batch.
+Batches: with the LoRA (the default), a unit is one source's images (its contexts x N, in
+batches), since one LoRA applies to a whole batch. With `lora=false` only tokens are attached,
+and the loop's per-sample prompt embeddings let one batch mix sources, each row with its own
+token: units then run through all sources' images in order.
 """
 
 from __future__ import annotations
@@ -84,7 +86,10 @@ class DecoupleGenParams:
             "dataset's caption with the object token in the class word's place"
         },
     )
-    lora: bool = field(default=True, metadata={"help": "attach the source's LoRA too"})
+    lora: bool = field(
+        default=True,
+        metadata={"help": "attach the source's LoRA too (false: tokens only, sources mixed)"},
+    )
     personalize_steps: int = field(
         default=200, metadata={"help": "steps per phase of the personalization it runs"}
     )
@@ -222,25 +227,30 @@ def image_seed(seed: int, source: int, a: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, source, a, k]).generate_state(1)[0])
 
 
-# -- the plan: one source's (context, k) images in batches, built lazily -------------------------
+# -- the plan: N images per (source, context) in batches, built lazily --------------------------
 class SourceBatches(Sequence[WorkUnit]):
-    """The units of "N images per (source, context)", each unit one source's batch.
+    """The units of "N images per (source, context)".
 
+    Each target (source) has len(contexts) x N images. `mixed=False`: a unit holds one source's
+    images only (its LoRA applies to the whole batch); `mixed=True`: units run through all
+    targets' images in order and may span sources (tokens only: each row names its own token).
+    `make` gets the unit's index and its pieces [(target, range of the target's images)].
     `len()` is arithmetic and units are made when indexed, so a huge N costs nothing to plan.
     """
 
-    def __init__(self, items: list[Target], per_target: int, batch_size: int, make) -> None:
-        self.items, self.per_target, self.batch_size, self.make = (
-            items,
-            per_target,
-            batch_size,
-            make,
-        )
-        counts = [-(-len(t.contexts) * per_target // batch_size) for t in items]
-        self.starts = list(np.cumsum([0, *counts]))
+    def __init__(
+        self, items: list[Target], per_target: int, batch_size: int, make, mixed: bool = False
+    ) -> None:
+        self.items, self.batch_size, self.make, self.mixed = items, batch_size, make, mixed
+        self.sizes = [len(t.contexts) * per_target for t in items]
+        self.image_starts = [int(v) for v in np.cumsum([0, *self.sizes])]
+        counts = [-(-n // batch_size) for n in self.sizes]
+        self.unit_starts = [int(v) for v in np.cumsum([0, *counts])]
 
     def __len__(self) -> int:
-        return int(self.starts[-1])
+        if self.mixed:
+            return -(-self.image_starts[-1] // self.batch_size)
+        return self.unit_starts[-1]
 
     @overload
     def __getitem__(self, index: int) -> WorkUnit: ...
@@ -253,11 +263,25 @@ class SourceBatches(Sequence[WorkUnit]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        which = bisect.bisect_right(self.starts, index) - 1
-        target = self.items[which]
-        start = (index - int(self.starts[which])) * self.batch_size
-        stop = min(start + self.batch_size, len(target.contexts) * self.per_target)
-        return self.make(target, range(start, stop))
+        return self.make(index, self._mixed_pieces(index) if self.mixed else self._piece(index))
+
+    def _piece(self, index: int) -> list[tuple[Target, range]]:
+        which = bisect.bisect_right(self.unit_starts, index) - 1
+        start = (index - self.unit_starts[which]) * self.batch_size
+        stop = min(start + self.batch_size, self.sizes[which])
+        return [(self.items[which], range(start, stop))]
+
+    def _mixed_pieces(self, index: int) -> list[tuple[Target, range]]:
+        first = index * self.batch_size
+        last = min(first + self.batch_size, self.image_starts[-1])
+        pieces, at = [], first
+        while at < last:
+            which = bisect.bisect_right(self.image_starts, at) - 1
+            offset = at - self.image_starts[which]
+            stop = min(self.sizes[which], offset + last - at)
+            pieces.append((self.items[which], range(offset, stop)))
+            at += stop - offset
+        return pieces
 
     def __iter__(self):
         for i in range(len(self)):
@@ -337,39 +361,57 @@ class DecoupleGen:
         tokens = {t.source: source_artifacts(store, params.personalization, t.source, False)[0]
                   for t in items}  # fmt: skip
 
-        def unit(target: Target, ks: range) -> WorkUnit:
-            pairs = [(target.contexts[j // n], j % n) for j in ks]
-            token = tokens[target.source].name
+        def rows(target: Target, js: range) -> list[tuple]:
+            """(seed, prompt, source, label, context) of the target's images js."""
+            out = []
+            for j in js:
+                c, k = target.contexts[j // n], j % n
+                prompt = object_prompt(meta, target.y, c, tokens[target.source].name, params.prompt)
+                out.append((image_seed(config.seed, target.source, c, k), prompt, target, c))
+            return out
+
+        def unit(index: int, pieces: list[tuple[Target, range]]) -> WorkUnit:
+            drawn = [row for target, js in pieces for row in rows(target, js)]
+            first, js = pieces[0]
+            key = f"decouplegen-mixed-{index}" if not params.lora else (
+                f"decouplegen-s{first.source}-{js.start}"
+            )  # fmt: skip
             return WorkUnit(
-                key=f"decouplegen-s{target.source}-{ks.start}",
-                y=target.y,
+                key=key,
+                y=first.y,
                 a=None,
-                seeds=tuple(image_seed(config.seed, target.source, c, k) for c, k in pairs),
-                prompts=tuple(
-                    object_prompt(meta, target.y, c, token, params.prompt) for c, _ in pairs
-                ),
-                negatives=("",) * len(pairs),
-                parent_ids=(target.source,) * len(pairs),
-                extra={"contexts": tuple(c for c, _ in pairs), "source_context": target.a},
+                seeds=tuple(r[0] for r in drawn),
+                prompts=tuple(r[1] for r in drawn),
+                negatives=("",) * len(drawn),
+                parent_ids=tuple(r[2].source for r in drawn),
+                extra={
+                    "labels": tuple(r[2].y for r in drawn),
+                    "contexts": tuple(r[3] for r in drawn),
+                    "source_contexts": tuple(r[2].a for r in drawn),
+                },
             )
 
-        return SourceBatches(items, n, config.batch_size, unit)
+        return SourceBatches(items, n, config.batch_size, unit, mixed=not params.lora)
 
     def render(self, backbone, unit: WorkUnit, config: GenerateConfig, store):
         from debias_core.generate.runner import personalization
 
         params, steps = method_params(self, config), steps_of(self, config)
-        source = unit.parent_ids[0]
-        artifacts = source_artifacts(store, params.personalization, source, params.lora)
+        artifacts = [
+            artifact
+            for source in dict.fromkeys(unit.parent_ids)  # the unit's sources, in order
+            for artifact in source_artifacts(store, params.personalization, source, params.lora)
+        ]
         with personalization(store, backbone, artifacts):
             images = draw(backbone, unit.prompts, unit.seeds, steps, config.guidance)
         batch = {"prompts": list(unit.prompts), "seeds": list(unit.seeds)}
+        # replay redraws the whole batch, so each recipe names every file the batch used
         tokens = [a.ref() for a in artifacts if a.kind == "token"]
         loras = [a.ref() for a in artifacts if a.kind == "lora"]
         return [
             GeneratedImage(
                 image,
-                unit.y,
+                unit.extra["labels"][i],
                 unit.extra["contexts"][i],
                 Recipe(
                     method="decouplegen",
@@ -377,7 +419,7 @@ class DecoupleGen:
                     backbone_hash=backbone.content_hash,
                     seed=unit.seeds[i],
                     prompt=unit.prompts[i],
-                    source_ids=(source,),
+                    source_ids=(unit.parent_ids[i],),
                     tokens={"artifacts": tokens},
                     adapters={"artifacts": loras},
                     scheduler=type(backbone.scheduler).__name__,
@@ -385,8 +427,8 @@ class DecoupleGen:
                     guidance=config.guidance,
                     params={"method": asdict(params), "batch": batch, "index": i},
                 ),
-                parent_id=source,
-                meta={"source_context": unit.extra["source_context"]},
+                parent_id=unit.parent_ids[i],
+                meta={"source_context": unit.extra["source_contexts"][i]},
             )
             for i, image in enumerate(images)
         ]
