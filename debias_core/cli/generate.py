@@ -98,7 +98,8 @@ def add_parsers(sub) -> None:
         "--per-group",
         type=positive_int,
         default=16,
-        help="images for each target the method plans (a group; for diffinject a content sample)",
+        help="images for each target the method plans (a group; diffinject: a content "
+        "sample; decouplegen: a (source, new context) pair)",
     )
     p.add_argument(
         "--run", type=positive_int, help="the classifier run a method needs (diffinject: gce)"
