@@ -109,6 +109,7 @@ def test_generate_job_runs_and_bad_requests_change_nothing(app):
     n_jobs = len(ctx.store.list_jobs())
     refused(c, "generate_submit", "nope", "embedded", [], 1, 0, 1, 1.0, 1, match="not in the list")
     refused(c, "generate_submit", "txt2img", "embedded", ["7,7"], 1, 0, 1, 1, 1, match="not in")
+    refused(c, "generate_submit", "txt2img", "embedded", [], 1, 0, 1, 1, 1, match="no target group")
     assert len(ctx.store.list_jobs()) == n_jobs
     note, *_ = call(c, "generate_submit", "txt2img", "embedded", ["0,1", "1,0"], 3, 0, 2, 2.0, 2)
     assert "Queued generation job" in note
@@ -119,6 +120,44 @@ def test_generate_job_runs_and_bad_requests_change_nothing(app):
     refused(c, "generate_job_resume", "1", match="only")
     refused(c, "generate_job_cancel", "12345", match="no job with id 12345")
     refused(c, "generate_job_cancel", "", match="pick a job")
+
+
+def test_generate_shows_the_jobs_images_with_group_and_status(app):
+    ctx, url = app
+    c = client(url)
+    job = ctx.store.list_jobs()[0]
+    gallery, info = call(c, "generate_images_after_poll", "")  # the newest job
+    assert info == f"Job **{job.id}**: 6 images (all shown, newest first)."
+    captions = [item["caption"] for item in gallery]
+    assert len(captions) == 6 and all(" · conflicting · pending" in t for t in captions)
+    assert captions[0].startswith(f"#{max(ctx.store.sample_ids(SampleFilter(job_id=job.id)))} ")
+    assert call(c, "generate_images", str(job.id))[1] == info
+    refused(c, "generate_images", "12345", match="no job with id 12345")
+    train = ctx.store.create_job("train", {})
+    refused(c, "generate_images", str(train), match="not a generation job")
+    ctx.store.update_job(train, status="cancelled")
+
+
+def test_generate_group_picks_and_method_widgets(app):
+    ctx, url = app
+    c = client(url)
+    assert call(c, "generate_groups_all") == ["0,0", "0,1", "1,0", "1,1"]
+    assert call(c, "generate_groups_none") == []
+    assert call(c, "generate_groups_conflicting") == ["0,1", "1,0"]
+    out = call(c, "generate_method", "diffinject")
+    labels = [u.get("label") for u in out if isinstance(u, dict)]
+    assert {"k", "gamma", "t_edit", "t_boost", "aligned_fraction", "run", "prompt"} <= set(labels)
+    assert "picks its own targets" in out[-1]
+    refused(c, "generate_method", "nope", match="not in the list")
+    n_jobs = len(ctx.store.list_jobs())
+    slots = [None] * 18
+    gamma = slots.copy()
+    gamma[1] = 2.0  # the second number slot: gamma
+    args = ["diffinject", "embedded", [], 2, 0, 2, 0.0, 1]
+    refused(c, "generate_submit", *args, *gamma, "", match="gamma must be in")
+    refused(c, "generate_submit", *args, *slots, "", match="needs a biased classifier run")
+    refused(c, "generate_submit", *args, *slots, "bogus = 1", match="unknown diffinject param")
+    assert len(ctx.store.list_jobs()) == n_jobs
 
 
 def test_resume_of_an_interrupted_generation_adds_no_duplicates(app):
