@@ -377,6 +377,18 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
     refused(c, "personalize_job_cancel", job_id, match="only queued or running")
     refused(c, "personalize_job_resume", job_id, match="only .* jobs can resume")
 
+    # The current selection (typed or lassoed in Embeddings) as the target.
+    ids = ctx.store.sample_ids(SampleFilter(source="real", split="train", y=1))[:3]
+    call(c, "embeddings_select", ", ".join(map(str, ids)))
+    shown = ", ".join(f"#{i}" for i in ids)
+    assert call(c, "personalize_selection") == f"Current selection: **3** samples ({shown})."
+    text = call(c, "personalize_method_params", "textual-inversion")
+    args = ["textual-inversion", folder, "selection", [], [], "", 2, 2, 0, text]
+    note, *_ = call(c, "personalize_submit", *args)
+    assert "Queued personalization job" in note
+    assert ctx.store.list_jobs(limit=1)[0].params["samples"] == ids
+    assert wait_job(c, "personalize")[2] == "done"
+
 
 def test_every_listener_is_named_and_every_public_endpoint_was_called(app):
     _, url = app
