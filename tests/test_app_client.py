@@ -6,6 +6,7 @@ generation backbone is the in-process dummy, so nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -84,12 +85,13 @@ def n_decisions(ctx) -> int:
 def test_groups_table_and_gallery_pages(app):
     ctx, url = app
     c = client(url)
-    summary, table, _, gallery, info, page = call(c, "groups_load")
+    summary, table, chart, _, gallery, info, page = call(c, "groups_load")
+    assert "rarest first" in str(chart)
     assert "80" in summary and len(table["data"]) == 4
     assert page == 1 and "images" in info and 0 < len(gallery) <= 100
     assert all(item["caption"].startswith("#") for item in gallery)
     assert all("/gradio_api/file=" in item["image"]["url"] for item in gallery)
-    summary, table, _ = call(c, "groups_open")
+    summary, table, _, _ = call(c, "groups_open")
     assert table["data"][0][:2] == [0, 0]
     gallery, info, page = call(c, "groups_filter", "0,0", "real", "any")
     assert len(gallery) == 60 and page == 1 and "page 1 / 2" in info
@@ -189,9 +191,11 @@ def test_train_job_runs_table_and_plots(app):
     rows, run_choices, _ = call(c, "train_runs_after_poll")
     run_id = str(rows["data"][0][0])
     assert rows["data"][0][1] == "erm" and rows["data"][0][5] == "done"
+    assert rows["data"][0][2] == "real only"  # the data variant, read from the run
     assert any(value == run_id for _, value in run_choices["choices"])
-    assert call(c, "train_run_plot", run_id) is not None
-    assert call(c, "train_compare", [run_id]) is not None
+    assert f"Run #{run_id} erm · real only" in str(call(c, "train_run_plot", run_id))
+    compared = json.loads(call(c, "train_compare", [run_id])["plot"])
+    assert compared["data"][0]["x"] == [f"#{run_id} erm<br>real only"]
     refused(c, "train_job_cancel", "1", match="not a train job")
     with pytest.raises(AppError, match="not in the list of choices"):
         call(c, "train_run_plot", "999")  # not a run the dropdown offers

@@ -18,7 +18,7 @@ import gradio as gr
 
 from debias_core.params import FieldSpec, coerce, field_types, form_fields
 from debias_core.store import Store
-from ui.common import checked, data_label
+from ui.common import checked, run_data
 
 # Slots per kind: enough for every method registered today (DiffInject: 5 numbers, 1 text,
 # 1 dropdown); a method with more fields of one kind gets the rest in the `key = value` box.
@@ -82,7 +82,7 @@ def run_choices_for(store: Store, methods: tuple[str, ...]) -> list[tuple[str, s
     out = []
     for run in reversed(store.list_runs("train")):
         if run.status == "done" and (not methods or run.method in methods):
-            out.append((f"#{run.id} {run.method} ({data_label(run.config)})", str(run.id)))
+            out.append((f"#{run.id} {run.method} ({run_data(store, run)})", str(run.id)))
     return out
 
 
