@@ -181,8 +181,8 @@ def test_the_gallery_shows_a_jobs_newest_images_with_group_status_and_tags(ctx, 
     store.add_tags([ids[1]], ["blurry"], "tester")
     view = gen.job_images(ctx)  # the newest job by default
     assert [caption for _, caption in view.items] == [
-        f"#{ids[1]} · digit 1 / red · conflicting · pending · blurry",
-        f"#{ids[0]} · digit 0 / green · conflicting · accepted",
+        f"pending · digit 1 / red · #{ids[1]} · conflicting · blurry",
+        f"accepted · digit 0 / green · #{ids[0]} · conflicting",
     ]
     assert view.info == f"Job **{job}**: 2 images (all shown, newest first)."
     monkeypatch.setattr(gen, "GALLERY_LIMIT", 1)

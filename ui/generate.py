@@ -197,9 +197,9 @@ def job_images(ctx: AppContext, job_value=None) -> JobImages:
     status, tags = statuses(ctx, job_id), ctx.store.tags_for([s.id for s in samples])
     aligned = ctx.aligned_attrs()
     items = []
-    for s in samples:
-        caption = f"#{s.id} · {group_label(ctx.store, s.y, s.a, aligned)} · "
-        caption += status.get(s.id, "pending")
+    for s in samples:  # status first: a tile shows only the start of its caption
+        caption = f"{status.get(s.id, 'pending')} · {group_label(ctx.store, s.y, s.a)} · #{s.id}"
+        caption += " · conflicting" if aligned.get(s.y) != s.a else " · aligned"
         if tags.get(s.id):
             caption += " · " + ", ".join(tags[s.id])
         items.append((str(thumbnail_path(ctx.store, s, THUMB_SIZE)), caption))
@@ -258,7 +258,7 @@ def render(ctx: AppContext) -> TabView:
         images_info = gr.Markdown(elem_id="generate-images-info")
         gallery = gr.Gallery(
             label="Images of the job (pick a row above to see another job)",
-            columns=10,
+            columns=8,
             height=420,
             object_fit="contain",
             interactive=False,
