@@ -152,6 +152,11 @@ def test_generate_group_picks_and_method_widgets(app):
     assert {"k", "gamma", "t_edit", "t_boost", "aligned_fraction", "run", "prompt"} <= set(labels)
     assert "picks its own targets" in out[-1]
     refused(c, "generate_method", "nope", match="not in the list")
+    gce = ctx.store.create_run("train", "gce", {"synthetic": "none"})  # trained meanwhile
+    ctx.store.finish_run(gce, {}, [])
+    runs = call(c, "generate_method_choices", "diffinject")[0]
+    assert runs["choices"][1] == [f"#{gce} gce (real only)", str(gce)] and "value" not in runs
+    ctx.store.finish_run(gce, {}, [], status="failed")  # no model: keep it out of later tests
     n_jobs = len(ctx.store.list_jobs())
     slots = [None] * 18
     gamma = slots.copy()

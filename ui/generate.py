@@ -287,6 +287,10 @@ def render(ctx: AppContext) -> TabView:
     refresh_outputs = [groups, *panel.outputs, gallery, images_info]
 
     @friendly
+    def refresh_choices(method):  # opening the tab: runs trained meanwhile become choices
+        return mf.choice_updates(method_form(ctx, method))
+
+    @friendly
     def choose_method(method):
         view = method_view(ctx, method)
         return (
@@ -332,6 +336,7 @@ def render(ctx: AppContext) -> TabView:
         friendly(show_images), panel.job_id, [gallery, images_info], api_name="generate_images"
     )
     tab.select(refresh, None, refresh_outputs, api_name="generate_open")
+    tab.select(refresh_choices, method, mf.choice_slots(slots), api_name="generate_method_choices")
     return TabView("generate", refresh, refresh_outputs)
 
 

@@ -233,3 +233,13 @@ def with_slot_parameters(fn, fixed: list[str]):
     params.append(inspect.Parameter("more_parameters", positional, default=None))
     fn.__signature__ = inspect.Signature(params)
     return fn
+
+
+def choice_updates(form: MethodForm) -> list:
+    """New choices for the dropdown slots (runs trained since), keeping what is chosen."""
+    return [gr.Dropdown(choices=slot.choices) for slot in form.slots["choice"]]
+
+
+def choice_slots(widgets: list) -> list:
+    """The dropdown widgets among the slot widgets (in `slot_order()`)."""
+    return [w for (kind, _), w in zip(slot_order(), widgets, strict=True) if kind == "choice"]

@@ -39,6 +39,8 @@ ZOOM = 4  # the embedded model draws 32 px images: show them 4x, pixelated
 
 def check_backbone(spec: str | None) -> str:
     """A registered backbone name, or a diffusers-format folder typed into the dropdown."""
+    if spec is not None and not isinstance(spec, str):
+        raise ValueError(f"backbone must be a name or a folder path, got {spec!r}")
     spec = (spec or "").strip()
     if spec in BACKBONES.names():
         return spec
