@@ -12,6 +12,7 @@ import json
 import types
 import typing
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -53,6 +54,12 @@ def _coerce_one(name: str, kind: type, value: Any) -> Any:
 
 
 def coerce(name: str, annotation: Any, value: Any) -> Any:
+    if typing.get_origin(annotation) is typing.Literal:  # one of the listed values
+        allowed = typing.get_args(annotation)
+        match = [v for v in allowed if str(v) == str(value)]
+        if not match:
+            raise ValueError(f"parameter {name} must be one of {list(allowed)}, got {value!r}")
+        return match[0]
     if typing.get_origin(annotation) is dict:  # nested parameters: a dict, or JSON text
         if isinstance(value, dict):
             return value
@@ -84,6 +91,9 @@ def build_params(defaults: Any, raw: dict[str, Any] | None, what: str = "method"
         valid = ", ".join(types_) or "(none)"
         raise ValueError(f"unknown {what} parameter(s) {unknown}; valid: {valid}")
     values = {k: coerce(k, types_[k], v) for k, v in raw.items()}
+    for f in dataclasses.fields(defaults):
+        if f.name in values:
+            _check_choice(f, values[f.name])
     params = dataclasses.replace(defaults, **values)
     check = getattr(params, "check_inputs", None)
     if check is not None:
@@ -107,6 +117,81 @@ def describe(defaults: Any) -> list[dict]:
 
 def as_dict(params: Any) -> dict:
     return dataclasses.asdict(params)
+
+
+# -- forms: how the app shows each field ---------------------------------------------------------
+# Field metadata a method may set (all optional): "help" (a sentence), "choices" (a Registry, a
+# sequence of names, or a callable returning them: the value must be one of them), "widget"
+# ("run" for the id of a trained classifier run) and "runs" (the training method(s) such a run
+# must come from, e.g. "gce"). A field named `run` or ending in `_run` is a run without saying so.
+WIDGETS = ("integer", "number", "text", "bool", "choice", "run", "json")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One parameter as a form shows it: which widget, its default, help and choices."""
+
+    name: str
+    widget: str  # one of WIDGETS
+    default: Any
+    help: str = ""
+    choices: tuple[str, ...] = ()  # for "choice"
+    runs: tuple[str, ...] = ()  # for "run": the training methods accepted (empty = any)
+    optional: bool = False  # None is a valid value (an empty box)
+
+
+def _names(choices: Any) -> tuple[str, ...]:
+    if callable(getattr(choices, "names", None)):  # a Registry
+        return tuple(choices.names())
+    if callable(choices):
+        return tuple(choices())
+    return tuple(str(c) for c in choices)
+
+
+def _check_choice(f: dataclasses.Field, value: Any) -> None:
+    choices = f.metadata.get("choices")
+    if choices is None or value is None:
+        return
+    valid = _names(choices)
+    if str(value) not in valid:
+        raise ValueError(f"parameter {f.name} must be one of {list(valid)}, got {value!r}")
+
+
+def _widget(f: dataclasses.Field, annotation: Any) -> tuple[str, tuple[str, ...]]:
+    """(widget, choices) of a field, from its metadata first, then its annotation."""
+    if f.metadata.get("widget") == "run" or f.name == "run" or f.name.endswith("_run"):
+        return "run", ()
+    if typing.get_origin(annotation) is typing.Literal:
+        return "choice", tuple(str(v) for v in typing.get_args(annotation))
+    if f.metadata.get("choices") is not None:
+        return "choice", _names(f.metadata["choices"])
+    if typing.get_origin(annotation) is dict:
+        return "json", ()
+    kinds = [k for k in _base_types(annotation) if k is not type(None)]
+    kind = kinds[0] if kinds else str
+    widget = {bool: "bool", int: "integer", float: "number", str: "text"}.get(kind, "text")
+    return widget, ()
+
+
+def form_fields(defaults: Any) -> list[FieldSpec]:
+    """The fields of a method's parameter dataclass as form fields, in declaration order."""
+    types_ = field_types(type(defaults))
+    out = []
+    for f in dataclasses.fields(defaults):
+        widget, choices = _widget(f, types_[f.name])
+        runs = f.metadata.get("runs", ())
+        out.append(
+            FieldSpec(
+                name=f.name,
+                widget=widget,
+                default=getattr(defaults, f.name),
+                help=f.metadata.get("help", ""),
+                choices=choices,
+                runs=(runs,) if isinstance(runs, str) else tuple(runs),
+                optional=type(None) in _base_types(types_[f.name]),
+            )
+        )
+    return out
 
 
 def config_from(cls: type, params: dict, what: str, drop: Iterable[str] = ()) -> Any:

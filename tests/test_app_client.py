@@ -6,6 +6,7 @@ generation backbone is the in-process dummy, so nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -84,12 +85,13 @@ def n_decisions(ctx) -> int:
 def test_groups_table_and_gallery_pages(app):
     ctx, url = app
     c = client(url)
-    summary, table, _, gallery, info, page = call(c, "groups_load")
+    summary, table, chart, _, gallery, info, page = call(c, "groups_load")
+    assert "rarest first" in str(chart)
     assert "80" in summary and len(table["data"]) == 4
     assert page == 1 and "images" in info and 0 < len(gallery) <= 100
     assert all(item["caption"].startswith("#") for item in gallery)
     assert all("/gradio_api/file=" in item["image"]["url"] for item in gallery)
-    summary, table, _ = call(c, "groups_open")
+    summary, table, _, _ = call(c, "groups_open")
     assert table["data"][0][:2] == [0, 0]
     gallery, info, page = call(c, "groups_filter", "0,0", "real", "any")
     assert len(gallery) == 60 and page == 1 and "page 1 / 2" in info
@@ -109,6 +111,7 @@ def test_generate_job_runs_and_bad_requests_change_nothing(app):
     n_jobs = len(ctx.store.list_jobs())
     refused(c, "generate_submit", "nope", "embedded", [], 1, 0, 1, 1.0, 1, match="not in the list")
     refused(c, "generate_submit", "txt2img", "embedded", ["7,7"], 1, 0, 1, 1, 1, match="not in")
+    refused(c, "generate_submit", "txt2img", "embedded", [], 1, 0, 1, 1, 1, match="no target group")
     assert len(ctx.store.list_jobs()) == n_jobs
     note, *_ = call(c, "generate_submit", "txt2img", "embedded", ["0,1", "1,0"], 3, 0, 2, 2.0, 2)
     assert "Queued generation job" in note
@@ -119,6 +122,50 @@ def test_generate_job_runs_and_bad_requests_change_nothing(app):
     refused(c, "generate_job_resume", "1", match="only")
     refused(c, "generate_job_cancel", "12345", match="no job with id 12345")
     refused(c, "generate_job_cancel", "", match="pick a job")
+
+
+def test_generate_shows_the_jobs_images_with_group_and_status(app):
+    ctx, url = app
+    c = client(url)
+    job = ctx.store.list_jobs()[0]
+    gallery, info = call(c, "generate_images_after_poll", "")  # the newest job
+    assert info == f"Job **{job.id}**: 6 images (all shown, newest first)."
+    captions = [item["caption"] for item in gallery]
+    assert len(captions) == 6 and all(t.startswith("pending · digit ") for t in captions)
+    newest = max(ctx.store.sample_ids(SampleFilter(job_id=job.id)))
+    assert captions[0].endswith(f" · #{newest} · conflicting")
+    assert call(c, "generate_images", str(job.id))[1] == info
+    refused(c, "generate_images", "12345", match="no job with id 12345")
+    train = ctx.store.create_job("train", {})
+    refused(c, "generate_images", str(train), match="not a generation job")
+    ctx.store.update_job(train, status="cancelled")
+
+
+def test_generate_group_picks_and_method_widgets(app):
+    ctx, url = app
+    c = client(url)
+    assert call(c, "generate_groups_all") == ["0,0", "0,1", "1,0", "1,1"]
+    assert call(c, "generate_groups_none") == []
+    assert call(c, "generate_groups_conflicting") == ["0,1", "1,0"]
+    out = call(c, "generate_method", "diffinject")
+    labels = [u.get("label") for u in out if isinstance(u, dict)]
+    assert {"k", "gamma", "t_edit", "t_boost", "aligned_fraction", "run", "prompt"} <= set(labels)
+    assert "picks its own targets" in out[-1]
+    refused(c, "generate_method", "nope", match="not in the list")
+    gce = ctx.store.create_run("train", "gce", {"synthetic": "none"})  # trained meanwhile
+    ctx.store.finish_run(gce, {}, [])
+    runs = call(c, "generate_method_choices", "diffinject")[0]
+    assert runs["choices"][1] == [f"#{gce} gce (real only)", str(gce)] and "value" not in runs
+    ctx.store.finish_run(gce, {}, [], status="failed")  # no model: keep it out of later tests
+    n_jobs = len(ctx.store.list_jobs())
+    slots = [None] * 18
+    gamma = slots.copy()
+    gamma[1] = 2.0  # the second number slot: gamma
+    args = ["diffinject", "embedded", [], 2, 0, 2, 0.0, 1]
+    refused(c, "generate_submit", *args, *gamma, "", match="gamma must be in")
+    refused(c, "generate_submit", *args, *slots, "", match="needs a biased classifier run")
+    refused(c, "generate_submit", *args, *slots, "bogus = 1", match="unknown diffinject param")
+    assert len(ctx.store.list_jobs()) == n_jobs
 
 
 def test_resume_of_an_interrupted_generation_adds_no_duplicates(app):
@@ -150,9 +197,11 @@ def test_train_job_runs_table_and_plots(app):
     rows, run_choices, _ = call(c, "train_runs_after_poll")
     run_id = str(rows["data"][0][0])
     assert rows["data"][0][1] == "erm" and rows["data"][0][5] == "done"
+    assert rows["data"][0][2] == "real only"  # the data variant, read from the run
     assert any(value == run_id for _, value in run_choices["choices"])
-    assert call(c, "train_run_plot", run_id) is not None
-    assert call(c, "train_compare", [run_id]) is not None
+    assert f"Run #{run_id} erm · real only" in str(call(c, "train_run_plot", run_id))
+    compared = json.loads(call(c, "train_compare", [run_id])["plot"])
+    assert compared["data"][0]["x"] == [f"#{run_id} erm<br>real only"]
     refused(c, "train_job_cancel", "1", match="not a train job")
     with pytest.raises(AppError, match="not in the list of choices"):
         call(c, "train_run_plot", "999")  # not a run the dropdown offers
@@ -337,6 +386,18 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
         call(c, name)
     refused(c, "personalize_job_cancel", job_id, match="only queued or running")
     refused(c, "personalize_job_resume", job_id, match="only .* jobs can resume")
+
+    # The current selection (typed or lassoed in Embeddings) as the target.
+    ids = ctx.store.sample_ids(SampleFilter(source="real", split="train", y=1))[:3]
+    call(c, "embeddings_select", ", ".join(map(str, ids)))
+    shown = ", ".join(f"#{i}" for i in ids)
+    assert call(c, "personalize_selection") == f"Current selection: **3** samples ({shown})."
+    text = call(c, "personalize_method_params", "textual-inversion")
+    args = ["textual-inversion", folder, "selection", [], [], "", 2, 2, 0, text]
+    note, *_ = call(c, "personalize_submit", *args)
+    assert "Queued personalization job" in note
+    assert ctx.store.list_jobs(limit=1)[0].params["samples"] == ids
+    assert wait_job(c, "personalize")[2] == "done"
 
 
 def test_every_listener_is_named_and_every_public_endpoint_was_called(app):

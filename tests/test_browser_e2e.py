@@ -105,6 +105,12 @@ def open_sample(page, sample_id: int, expected: str) -> None:
     expect(page.locator("#review-header")).to_contain_text(expected)
 
 
+def choose_method(page, name: str) -> None:
+    box = page.locator("#generate-method input")
+    box.fill(name)
+    box.press("Enter")
+
+
 def test_open_group_generate_review_with_hotkeys_reload_train(browser_page, live):
     from playwright.sync_api import expect
 
@@ -119,8 +125,26 @@ def test_open_group_generate_review_with_hotkeys_reload_train(browser_page, live
     expect(page.locator("#groups-gallery img").first).to_be_visible()
     shot(page, "1-group")
 
-    # Generate: 3 images for each of the 2 bias-conflicting groups, on the folder backbone.
+    # Generate: choosing a method swaps its parameter widgets (built from its dataclass).
     page.get_by_role("tab", name="Generate").click()
+    expect(page.locator("#generate-choice-0")).to_contain_text("template")
+    choose_method(page, "diffinject")
+    expect(page.locator("#generate-number-1")).to_contain_text("gamma")
+    expect(page.locator("#generate-number-1 input")).to_have_value("0.7")
+    expect(page.locator("#generate-choice-0")).to_contain_text("run")
+    expect(page.locator("#generate-groups")).to_be_hidden()  # diffinject picks its own targets
+    expect(page.locator("#generate-method-note")).to_contain_text("picks its own targets")
+    shot(page, "2a-diffinject-widgets")
+    choose_method(page, "txt2img")
+    expect(page.locator("#generate-number-1")).to_be_hidden()
+    expect(page.locator("#generate-choice-0")).to_contain_text("template")
+    expect(page.locator("#generate-groups")).to_be_visible()
+    page.locator("#generate-groups-none").click()
+    expect(page.locator("#generate-groups input:checked")).to_have_count(0)
+    page.locator("#generate-groups-conflicting").click()
+    expect(page.locator("#generate-groups input:checked")).to_have_count(2)
+
+    # 3 images for each of the 2 bias-conflicting groups, on the folder backbone.
     field = page.locator("#generate-backbone input")
     field.fill(str(backbone))
     field.press("Enter")
@@ -130,6 +154,8 @@ def test_open_group_generate_review_with_hotkeys_reload_train(browser_page, live
     page.locator("#generate-submit").click()
     expect(page.locator("#generate-note")).to_contain_text("Queued generation job")
     expect(page.locator("#generate-progress")).to_contain_text("done", timeout=60_000)
+    expect(page.locator("#generate-images-info")).to_contain_text("6 images")
+    expect(page.locator("#generate-gallery img")).to_have_count(6)
     shot(page, "2-generated")
 
     # Review: accept, accept, reject with the keyboard only.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from debias_core.cli import main
-from debias_core.params import build_params, describe, parse_pairs
+from debias_core.params import build_params, describe, form_fields, parse_pairs
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,42 @@ def test_methods_command_lists_every_registry(capsys):
     assert set(table["policies"]) == {"dbb", "judge", "segmentation"}
     assert set(table["scorers"]) == {"softmax-shift", "ig-in-mask", "judge", "segmentation-check"}
     assert set(table["segmenters"]) == {"dataset", "grounded-sam"}
+
+
+@dataclass(frozen=True)
+class Choices:
+    mode: Literal["soft", "hard"] = "soft"
+    template: str = field(default="vanilla", metadata={"choices": ("vanilla", "ffr")})
+    base_run: int | None = field(default=None, metadata={"runs": "gce", "help": "a GCE run"})
+    steps: int = 10
+    gamma: float = 0.5
+    strict: bool = True
+    prompt: str | None = None
+    nested: dict[str, Any] = field(default_factory=dict)
+
+
+def test_literal_and_choice_fields_accept_only_their_values():
+    assert build_params(Choices(), {"mode": "hard", "template": "ffr"}).mode == "hard"
+    with pytest.raises(ValueError, match=r"parameter mode must be one of \['soft', 'hard'\]"):
+        build_params(Choices(), {"mode": "medium"})
+    with pytest.raises(ValueError, match=r"parameter template must be one of \['vanilla', 'ffr'\]"):
+        build_params(Choices(), {"template": "poem"})
+
+
+def test_form_fields_say_which_widget_shows_each_field():
+    specs = {f.name: f for f in form_fields(Choices())}
+    assert {name: f.widget for name, f in specs.items()} == {
+        "mode": "choice",
+        "template": "choice",
+        "base_run": "run",
+        "steps": "integer",
+        "gamma": "number",
+        "strict": "bool",
+        "prompt": "text",
+        "nested": "json",
+    }
+    assert specs["mode"].choices == ("soft", "hard")
+    assert specs["template"].choices == ("vanilla", "ffr")
+    assert specs["base_run"].runs == ("gce",) and specs["base_run"].optional
+    assert specs["base_run"].help == "a GCE run" and not specs["steps"].optional
+    assert specs["prompt"].optional and specs["gamma"].default == 0.5

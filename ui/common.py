@@ -167,14 +167,16 @@ def run_choices(store: Store) -> list[tuple[str, str]]:
             continue
         wga = run.metrics.get("test", {}).get("worst_group_accuracy")
         score = f" · WGA {wga:.1%}" if wga is not None else ""
-        out.append((f"#{run.id} {run.method} ({data_label(run.config)}){score}", str(run.id)))
+        out.append((f"#{run.id} {run.method} ({run_data(store, run)}){score}", str(run.id)))
     return out
 
 
-def data_label(config: dict) -> str:
-    return {"none": "real only", "accepted": "real + accepted", "all": "real + all generated"}.get(
-        config.get("synthetic", "none"), config.get("synthetic", "?")
-    )
+def run_data(store: Store, run) -> str:
+    """The data a run learned from: 'real only', 'real + 40 accepted generated (txt2img 40)',
+    'two-stage: ..., then real (erm)' (read from its config and the samples it used)."""
+    from debias_core.train.variants import data_variant  # the train package loads torch
+
+    return data_variant(store, run).label()
 
 
 def _stamp(text: str | None) -> datetime | None:

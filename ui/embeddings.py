@@ -316,24 +316,26 @@ def render(ctx: AppContext) -> TabView:
         return ev.recolour(ctx, projection_id, colour_by)
 
     @friendly
-    def select(ids, page=1, unchecked=()):
+    def select(ids, page=1, unchecked=(), request=None):
         value = ev.grid_value(ctx, ids, page, unchecked)
+        ticked = set(value["ids"]) - set(value.get("unchecked") or ())
+        ctx.remember_selection(ctx.reviewer_for(request), sorted(ticked))  # for Personalize
         return value, ev.grid_info(value), value["page"]
 
-    def on_lasso(evt: gr.EventData):
+    def on_lasso(evt: gr.EventData, request: gr.Request):
         data = getattr(evt, "_data", None) or {}
-        return select(data.get("ids", []))
+        return select(data.get("ids", []), request=request)
 
     @friendly
-    def on_typed(text):
-        return select(ev.parse_ids(text))
+    def on_typed(text, request: gr.Request):
+        return select(ev.parse_ids(text), request=request)
 
     def on_page(delta: int):
         @friendly
-        def move(value, page):
+        def move(value, page, request: gr.Request):
             value = grid_state(value)
             page = as_int(1 if page is None else page, "grid page", 1)
-            return select(value.get("ids", []), page + delta, value.get("unchecked"))
+            return select(value.get("ids", []), page + delta, value.get("unchecked"), request)
 
         return move
 

@@ -10,6 +10,7 @@ import math
 import gradio as gr
 
 from debias_core.analysis.attribution import thumbnail_path
+from debias_core.analysis.group_figures import group_counts_figure
 from debias_core.bias.stats import TABLE_COLUMNS, bias_summary, group_stats
 from debias_core.store import SampleFilter
 from ui.common import TabView, as_int, checked, friendly, group_choices, parse_group
@@ -75,6 +76,8 @@ def render(ctx: AppContext) -> TabView:
     with gr.Tab("Groups", id="groups") as tab:
         summary = gr.Markdown()
         table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, label="Groups")
+        with gr.Accordion("Images per group (chart)", open=True):
+            chart = gr.Plot(show_label=False, elem_id="groups-chart")
         with gr.Row(equal_height=True):
             group = gr.Dropdown(
                 group_choices(ctx.store), value=None, label="Group", elem_id="groups-group"
@@ -98,7 +101,8 @@ def render(ctx: AppContext) -> TabView:
         )
 
     def refresh():
-        return (*stats_view(ctx), gr.Dropdown(choices=group_choices(ctx.store)))
+        chart_value = group_counts_figure(group_stats(ctx.store))
+        return (*stats_view(ctx), chart_value, gr.Dropdown(choices=group_choices(ctx.store)))
 
     def first_view():  # page load: open the rarest group so the page is not empty
         stats = group_stats(ctx.store)
@@ -108,7 +112,8 @@ def render(ctx: AppContext) -> TabView:
         value = f"{rarest.y},{rarest.a}"
         summary, rows = stats_view(ctx)
         choices = gr.Dropdown(choices=group_choices(ctx.store), value=value)
-        return (summary, rows, choices, *gallery_page(ctx, value, "real", "any", 1))
+        figure = group_counts_figure(stats)
+        return (summary, rows, figure, choices, *gallery_page(ctx, value, "real", "any", 1))
 
     @friendly
     def show(group, source, split, page):
@@ -131,7 +136,7 @@ def render(ctx: AppContext) -> TabView:
 
     view_inputs = [group, source, split, page]
     view_outputs = [gallery, info, page]
-    refresh_outputs = [summary, table, group]
+    refresh_outputs = [summary, table, chart, group]
     tab.select(refresh, None, refresh_outputs, api_name="groups_open")
     # Selection events carry browser-only event data: private (the client opens a group with
     # groups_filter instead); the browser test clicks them.

@@ -24,6 +24,7 @@ class JobsPanel:
     table: gr.Dataframe
     timer: gr.Timer
     note: gr.Markdown
+    job_id: gr.Textbox | None = None  # the picked job (a clicked row or a typed id)
     polled: object = None  # the timer's tick event: chain `.then(...)` to run after each poll
 
     @property
@@ -92,7 +93,7 @@ def render_jobs(ctx: AppContext, kind: str) -> JobsPanel:
         refresh_btn = gr.Button("Refresh", elem_id=f"{kind}-jobs-refresh", scale=1)
     note = gr.Markdown()
     timer = gr.Timer(POLL_SECONDS, active=False)
-    panel = JobsPanel(kind, progress, table, timer, note)
+    panel = JobsPanel(kind, progress, table, timer, note, job_id)
 
     def do_poll():
         return poll(ctx, kind)

@@ -29,7 +29,7 @@ from ui.jobs import jobs_of, poll, render_jobs
 from ui.state import AppContext
 
 KIND = "personalize"
-TARGETS = ["classes", "groups", "samples"]
+TARGETS = ["classes", "groups", "samples", "selection"]  # selection: the Embeddings lasso's
 ARTIFACT_HEADERS = [
     "id", "kind", "scope", "method", "concept", "name", "samples", "final loss", "job",
     "sha256", "created",
@@ -39,6 +39,8 @@ ZOOM = 4  # the embedded model draws 32 px images: show them 4x, pixelated
 
 def check_backbone(spec: str | None) -> str:
     """A registered backbone name, or a diffusers-format folder typed into the dropdown."""
+    if spec is not None and not isinstance(spec, str):
+        raise ValueError(f"backbone must be a name or a folder path, got {spec!r}")
     spec = (spec or "").strip()
     if spec in BACKBONES.names():
         return spec
@@ -87,18 +89,28 @@ def parse_sample_ids(text: str) -> list[int]:
 
 
 def personalize_params(
-    method, backbone, target, classes, groups, samples, steps, batch, seed, params_text
-) -> dict:
-    """Widget values -> PersonalizeConfig fields (the executor validates before queuing)."""
+    method, backbone, target, classes, groups, samples, steps, batch, seed, params_text,
+    selection=(),
+) -> dict:  # fmt: skip
+    """Widget values -> PersonalizeConfig fields (the executor validates before queuing).
+
+    `selection`: the ids of the person's current selection (another tab's grid), used when the
+    target is "selection".
+    """
     if target not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {target!r}")
     chosen = {
-        "classes": {"classes": [as_int(c, "class") for c in classes or []]},
-        "groups": {"groups": [list(parse_group(g)) for g in groups or []]},
-        "samples": {"samples": parse_sample_ids(samples)},
-    }[target]
+        "classes": lambda: {"classes": [as_int(c, "class") for c in classes or []]},
+        "groups": lambda: {"groups": [list(parse_group(g)) for g in groups or []]},
+        "samples": lambda: {"samples": parse_sample_ids(samples)},
+        "selection": lambda: {"samples": list(selection)},
+    }[target]()
     if target == "samples" and not chosen["samples"]:
         raise ValueError("type the ids of the samples to personalize")
+    if target == "selection" and not chosen["samples"]:
+        raise ValueError(
+            "the current selection is empty: lasso or type ids in the Embeddings tab first"
+        )
     return {
         "method": method,
         "backbone": check_backbone(backbone),
@@ -108,6 +120,14 @@ def personalize_params(
         "params": parse_params_text(method, params_text),
         **chosen,
     }
+
+
+def selection_text(ids) -> str:
+    """One line about the current selection the "selection" target would train on."""
+    if not ids:
+        return "Current selection: none (lasso or type ids in the Embeddings tab)."
+    shown = ", ".join(f"#{i}" for i in ids[:8]) + (", ..." if len(ids) > 8 else "")
+    return f"Current selection: **{len(ids)}** samples ({shown})."
 
 
 def submit(ctx: AppContext, params: dict) -> tuple:
@@ -251,7 +271,11 @@ def render(ctx: AppContext) -> TabView:
                     0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="pers-seed"
                 )
             )
-        target = gr.Radio(TARGETS, value="classes", label="Targets", elem_id="pers-target")
+        with gr.Row(equal_height=True):
+            target = gr.Radio(
+                TARGETS, value="classes", label="Targets", elem_id="pers-target", scale=2
+            )
+            selection_note = gr.Markdown(selection_text(()), elem_id="pers-selection")
         class_box = checked(gr.CheckboxGroup(classes, label="Classes", elem_id="pers-classes"))
         group_box = checked(
             gr.CheckboxGroup(group_choices(ctx.store), label="Groups", elem_id="pers-groups")
@@ -292,8 +316,16 @@ def render(ctx: AppContext) -> TabView:
         return (*poll(ctx, KIND), *after_poll())
 
     @friendly
-    def do_submit(*values):
-        return submit(ctx, personalize_params(*values))
+    def do_submit(
+        method, backbone, target, classes, groups, samples, steps, batch, seed, params_text,
+        request: gr.Request,
+    ):  # fmt: skip
+        selection = ctx.selection_of(ctx.reviewer_for(request))
+        values = (method, backbone, target, classes, groups, samples, steps, batch, seed)
+        return submit(ctx, personalize_params(*values, params_text, selection))
+
+    def show_selection(request: gr.Request):
+        return selection_text(ctx.selection_of(ctx.reviewer_for(request)))
 
     @friendly
     def do_preview(job_value, concept):
@@ -328,6 +360,14 @@ def render(ctx: AppContext) -> TabView:
         concurrency_limit=1,
     )
     tab.select(refresh, None, [*panel.outputs, *after_outputs], api_name="personalize_open")
+    gr.on(
+        [tab.select, target.input],
+        show_selection,
+        None,
+        selection_note,
+        api_name="personalize_selection",
+        show_progress="hidden",
+    )
     return TabView(KIND, refresh, [*panel.outputs, *after_outputs])
 
 

@@ -1,6 +1,8 @@
 """The per-process app context: the open project, its job executor and who is reviewing.
 
-One context per server process; per-browser data (the review queue) lives in `gr.State`.
+One context per server process; per-browser data (the review queue) lives in `gr.State`. The
+current selection is kept here per reviewer, so a selection made in one tab (the Embeddings
+lasso) can be the target of another (Personalize); it lasts as long as the server process.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class AppContext:
     device: str = "cpu"
     reviewer: str = "local"
     exemplars: dict = field(default_factory=dict)  # (y, a) -> a real sample id, cached
+    # reviewer -> the sample ids last selected in a grid (the Embeddings lasso), for other tabs
+    selections: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _aligned: dict | None = None
 
     @property
@@ -34,6 +38,13 @@ class AppContext:
         if self._aligned is None:
             self._aligned = self.store.aligned_attrs()
         return self._aligned
+
+    def remember_selection(self, reviewer: str, ids) -> None:
+        """The samples `reviewer` has selected now (the Personalize tab can target them)."""
+        self.selections[reviewer] = tuple(int(i) for i in ids)
+
+    def selection_of(self, reviewer: str) -> tuple[int, ...]:
+        return self.selections.get(reviewer, ())
 
     def reviewer_for(self, request=None) -> str:
         """The logged-in user when the app runs with --auth, else the configured name."""

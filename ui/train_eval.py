@@ -15,10 +15,10 @@ from ui.common import (
     TabView,
     as_int,
     checked,
-    data_label,
     friendly,
     parse_optional_int,
     run_choices,
+    run_data,
 )
 from ui.jobs import poll, render_jobs
 from ui.state import AppContext
@@ -75,7 +75,7 @@ def runs_rows(ctx: AppContext) -> list[list]:
             [
                 run.id,
                 run.method,
-                data_label(cfg),
+                run_data(ctx.store, run),
                 cfg.get("seed", ""),
                 cfg.get("epochs", ""),
                 run.status,
@@ -88,21 +88,23 @@ def runs_rows(ctx: AppContext) -> list[list]:
     return rows
 
 
-def report_of(ctx: AppContext, run) -> tuple[str, EvalReport]:
+def report_of(ctx: AppContext, run, sep: str = " · ") -> tuple[str, EvalReport]:
+    """(the run's name with its data variant, its test report)."""
     run_id = parse_optional_int(run, "run")
     if run_id is None:
         raise ValueError("choose a run")
     record = ctx.store.get_run(run_id)  # KeyError for an unknown run
     if "test" not in record.metrics:
         raise ValueError(f"run {run_id} is {record.status} and has no evaluation report")
-    return f"#{run_id} {record.method}", EvalReport.from_dict(record.metrics["test"])
+    name = f"#{run_id} {record.method}{sep}{run_data(ctx.store, record)}"
+    return name, EvalReport.from_dict(record.metrics["test"])
 
 
 def run_figure(ctx: AppContext, run):
-    from debias_core.evaluate.report import group_accuracy_figure
+    from debias_core.analysis.group_figures import group_accuracy_bars
 
     name, report = report_of(ctx, run)
-    return group_accuracy_figure(report, title=f"Run {name}: test accuracy per group")
+    return group_accuracy_bars(report, title=f"Run {name}: test accuracy per group")
 
 
 def compare_figure(ctx: AppContext, runs):
@@ -110,7 +112,8 @@ def compare_figure(ctx: AppContext, runs):
 
     if not runs:
         raise ValueError("choose one or more runs to compare")
-    return compare_reports_figure(dict(report_of(ctx, r) for r in runs))
+    # One tick label per run, its data variant on a second line.
+    return compare_reports_figure(dict(report_of(ctx, r, sep="<br>") for r in runs))
 
 
 def render(ctx: AppContext) -> TabView:

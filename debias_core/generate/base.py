@@ -134,6 +134,9 @@ class Generator(Protocol):
 
     - `default_params`: an instance of the method's frozen parameter dataclass (defaults and
       `check_inputs`); `default_steps`: denoising steps when the config names none.
+    - `targets_groups` (optional, True when absent): whether a job names its target (class,
+      context) groups; a method that picks its own targets (DiffInject) sets it False and is
+      refused any group.
     - `check` raises a ValueError naming what is missing (a run, masks, checkpoints) and how to
       make it, before any job is queued.
     - `plan` cuts the work into units; `render` draws one unit; `replay` redraws one image from
@@ -199,6 +202,11 @@ def method_params(generator: Generator, config: GenerateConfig) -> Any:
     """The method's parameter dataclass filled from `config.params` (coerced, checked)."""
     own = {k: v for k, v in config.params.items() if k not in RUNNER_PARAMS}
     return build_params(generator.default_params, own, what=config.method)
+
+
+def targets_groups(generator: Generator) -> bool:
+    """Whether a job of this method names its target groups (see `Generator`)."""
+    return bool(getattr(generator, "targets_groups", True))
 
 
 def steps_of(generator: Generator, config: GenerateConfig) -> int:

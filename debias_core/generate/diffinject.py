@@ -50,7 +50,9 @@ GCE_HINT = "train one with `python -m debias_core train DIR --method gce` and pa
 
 @dataclass(frozen=True)
 class DiffInjectParams:
-    run: int | None = field(default=None, metadata={"help": "the GCE-trained biased classifier"})
+    run: int | None = field(
+        default=None, metadata={"help": "the GCE-trained biased classifier", "runs": "gce"}
+    )
     k: int = field(default=10, metadata={"help": "top-K highest-loss samples as content"})
     gamma: float = field(default=0.7, metadata={"help": "Slerp weight of the content h"})
     t_edit: float = field(default=0.5, metadata={"help": "inject for t >= t_edit * T"})
@@ -167,6 +169,7 @@ def draws(seed: int, content_id: int, k: int, pool_size: int) -> tuple[int, int]
 class DiffInject:
     default_params = DiffInjectParams()
     default_steps = 50  # DDIM inversion of the embedded model needs ~50 steps to reconstruct
+    targets_groups = False  # no group labels: its targets are the run's content samples
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)

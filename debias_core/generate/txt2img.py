@@ -28,7 +28,9 @@ from debias_core.store.records import GeneratedImage, Recipe
 class PromptParams:
     """Parameters of the prompt-based methods."""
 
-    template: str = field(default="vanilla", metadata={"help": "prompt template name"})
+    template: str = field(
+        default="vanilla", metadata={"help": "prompt template name", "choices": TEMPLATES}
+    )
 
     def check_inputs(self) -> None:
         TEMPLATES.get(self.template)  # unknown -> ValueError listing the valid ones
