@@ -17,6 +17,8 @@ from debias_core.store import SampleFilter
 gradio_client = pytest.importorskip("gradio_client")
 AppError = gradio_client.exceptions.AppError
 CALLED: set[str] = set()
+# Review filters after method, group, job, status: tag, verdict, scorer, min, max, sort.
+MORE = ("any", "any", "", None, None, "id")
 
 
 def free_port() -> int:
@@ -163,14 +165,14 @@ def test_review_decides_undoes_and_refuses_bad_ids(app):
     c = client(url)
     call(c, "review_load")
     call(c, "review_open")
-    view = call(c, "review_filter", "txt2img", "any", "any", "pending", "")
+    view = call(c, "review_filter", "txt2img", "any", "any", "pending", *MORE, "")
     first = view[0]
     assert "pending" in view[1] and "queue position 1 / 8" in view[1]
     assert "#" in view[2]["label"]  # a real exemplar of the target group
-    second = call(c, "review_accept", first, "")[0]
+    second = call(c, "review_accept", first, "", "looks right")[0]
     assert second != first and ctx.store.status_of(first) == "accepted"
     assert ctx.store.decisions_for(first)[-1]["reviewer"] == "tester"
-    third = call(c, "review_reject", second, "")[0]
+    third = call(c, "review_reject", second, "", "")[0]
     assert ctx.store.status_of(second) == "rejected"
     assert call(c, "review_undo", third, "")[0] == second  # back to the last decided sample
     assert ctx.store.status_of(second) == "pending"
@@ -180,12 +182,12 @@ def test_review_decides_undoes_and_refuses_bad_ids(app):
     assert call(c, "review_show", first, "")[0] == first
     before = n_decisions(ctx)
     refused(c, "review_show", 999999, "", match="no sample with id 999999")
-    refused(c, "review_accept", 999999, "", match="no sample with id 999999")
-    refused(c, "review_reject", 1, "", match="real image")
+    refused(c, "review_accept", 999999, "", "", match="no sample with id 999999")
+    refused(c, "review_reject", 1, "", "", match="real image")
     refused(c, "review_undo", None, "", match="no sample selected")
     assert n_decisions(ctx) == before and ctx.store.status_of(1) == "pending"
-    assert call(c, "review_load_queue", "any", "any", "any", "accepted", "")[0] == first
-    assert call(c, "review_open_queue", "any", "any", "any", "any", "")[0] is not None
+    assert call(c, "review_load_queue", "any", "any", "any", "accepted", *MORE, "")[0] == first
+    assert call(c, "review_open_queue", "any", "any", "any", "any", *MORE, "")[0] is not None
 
 
 def test_review_attribution_is_computed_on_demand_and_cached(app):
@@ -193,7 +195,7 @@ def test_review_attribution_is_computed_on_demand_and_cached(app):
     c = client(url)
     call(c, "review_open")  # refreshes the run choices of this session
     run_id = str(ctx.store.list_runs("train")[-1].id)
-    sample_id = call(c, "review_filter", "any", "any", "any", "any", run_id)[0]
+    sample_id = call(c, "review_filter", "any", "any", "any", "any", *MORE, run_id)[0]
     assert "press Attribution" in call(c, "review_run", sample_id, run_id)["label"]
     image, scores = call(c, "review_attribution", sample_id, run_id)
     assert image["label"].startswith(f"IG run #{run_id}") and image["value"]["path"]
@@ -201,18 +203,22 @@ def test_review_attribution_is_computed_on_demand_and_cached(app):
     assert f"ig:{run_id}" in ctx.store.scores_for(sample_id)
     assert "p(class)" in call(c, "review_run", sample_id, run_id)["label"]  # now cached
     refused(c, "review_attribution", 999999, run_id, match="no sample with id 999999")
-    refused(c, "review_attribution", sample_id, "", match="Choose a finished")
+    before = ctx.store.scores_for(sample_id)
+    call(c, "review_attribution", sample_id, "")  # no run: an info message, no error badge
+    assert ctx.store.scores_for(sample_id) == before
 
 
 def test_bulk_needs_confirmation_then_decides_the_filtered_set(app):
+    BULK = ("any", "0,1", "any", "pending", *MORE)  # noqa: N806
     ctx, url = app
     c = client(url)
     before = n_decisions(ctx)
-    refused(c, "review_bulk", "any", "0,1", "any", "pending", "reject", False, match="confirm")
+    refused(c, "review_bulk", *BULK, "reject", False, "", match="confirm")
     assert n_decisions(ctx) == before
     where = SampleFilter(source="generated", y=0, a=1, status="pending")
     pending = ctx.store.list_samples(where)
-    note, counts, _ = call(c, "review_bulk", "any", "0,1", "any", "pending", "reject", True)
+    note, *view = call(c, "review_bulk", *BULK, "reject", True, "")
+    counts = view[10]
     assert note == f"Rejected {len(pending)} samples." and "rejected" in counts
     assert {ctx.store.status_of(s.id) for s in pending} == {"rejected"}
 

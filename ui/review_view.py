@@ -15,12 +15,24 @@ from debias_core.analysis.attribution import (
     mask_overlay_path,
     thumbnail_path,
 )
+from debias_core.analysis.review import (
+    STATUSES as CORE_STATUSES,
+)
+from debias_core.analysis.review import (
+    VERDICTS,
+    Evidence,
+    ReviewFilter,
+    evidence_text,
+    review_ids,
+    sample_evidence,
+)
 from debias_core.store import Sample, SampleFilter
-from ui.common import ANY, group_label, parse_group, parse_optional_int
+from ui.common import ANY, as_float, group_label, parse_group, parse_optional_int
 from ui.state import AppContext
 
 DISPLAY = 192  # px a side for the side-by-side images
-STATUSES = ["pending", "accepted", "rejected", ANY]
+STATUSES = [*CORE_STATUSES, ANY]
+VERDICT_CHOICES = [ANY, *VERDICTS]
 
 
 @dataclass
@@ -44,30 +56,71 @@ class Queue:
             self.pos = self.ids.index(sample_id)
 
 
-def queue_filter(method, group, job, status) -> SampleFilter:
-    """The Review filters as a store filter over generated samples ('any' = no constraint).
+def queue_filter(
+    method, group, job, status, tag=ANY, verdict=ANY, scorer="", low=None, high=None, sort="id"
+) -> ReviewFilter:
+    """The Review filters as core filters over generated samples ('any' = no constraint).
 
     A missing filter is an error, not "any": a client leaving one out must not widen a bulk
     decision to every sample.
     """
-    for name, value in (("method", method), ("group", group), ("job", job)):
+    for name, value in (("method", method), ("group", group), ("job", job), ("tag", tag)):
         if not isinstance(value, str):
             raise ValueError(f"choose a {name} filter ('any' for all), got {value!r}")
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    if verdict not in VERDICT_CHOICES:
+        raise ValueError(f"verdict must be one of {VERDICT_CHOICES}, got {verdict!r}")
+    if not isinstance(scorer, str) or not isinstance(sort, str):
+        raise ValueError("choose a scorer ('' for none) and a sort order")
     y, a = parse_group(group) or (None, None)
-    return SampleFilter(
-        source="generated",
-        method=None if method in (None, "", ANY) else method,
+    where = ReviewFilter(
+        method=None if method in ("", ANY) else method,
         y=y,
         a=a,
         job_id=parse_optional_int(job, "job"),
         status=None if status == ANY else status,
+        tag=None if tag in ("", ANY) else tag,
+        verdict=None if verdict == ANY else verdict,
+        scorer=scorer or None,
+        score_min=None if low is None else as_float(low, "score min"),
+        score_max=None if high is None else as_float(high, "score max"),
+        sort=sort or "id",
+    )
+    where.check_inputs()
+    return where
+
+
+def filter_widgets(where: ReviewFilter) -> tuple:
+    """A filter back as widget values, in `queue_filter`'s argument order (for saved views)."""
+    group = ANY if where.y is None else f"{where.y},{where.a}"
+    return (
+        where.method or ANY,
+        group,
+        ANY if where.job_id is None else str(where.job_id),
+        where.status or ANY,
+        where.tag or ANY,
+        where.verdict or ANY,
+        where.scorer or "",
+        where.score_min,
+        where.score_max,
+        where.sort,
     )
 
 
-def build_queue(ctx: AppContext, method, group, job, status) -> Queue:
-    return Queue(ctx.store.sample_ids(queue_filter(method, group, job, status)))
+def text(value, what: str, limit: int = 500) -> str:
+    """A free-text field from a widget or a client: a string (None: empty) of bounded length."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, got {value!r}")
+    if len(value) > limit:
+        raise ValueError(f"{what} is at most {limit} characters, got {len(value)}")
+    return value.strip()
+
+
+def build_queue(ctx: AppContext, *filters) -> Queue:
+    return Queue(review_ids(ctx.store, queue_filter(*filters)))
 
 
 def generated_sample(ctx: AppContext, sample_id) -> Sample:
@@ -159,23 +212,72 @@ def counts_text(ctx: AppContext) -> str:
     )
 
 
-def sample_outputs(ctx: AppContext, sample: Sample, queue: Queue, run) -> tuple:
-    """Values for the view widgets, in `ViewWidgets` order."""
-    ref_path, ref_caption = reference(ctx, sample)
-    mask = mask_overlay_path(ctx.store, sample, DISPLAY)
-    ig_path, ig_caption = attribution_view(ctx, sample.id, run, compute=False)
-    return (
+@dataclass
+class Panel:
+    """One image panel: a file path (None: nothing to show, so the panel collapses) and a label."""
+
+    path: str | None = None
+    label: str = ""
+
+
+@dataclass
+class SampleView:
+    """What the one-at-a-time view shows; panels missing from `panels` collapse."""
+
+    sample_id: int | None
+    header: str
+    panels: dict[str, Panel] = field(default_factory=dict)  # by IMAGE_PANELS name
+    evidence: str = ""
+    scores: list[list] = field(default_factory=list)
+    recipe: dict = field(default_factory=dict)
+    counts: str = ""
+
+
+def image_panels(ctx: AppContext, sample: Sample, ev: Evidence, run) -> dict[str, Panel]:
+    """The method's image panels that have something to show for this sample."""
+    found: dict[str, Panel] = {}
+    for name in ev.panels:
+        panel = _panel(ctx, sample, ev, name, run)
+        if panel.path is not None:
+            found[name] = panel
+    return found
+
+
+def _panel(ctx: AppContext, sample: Sample, ev: Evidence, name: str, run) -> Panel:
+    if name == "generated":
+        return Panel(str(thumbnail_path(ctx.store, sample, DISPLAY)), f"Generated #{sample.id}")
+    if name == "source":
+        return Panel(*reference(ctx, sample))
+    if name == "content" and ev.content_id is not None:
+        content = ctx.store.get_sample(ev.content_id)
+        path = thumbnail_path(ctx.store, content, DISPLAY)
+        return Panel(str(path), f"Content (bias-conflicting) #{content.id}")
+    if name == "mask" and ev.mask is not None:
+        owner = (
+            sample if ev.mask.of_sample == sample.id else ctx.store.get_sample(ev.mask.of_sample)
+        )
+        path = mask_overlay_path(ctx.store, owner, DISPLAY)
+        whose = "" if owner.id == sample.id else f" on source #{owner.id}"
+        return Panel(str(path) if path else None, f"Mask ({ev.mask.segmenter}){whose}")
+    if name == "ig":
+        return Panel(*attribution_view(ctx, sample.id, run, compute=False))
+    return Panel()
+
+
+def sample_outputs(ctx: AppContext, sample: Sample, queue: Queue, run) -> SampleView:
+    ev = sample_evidence(ctx.store, sample)
+    panels = image_panels(ctx, sample, ev, run)
+    hint = "" if "ig" in panels else "\n\nIntegrated Gradients: choose an IG run, then press i."
+    return SampleView(
         sample.id,
         header(ctx, sample, queue),
-        (ref_path, ref_caption),
-        str(thumbnail_path(ctx.store, sample, DISPLAY)),
-        str(mask) if mask else None,
-        (ig_path, ig_caption),
+        panels,
+        evidence_text(ev) + hint,
         score_rows(ctx, sample.id),
         recipe_info(ctx, sample),
         counts_text(ctx),
     )
 
 
-def empty_outputs(ctx: AppContext, message: str) -> tuple:
-    return (None, f"### {message}", (None, ""), None, None, (None, ""), [], {}, counts_text(ctx))
+def empty_outputs(ctx: AppContext, message: str) -> SampleView:
+    return SampleView(None, f"### {message}", counts=counts_text(ctx))
