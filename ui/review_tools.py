@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import gradio as gr
+from gradio.data_classes import FileData
 
 from debias_core.analysis.review import load_review_view, save_review_view
 from debias_core.data.curation_io import export_zip, import_curation_csv
@@ -18,17 +19,24 @@ EXPORT_STATUSES = ["accepted", "all"]
 AGREEMENT_HEADERS = ["policy", "person \\ policy", *POLICY, "kappa", "agreement", "samples"]
 
 
-def checked_file(widget):
-    """A File input that answers a client's non-file value with a message, not a traceback."""
-    builtin = widget.preprocess
+class _UploadedFile(FileData):
+    """A file payload that answers anything else (text, a number) with a message.
 
-    def preprocess(payload):
+    Gradio validates a File input's payload against its data model before any preprocess hook,
+    and a failed validation reaches a client as the generic "has raised an exception".
+    """
+
+    @classmethod
+    def model_validate(cls, obj, *args, **kwargs):
         try:
-            return builtin(payload)
-        except Exception:  # noqa: BLE001 (any malformed payload: say what is expected)
+            return super().model_validate(obj, *args, **kwargs)
+        except ValueError:  # pydantic's ValidationError is a ValueError
             raise gr.Error("upload a CSV file", print_exception=False) from None
 
-    widget.preprocess = preprocess
+
+def checked_file(widget: gr.File) -> gr.File:
+    """A single-file input that refuses a client's non-file value with a clear message."""
+    widget.data_model = _UploadedFile
     return widget
 
 
