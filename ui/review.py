@@ -194,8 +194,13 @@ def render(ctx: AppContext) -> TabView:  # noqa: PLR0915 (one layout, then its w
             scorer = gr.Dropdown(
                 scorer_choices(ctx), value="", label="Score", elem_id="review-scorer"
             )
-            low = checked(gr.Number(None, label="Score min", elem_id="review-score-min"))
-            high = checked(gr.Number(None, label="Score max", elem_id="review-score-max"))
+            # Text, not Number: an empty Number reaches the handler as 0, not as "no bound".
+            low = gr.Textbox(
+                "", label="Score min", placeholder="no bound", elem_id="review-score-min"
+            )
+            high = gr.Textbox(
+                "", label="Score max", placeholder="no bound", elem_id="review-score-max"
+            )
             sort = gr.Dropdown(sort_choices(ctx), value="id", label="Sort", elem_id="review-sort")
         with gr.Accordion("Saved views", open=False):
             with gr.Row(equal_height=True):
@@ -224,14 +229,18 @@ def render(ctx: AppContext) -> TabView:  # noqa: PLR0915 (one layout, then its w
                         for name, label in IMAGE_LABELS.items()
                     }  # fmt: skip
                 with gr.Row():
-                    prev_btn = gr.Button("◀ Prev (k)", elem_id="review-prev")
-                    accept_btn = gr.Button("Accept (a)", variant="primary", elem_id="review-accept")
-                    reject_btn = gr.Button("Reject (r)", variant="stop", elem_id="review-reject")
-                    undo_btn = gr.Button("Undo (z)", elem_id="review-undo")
-                    next_btn = gr.Button("Next (j) ▶", elem_id="review-next")
-                    ig_btn = gr.Button("Attribution (i)", elem_id="review-ig")
-                    tag_btn = gr.Button("Tag", elem_id="review-tag-btn")
-                    untag_btn = gr.Button("Un-tag", elem_id="review-untag-btn")
+                    prev_btn = gr.Button("◀ Prev (k)", elem_id="review-prev", min_width=90)
+                    accept_btn = gr.Button(
+                        "Accept (a)", variant="primary", elem_id="review-accept", min_width=90
+                    )
+                    reject_btn = gr.Button(
+                        "Reject (r)", variant="stop", elem_id="review-reject", min_width=90
+                    )
+                    undo_btn = gr.Button("Undo (z)", elem_id="review-undo", min_width=90)
+                    next_btn = gr.Button("Next (j) ▶", elem_id="review-next", min_width=90)
+                    ig_btn = gr.Button("Attribution (i)", elem_id="review-ig", min_width=90)
+                    tag_btn = gr.Button("Tag", elem_id="review-tag-btn", min_width=90)
+                    untag_btn = gr.Button("Un-tag", elem_id="review-untag-btn", min_width=90)
                 tag_note = gr.Markdown(elem_id="review-tag-note")
                 with gr.Row():
                     evidence = gr.Markdown(elem_id="review-evidence")
@@ -425,7 +434,7 @@ def render(ctx: AppContext) -> TabView:  # noqa: PLR0915 (one layout, then its w
         )
 
     def refresh():  # page load: the widgets hold their defaults, so the queue uses them too
-        defaults = (ANY, ANY, ANY, "pending", ANY, ANY, "", None, None, "id")
+        defaults = (ANY, ANY, ANY, "pending", ANY, ANY, "", "", "", "id")
         return (*choices(), *load_queue(ctx, defaults, ""))
 
     choice_outputs = [method, job, run, tag, scorer, sort, views]

@@ -57,7 +57,7 @@ class Queue:
 
 
 def queue_filter(
-    method, group, job, status, tag=ANY, verdict=ANY, scorer="", low=None, high=None, sort="id"
+    method, group, job, status, tag=ANY, verdict=ANY, scorer="", low="", high="", sort="id"
 ) -> ReviewFilter:
     """The Review filters as core filters over generated samples ('any' = no constraint).
 
@@ -83,8 +83,8 @@ def queue_filter(
         tag=None if tag in ("", ANY) else tag,
         verdict=None if verdict == ANY else verdict,
         scorer=scorer or None,
-        score_min=None if low is None else as_float(low, "score min"),
-        score_max=None if high is None else as_float(high, "score max"),
+        score_min=bound(low, "score min"),
+        score_max=bound(high, "score max"),
         sort=sort or "id",
     )
     where.check_inputs()
@@ -102,10 +102,22 @@ def filter_widgets(where: ReviewFilter) -> tuple:
         where.tag or ANY,
         where.verdict or ANY,
         where.scorer or "",
-        where.score_min,
-        where.score_max,
+        "" if where.score_min is None else repr(where.score_min),
+        "" if where.score_max is None else repr(where.score_max),
         where.sort,
     )
+
+
+def bound(value, what: str) -> float | None:
+    """A score bound typed as text ('' = none) or sent as a number by a client."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{what} must be a number, got {value!r}") from None
+    return as_float(value, what)
 
 
 def text(value, what: str, limit: int = 500) -> str:
