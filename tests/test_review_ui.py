@@ -70,3 +70,34 @@ def test_agreement_rows_match_the_core_report(tiny_project):
     assert rows[0][:2] == ["rule", "accept"] and rows[0][-1] == 4
     assert rows[0][5] == 0.0  # p_o = 2/3 = p_e (the policy always accepts): kappa 0
     assert rows[0][6] == f"{2 / 3:.1%}"
+
+
+def test_ig_from_the_source_is_computed_on_demand_and_zero_for_an_unchanged_image(tiny_project):
+    import torch
+    from PIL import Image
+
+    from debias_core.train import TrainConfig
+    from debias_core.train.run import run_training
+    from ui import review_view
+
+    store, ctx = tiny_project, _context(tiny_project)
+    torch.manual_seed(0)
+    run = run_training(store, TrainConfig(epochs=1, batch_size=32, seed=0)).run_id
+    source, other = train_ids(store, 0, 0)[0], train_ids(store, 1, 1)[0]
+    recipe = Recipe("dbb", "tiny", "abc", seed=0)
+    same, changed = store.add_generated_unit(None, None, [
+        GeneratedImage(np.asarray(store.sample_image(source)), 1, 0, recipe, source),
+        GeneratedImage(np.asarray(store.sample_image(other)), 1, 0, recipe, source),
+    ])  # fmt: skip
+    path, caption = review_view.attribution_view(ctx, changed, str(run), compute=False)
+    assert path is None and "press Attribution" in caption
+    maps = {}
+    for sid in (same, changed):
+        path, caption = review_view.attribution_view(ctx, sid, str(run), compute=True)
+        assert caption.startswith(f"IG from source #{source}, run #{run}")
+        maps[sid] = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    assert review_view.attribution_view(ctx, changed, str(run), compute=False)[0] == path  # cached
+    # The source is the baseline: an unchanged image has no attribution, only the dimmed grey.
+    grey = maps[same][..., 0]
+    assert (maps[same] == grey[..., None]).all()
+    assert (np.abs(maps[changed] - maps[changed][..., :1]) > 30).any()  # coloured heat

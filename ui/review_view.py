@@ -13,6 +13,8 @@ from debias_core.analysis.attribution import (
     attribute,
     cached_attribution,
     mask_overlay_path,
+    source_attribution,
+    source_attribution_path,
     thumbnail_path,
 )
 from debias_core.analysis.review import (
@@ -173,6 +175,9 @@ def attribution_view(ctx: AppContext, sample_id: int, run, compute: bool) -> tup
         raise ValueError("Choose a finished training run (IG run) first.")
     if run_id is None:
         return None, "Choose a finished training run to see Integrated Gradients."
+    sample = ctx.store.get_sample(sample_id)
+    if sample.parent_id is not None:  # an edit: attribute the change from its source (DBB)
+        return source_attribution_view(ctx, sample, run_id, compute)
     if compute:
         result = attribute(ctx.store, sample_id, run_id, ctx.device)
     else:
@@ -183,6 +188,19 @@ def attribution_view(ctx: AppContext, sample_id: int, run, compute: bool) -> tup
     return str(ctx.store.root / result.overlay_path), (
         f"IG run #{run_id}: p(class)={result.probability:.2f}{inside}"
     )
+
+
+def source_attribution_view(ctx: AppContext, sample: Sample, run_id: int, compute: bool):
+    """(map path or None, caption) of IG from the source image to this one, for one run."""
+    if compute:
+        path = source_attribution(ctx.store, sample.id, run_id, ctx.device, display=DISPLAY)
+    else:
+        path = source_attribution_path(ctx.store, sample, run_id, DISPLAY)
+        if not path.exists():
+            return None, f"Run #{run_id}: press Attribution (or key i) to compute."
+    rho = ctx.store.scores_for(sample.id).get("ig-in-mask")
+    inside = "" if rho is None or rho["value"] is None else f" · in mask {rho['value']:.3f}"
+    return str(path), f"IG from source #{sample.parent_id}, run #{run_id}{inside}"
 
 
 def score_rows(ctx: AppContext, sample_id: int) -> list[list]:
