@@ -221,6 +221,10 @@ def test_bulk_needs_confirmation_then_decides_the_filtered_set(app):
     counts = view[10]
     assert note == f"Rejected {len(pending)} samples." and "rejected" in counts
     assert {ctx.store.status_of(s.id) for s in pending} == {"rejected"}
+    # The queue of the same filter reloads: its sample, count and confirmation are not stale.
+    assert view[0] is None and "queue is empty" in view[1]
+    assert view[11]["label"] == "Yes, apply to all 0 samples of this filter"
+    assert view[11]["value"] is False and view[12]["total"] == 0
 
 
 def _ids(payload: dict) -> list[int]:

@@ -120,7 +120,7 @@ def decide(ctx, decision: str, queue: rv.Queue, sample_id, run, reason, request=
 def undo(ctx: AppContext, queue: rv.Queue, sample_id, run, request=None) -> tuple:
     """Revert this browser's last decision (or the shown sample's) and go back to it."""
     target = rv.generated_sample(ctx, queue.last if queue.last is not None else sample_id)
-    if ctx.store.status_of(target.id) == "pending":  # no decision left to revert
+    if ctx.store.verdicts_of(target.id)["person"] is None:  # policies' verdicts are not undone
         raise ValueError(f"sample {target.id} has no decision to undo")
     ctx.store.decide([target.id], "undo", ctx.reviewer_for(request))
     queue.last = None
@@ -439,8 +439,10 @@ def render(ctx: AppContext) -> TabView:  # noqa: PLR0915 (one layout, then its w
 
     choice_outputs = [method, job, run, tag, scorer, sort, views]
     refresh_outputs = [*choice_outputs, *queue_outputs]
+    # Choices apply at once; typed score bounds on Enter (not on every key).
+    picked = [w.input for w in filters if w is not low and w is not high]
     gr.on(
-        [m.input for m in filters], on_filter, [*filters, run], queue_outputs,
+        [*picked, low.submit, high.submit], on_filter, [*filters, run], queue_outputs,
         api_name="review_filter",
     )  # fmt: skip
     reload_btn.click(on_filter, [*filters, run], queue_outputs, api_name="review_load_queue")
