@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from generated_samples import train_ids
 
 from debias_core.store import GeneratedImage, Recipe
@@ -72,6 +73,7 @@ def test_agreement_rows_match_the_core_report(tiny_project):
     assert rows[0][6] == f"{2 / 3:.1%}"
 
 
+@pytest.mark.slow  # trains a one-epoch classifier
 def test_ig_from_the_source_is_computed_on_demand_and_zero_for_an_unchanged_image(tiny_project):
     import torch
     from PIL import Image
