@@ -119,12 +119,14 @@ def line(what: str, seconds: float, target: float) -> str:
 def bench_decisions(client, observer: Store, n: int, warmup: int = 3) -> list[float]:
     """Accept n + warmup samples in queue order; time each call until its row is readable."""
     start = time.perf_counter()
-    sid = client.predict("any", "any", "any", "pending", "", api_name="/review_filter")[0]
+    # method, group, job, status, tag, verdict, scorer, score min / max, sort, IG run
+    filters = ("any", "any", "any", "pending", "any", "any", "", "", "", "id", "")
+    sid = client.predict(*filters, api_name="/review_filter")[0]
     print(f"  loading the pending review queue: {(time.perf_counter() - start) * 1000:.0f} ms")
     times = []
     for k in range(n + warmup):
         start = time.perf_counter()
-        next_id = client.predict(sid, "", api_name="/review_accept")[0]
+        next_id = client.predict(sid, "", "", api_name="/review_accept")[0]  # id, run, reason
         rows = observer.query(
             "select decision from decisions where sample_id = ? order by id desc limit 1", [sid]
         )

@@ -18,6 +18,8 @@ from debias_core.store import SampleFilter
 gradio_client = pytest.importorskip("gradio_client")
 AppError = gradio_client.exceptions.AppError
 CALLED: set[str] = set()
+# Review filters after method, group, job, status: tag, verdict, scorer, min, max, sort.
+MORE = ("any", "any", "", "", "", "id")
 
 
 def free_port() -> int:
@@ -212,14 +214,14 @@ def test_review_decides_undoes_and_refuses_bad_ids(app):
     c = client(url)
     call(c, "review_load")
     call(c, "review_open")
-    view = call(c, "review_filter", "txt2img", "any", "any", "pending", "")
+    view = call(c, "review_filter", "txt2img", "any", "any", "pending", *MORE, "")
     first = view[0]
     assert "pending" in view[1] and "queue position 1 / 8" in view[1]
     assert "#" in view[2]["label"]  # a real exemplar of the target group
-    second = call(c, "review_accept", first, "")[0]
+    second = call(c, "review_accept", first, "", "looks right")[0]
     assert second != first and ctx.store.status_of(first) == "accepted"
     assert ctx.store.decisions_for(first)[-1]["reviewer"] == "tester"
-    third = call(c, "review_reject", second, "")[0]
+    third = call(c, "review_reject", second, "", "")[0]
     assert ctx.store.status_of(second) == "rejected"
     assert call(c, "review_undo", third, "")[0] == second  # back to the last decided sample
     assert ctx.store.status_of(second) == "pending"
@@ -229,12 +231,12 @@ def test_review_decides_undoes_and_refuses_bad_ids(app):
     assert call(c, "review_show", first, "")[0] == first
     before = n_decisions(ctx)
     refused(c, "review_show", 999999, "", match="no sample with id 999999")
-    refused(c, "review_accept", 999999, "", match="no sample with id 999999")
-    refused(c, "review_reject", 1, "", match="real image")
+    refused(c, "review_accept", 999999, "", "", match="no sample with id 999999")
+    refused(c, "review_reject", 1, "", "", match="real image")
     refused(c, "review_undo", None, "", match="no sample selected")
     assert n_decisions(ctx) == before and ctx.store.status_of(1) == "pending"
-    assert call(c, "review_load_queue", "any", "any", "any", "accepted", "")[0] == first
-    assert call(c, "review_open_queue", "any", "any", "any", "any", "")[0] is not None
+    assert call(c, "review_load_queue", "any", "any", "any", "accepted", *MORE, "")[0] == first
+    assert call(c, "review_open_queue", "any", "any", "any", "any", *MORE, "")[0] is not None
 
 
 def test_review_attribution_is_computed_on_demand_and_cached(app):
@@ -242,7 +244,7 @@ def test_review_attribution_is_computed_on_demand_and_cached(app):
     c = client(url)
     call(c, "review_open")  # refreshes the run choices of this session
     run_id = str(ctx.store.list_runs("train")[-1].id)
-    sample_id = call(c, "review_filter", "any", "any", "any", "any", run_id)[0]
+    sample_id = call(c, "review_filter", "any", "any", "any", "any", *MORE, run_id)[0]
     assert "press Attribution" in call(c, "review_run", sample_id, run_id)["label"]
     image, scores = call(c, "review_attribution", sample_id, run_id)
     assert image["label"].startswith(f"IG run #{run_id}") and image["value"]["path"]
@@ -250,20 +252,28 @@ def test_review_attribution_is_computed_on_demand_and_cached(app):
     assert f"ig:{run_id}" in ctx.store.scores_for(sample_id)
     assert "p(class)" in call(c, "review_run", sample_id, run_id)["label"]  # now cached
     refused(c, "review_attribution", 999999, run_id, match="no sample with id 999999")
-    refused(c, "review_attribution", sample_id, "", match="Choose a finished")
+    before = ctx.store.scores_for(sample_id)
+    call(c, "review_attribution", sample_id, "")  # no run: an info message, no error badge
+    assert ctx.store.scores_for(sample_id) == before
 
 
 def test_bulk_needs_confirmation_then_decides_the_filtered_set(app):
+    BULK = ("any", "0,1", "any", "pending", *MORE)  # noqa: N806
     ctx, url = app
     c = client(url)
     before = n_decisions(ctx)
-    refused(c, "review_bulk", "any", "0,1", "any", "pending", "reject", False, match="confirm")
+    refused(c, "review_bulk", *BULK, "reject", False, "", match="confirm")
     assert n_decisions(ctx) == before
     where = SampleFilter(source="generated", y=0, a=1, status="pending")
     pending = ctx.store.list_samples(where)
-    note, counts, _ = call(c, "review_bulk", "any", "0,1", "any", "pending", "reject", True)
+    note, *view = call(c, "review_bulk", *BULK, "reject", True, "")
+    counts = view[10]
     assert note == f"Rejected {len(pending)} samples." and "rejected" in counts
     assert {ctx.store.status_of(s.id) for s in pending} == {"rejected"}
+    # The queue of the same filter reloads: its sample, count and confirmation are not stale.
+    assert view[0] is None and "queue is empty" in view[1]
+    assert view[11]["label"] == "Yes, apply to all 0 samples of this filter"
+    assert view[11]["value"] is False and view[12]["total"] == 0
 
 
 def _ids(payload: dict) -> list[int]:
@@ -398,6 +408,131 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
     assert "Queued personalization job" in note
     assert ctx.store.list_jobs(limit=1)[0].params["samples"] == ids
     assert wait_job(c, "personalize")[2] == "done"
+
+
+def test_review_grid_selects_decides_tags_and_refreshes(app):
+    ctx, url = app
+    c = client(url)
+    out = call(c, "review_filter", "any", "any", "any", "any", *MORE, "")
+    grid, info, page = out[-3:]
+    ids = ctx.store.sample_ids(SampleFilter(source="generated"))
+    assert [t["id"] for t in grid["items"]] == ids and page == 1 and grid["total"] == len(ids)
+    assert grid["sprite"].startswith("gradio_api/file=") and "0** selected" in info
+    picked = ids[-2:]
+    grid["selected"] = picked
+    before = n_decisions(ctx)
+    refused(c, "review_grid_accept", {"selected": ["x"]}, "", "", False, None, "",
+            match="whole number")  # fmt: skip
+    refused(c, "review_grid_accept", {"selected": []}, "", "", False, None, "", match="empty")
+    refused(c, "review_grid_tag", grid, "", "", False, None, "", match="type a tag")
+    assert n_decisions(ctx) == before
+    note, fresh, info, confirm, *view = call(
+        c, "review_grid_accept", grid, "", "sharp", False, ids[0], ""
+    )
+    assert note == "Accepted: 2 samples of 2 selected." and confirm is False
+    assert [ctx.store.status_of(i) for i in picked] == ["accepted"] * 2
+    assert ctx.store.decisions_for(picked[0])[-1]["reason"] == "sharp"
+    shown = {t["id"]: t["status"] for t in fresh["items"]}
+    assert [shown[i] for i in picked] == ["accepted"] * 2 and fresh["selected"] == []
+    assert view[0] == ids[0] and "accepted" in view[-1]  # the shown sample and counts refresh
+    fresh["selected"] = picked
+    assert call(c, "review_grid_tag", fresh, "odd, keep", "", False, None, "")[0].startswith(
+        "Tagged: 4"
+    )
+    assert call(c, "review_grid_untag", fresh, "keep", "", False, None, "")[0].startswith(
+        "Un-tagged: 2"
+    )
+    assert call(c, "review_grid_reject", fresh, "", "", False, None, "")[0].startswith("Rejected")
+    assert ctx.store.tags_of(picked[0]) == ["odd"] and ctx.store.status_of(picked[0]) == "rejected"
+    assert call(c, "review_grid_next", fresh, 1)[2] == 1  # one page only: clamped
+    assert call(c, "review_grid_prev", fresh, 1)[2] == 1
+    assert call(c, "review_grid_page", fresh, 99)[2] == 1
+    refused(c, "review_grid_page", fresh, "abc", match="whole number")
+
+    # The shown sample's tags, and the filters by tag, verdict and score.
+    note, *view = call(c, "review_tag", ids[0], "", "blue-ish", "hue")
+    assert note.startswith("Tagged: 1") and "Tags: blue-ish" in view[7]
+    assert ctx.store.tag_history(ids[0])[-1]["reason"] == "hue"
+    assert call(c, "review_untag", ids[0], "", "blue-ish", "")[0].startswith("Un-tagged: 1")
+    refused(c, "review_tag", ids[0], "", "x" * 65, "", match="at most 64 characters")
+    call(c, "review_open")  # refreshes the tag / scorer choices of this session
+    by_tag = call(c, "review_filter", "any", "any", "any", "any", "odd", *MORE[1:], "")
+    assert [t["id"] for t in by_tag[-3]["items"]] == picked
+    ctx.store.add_scores("judge", {ids[0]: 0.9, ids[1]: 0.2})
+    undecided = [i for i in ids if ctx.store.verdicts_of(i)["person"] is None]
+    assert undecided, "the tests above leave some samples to a policy"
+    ctx.store.decide_as_policy(undecided[:1], "needs-review", "rule", "unsure")
+    call(c, "review_open")
+    scored = ("any", "any", "any", "any", "any", "any", "judge", "0.5", "", "-score:judge")
+    assert call(c, "review_filter", *scored, "")[-3]["total"] == 1
+    refused(c, "review_filter", "any", "any", "any", "any", "any", "any", "", "0.5", "", "id", "",
+            match="needs a scorer")  # fmt: skip
+    refused(c, "review_filter", *scored[:7], "lots", "", "id", "", match="must be a number")
+    asked = call(c, "review_filter", "any", "any", "any", "needs-review", *MORE, "")
+    assert asked[0] == undecided[0] and "policy `rule`: **needs-review** (unsure)" in asked[7]
+
+    # Saved views: save, list, load (the filters come back, then the queue).
+    note, views = call(c, "review_save_view", "  judged  ", *scored)
+    assert note == "Saved view 'judged'." and views["value"] == "judged"
+    loaded = call(c, "review_load_view", "judged")
+    assert tuple(loaded[-10:]) == scored
+    assert call(c, "review_view_queue", *scored, "")[-3]["total"] == 1
+    refused(c, "review_save_view", "", *scored, match="type a name")
+    refused(c, "review_load_view", "nope", match="not in the list of choices")
+
+
+def test_review_export_import_round_trip_and_agreement(app, tmp_path):
+    import csv
+    import io
+    import zipfile
+
+    ctx, url = app
+    c = client(url)
+    file = call(c, "review_export", "all", True)
+    with httpx.Client(base_url=url) as http:
+        data = http.get(file["url"]).content
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    name = next(n for n in archive.namelist() if n.endswith("curation.csv"))
+    rows = list(csv.DictReader(io.StringIO(archive.read(name).decode())))
+    assert any(n.endswith("metadata.csv") for n in archive.namelist())
+    from debias_core.data.curation_io import curation_rows
+
+    assert [int(r["sample_id"]) for r in rows] == [r["sample_id"] for r in curation_rows(ctx.store)]
+    assert {r["status"] for r in rows} <= {"pending", "accepted", "rejected"}
+    refused(c, "review_export", "sideways", True, match="not in the list of choices")
+
+    path = tmp_path / "curation.csv"
+    path.write_text(archive.read(name).decode())
+    before = n_decisions(ctx)
+    note, _ = call(c, "review_import", gradio_client.handle_file(str(path)))
+    assert note.startswith("Imported") and "0 decisions" in note and n_decisions(ctx) == before
+    target = next(r for r in rows if r["status"] == "rejected")
+    target["status"], target["tags"] = "accepted", "from-csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    note, counts = call(c, "review_import", gradio_client.handle_file(str(path)))
+    sid = int(target["sample_id"])
+    assert "1 decisions" in note and ctx.store.status_of(sid) == "accepted"
+    assert ctx.store.tags_of(sid) == ["from-csv"] and "accepted" in counts
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sample_id,sha256,status\n1,0000,accepted\n")
+    before = n_decisions(ctx)
+    refused(c, "review_import", gradio_client.handle_file(str(bad)), match="sha256")
+    refused(c, "review_import", None, match="upload a curation CSV")
+    assert n_decisions(ctx) == before
+
+    from debias_core.verify.agreement import policy_agreement
+
+    people = [i for i in ctx.store.sample_ids(SampleFilter(source="generated"))
+              if ctx.store.status_of(i) in ("accepted", "rejected")]  # fmt: skip
+    ctx.store.decide_as_policy(people, "accept", "always")
+    table, note = call(c, "review_agreement")
+    mine = [r for r in table["data"] if r[0] == "always"]
+    expected = policy_agreement(ctx.store, "always")
+    assert [r[2:5] for r in mine] == expected.confusion and mine[0][-1] == len(people)
+    assert "kappa" in note
 
 
 def test_every_listener_is_named_and_every_public_endpoint_was_called(app):

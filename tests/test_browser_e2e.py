@@ -195,6 +195,42 @@ def test_open_group_generate_review_with_hotkeys_reload_train(browser_page, live
     assert [r.status for r in store.list_runs("train")] == ["done"]
 
 
+def test_review_grid_click_shift_click_keyboard_then_accept(browser_page, live):
+    """The grid: click + shift-click select a range, arrows + space toggle, `a` accepts the
+    selection, and the counts and tiles refresh. Runs on the first test's 3 pending samples."""
+    from playwright.sync_api import expect
+
+    page, (app, _) = browser_page, live
+    expect.set_options(timeout=WAIT_MS)
+    page.goto(app.url)
+    page.get_by_role("tab", name="Review").click()
+    expect(page.locator("#review-counts")).to_contain_text("2 accepted · 1 rejected · 3 pending")
+    page.get_by_role("tab", name="Grid").click()
+    tiles = page.locator("#review-grid .rv-tile")
+    expect(tiles).to_have_count(3)
+    chosen = page.locator("#review-grid .rv-tile.on")
+    tiles.nth(0).click()
+    tiles.nth(1).click(modifiers=["Shift"])
+    expect(chosen).to_have_count(2)
+    page.keyboard.press("ArrowRight")  # the cursor is on tile 1: move to tile 2 and tick it
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press(" ")
+    expect(chosen).to_have_count(3)
+    page.keyboard.press(" ")
+    expect(chosen).to_have_count(2)
+    picked = [int(i) for i in chosen.evaluate_all("tiles => tiles.map(t => t.dataset.id)")]
+    shot(page, "4b-grid-selected")
+    page.keyboard.press("a")  # the page's hotkey: accept the selection
+    expect(page.locator("#review-grid-note")).to_contain_text("Accepted: 2 samples of 2 selected")
+    expect(page.locator("#review-counts")).to_contain_text("4 accepted · 1 rejected · 1 pending")
+    expect(page.locator("#review-grid .rv-tile .st-accepted")).to_have_count(2)
+    expect(chosen).to_have_count(0)
+    shot(page, "4c-grid-accepted")
+    store = Store.open(app.project)
+    assert [store.status_of(i) for i in picked] == ["accepted", "accepted"]
+    assert all(store.decisions_for(i)[-1]["reviewer"] == "tester" for i in picked)
+
+
 def test_personalize_tab_trains_shows_loss_and_previews(browser_page, live):
     """Personalize: a group LoRA job on the folder backbone, its loss curve, a concept preview
     (sources, reconstruction, attention map) and the artifacts table."""

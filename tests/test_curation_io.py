@@ -53,6 +53,24 @@ def test_round_trip_reproduces_statuses_and_tags(tmp_path):
     assert (again.decisions, again.tags_added, again.tags_removed) == (0, 0, 0)
 
 
+def test_only_peoples_decisions_travel_and_pending_leaves_policies_alone(tmp_path):
+    store = make_store(tmp_path / "a")
+    store.decide_as_policy([1, 2], "needs-review", "rule")
+    store.decide_as_policy([3], "accept", "rule")
+    store.decide([2], "reject", "ann", reason="blurry")
+    rows = {r["sample_id"]: r for r in curation_rows(store)}
+    assert list(rows) == [2] and (rows[2]["status"], rows[2]["reason"]) == ("rejected", "blurry")
+    path = tmp_path / "curation.csv"
+    path.write_text("sample_id,status\n1,pending\n2,pending\n3,rejected\n")
+    result = import_curation_csv(store, path, "importer")  # a policy verdict is not undone
+    assert (result.decisions, store.status_of(1), store.status_of(2)) == (
+        2,
+        "needs-review",
+        "needs-review",
+    )
+    assert store.status_of(3) == "rejected"  # the person outranks the policy's accept
+
+
 def test_import_can_return_to_pending_and_replace_tags(tmp_path):
     store = make_store(tmp_path / "a")
     store.decide([1], "accept", "ann")

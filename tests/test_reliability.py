@@ -27,6 +27,8 @@ gradio_client = pytest.importorskip("gradio_client")
 AppError = gradio_client.exceptions.AppError
 GROUPS = ["0,0", "0,1", "1,0", "1,1"]
 STATUS = {"accept": "accepted", "reject": "rejected"}
+# Review filters: method, group, job, status, tag, verdict, scorer, score min / max, sort; IG run.
+PENDING = ("any", "any", "any", "pending", "any", "any", "", "", "", "id", "")
 PER_GROUP = 4  # x 4 groups, one image a unit: 16 units
 STEPS = 100  # ~0.4 s a unit on the dummy backbone: time to decide and kill mid-job
 
@@ -74,11 +76,11 @@ def test_two_clients_deciding_on_the_same_queue_lose_no_decision(inprocess_app):
     def reviewer(decision: str) -> None:
         try:
             c = client(url)
-            sid = c.predict("any", "any", "any", "pending", "", api_name="/review_filter")[0]
+            sid = c.predict(*PENDING, api_name="/review_filter")[0]
             start.wait()  # both hold the same 30-sample queue, then go through it together
             for _ in range(30):
                 made[decision].append(sid)
-                sid = c.predict(sid, "", api_name=f"/review_{decision}")[0]
+                sid = c.predict(sid, "", "", api_name=f"/review_{decision}")[0]
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
@@ -136,8 +138,8 @@ def test_kill_mid_generation_then_restart_resumes_without_duplicates(tmp_path):
         job_samples = SampleFilter(job_id=job_id)
         wait_for(lambda: store.count_samples(job_samples) >= 2, 60, "two finished units")
         first, second = (s.id for s in store.list_samples(job_samples, limit=2))
-        c.predict(first, "", api_name="/review_accept")
-        c.predict(second, "", api_name="/review_reject")
+        c.predict(first, "", "", api_name="/review_accept")
+        c.predict(second, "", "", api_name="/review_reject")
         units_before_kill = store.units_done(job_id)
         app.kill()
     finally:
@@ -176,9 +178,9 @@ def refuse_bad_requests(c, url: str, store: Store) -> None:
     with pytest.raises(AppError, match="diffusers-format folder"):
         c.predict("txt2img", "/etc", GROUPS, 1, 0, 2, 2.0, 1, api_name="/generate_submit")
     with pytest.raises(AppError, match="no sample with id 999999"):
-        c.predict(999999, "", api_name="/review_accept")
+        c.predict(999999, "", "", api_name="/review_accept")
     with pytest.raises(AppError, match="real image"):
-        c.predict(1, "", api_name="/review_reject")
+        c.predict(1, "", "", api_name="/review_reject")
     root = store.root.resolve()
     for path in (root / "project.db", "/etc/passwd", f"{root}/files/..%2Fproject.db"):
         assert httpx.get(f"{url}/gradio_api/file={path}").status_code == 403, path

@@ -13,14 +13,28 @@ from debias_core.analysis.attribution import (
     attribute,
     cached_attribution,
     mask_overlay_path,
+    source_attribution,
+    source_attribution_path,
     thumbnail_path,
 )
+from debias_core.analysis.review import (
+    STATUSES as CORE_STATUSES,
+)
+from debias_core.analysis.review import (
+    VERDICTS,
+    Evidence,
+    ReviewFilter,
+    evidence_text,
+    review_ids,
+    sample_evidence,
+)
 from debias_core.store import Sample, SampleFilter
-from ui.common import ANY, group_label, parse_group, parse_optional_int
+from ui.common import ANY, as_float, group_label, parse_group, parse_optional_int
 from ui.state import AppContext
 
 DISPLAY = 192  # px a side for the side-by-side images
-STATUSES = ["pending", "accepted", "rejected", ANY]
+STATUSES = [*CORE_STATUSES, ANY]
+VERDICT_CHOICES = [ANY, *VERDICTS]
 
 
 @dataclass
@@ -44,30 +58,83 @@ class Queue:
             self.pos = self.ids.index(sample_id)
 
 
-def queue_filter(method, group, job, status) -> SampleFilter:
-    """The Review filters as a store filter over generated samples ('any' = no constraint).
+def queue_filter(
+    method, group, job, status, tag=ANY, verdict=ANY, scorer="", low="", high="", sort="id"
+) -> ReviewFilter:
+    """The Review filters as core filters over generated samples ('any' = no constraint).
 
     A missing filter is an error, not "any": a client leaving one out must not widen a bulk
     decision to every sample.
     """
-    for name, value in (("method", method), ("group", group), ("job", job)):
+    for name, value in (("method", method), ("group", group), ("job", job), ("tag", tag)):
         if not isinstance(value, str):
             raise ValueError(f"choose a {name} filter ('any' for all), got {value!r}")
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    if verdict not in VERDICT_CHOICES:
+        raise ValueError(f"verdict must be one of {VERDICT_CHOICES}, got {verdict!r}")
+    if not isinstance(scorer, str) or not isinstance(sort, str):
+        raise ValueError("choose a scorer ('' for none) and a sort order")
     y, a = parse_group(group) or (None, None)
-    return SampleFilter(
-        source="generated",
-        method=None if method in (None, "", ANY) else method,
+    where = ReviewFilter(
+        method=None if method in ("", ANY) else method,
         y=y,
         a=a,
         job_id=parse_optional_int(job, "job"),
         status=None if status == ANY else status,
+        tag=None if tag in ("", ANY) else tag,
+        verdict=None if verdict == ANY else verdict,
+        scorer=scorer or None,
+        score_min=bound(low, "score min"),
+        score_max=bound(high, "score max"),
+        sort=sort or "id",
+    )
+    where.check_inputs()
+    return where
+
+
+def filter_widgets(where: ReviewFilter) -> tuple:
+    """A filter back as widget values, in `queue_filter`'s argument order (for saved views)."""
+    group = ANY if where.y is None else f"{where.y},{where.a}"
+    return (
+        where.method or ANY,
+        group,
+        ANY if where.job_id is None else str(where.job_id),
+        where.status or ANY,
+        where.tag or ANY,
+        where.verdict or ANY,
+        where.scorer or "",
+        "" if where.score_min is None else repr(where.score_min),
+        "" if where.score_max is None else repr(where.score_max),
+        where.sort,
     )
 
 
-def build_queue(ctx: AppContext, method, group, job, status) -> Queue:
-    return Queue(ctx.store.sample_ids(queue_filter(method, group, job, status)))
+def bound(value, what: str) -> float | None:
+    """A score bound typed as text ('' = none) or sent as a number by a client."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{what} must be a number, got {value!r}") from None
+    return as_float(value, what)
+
+
+def text(value, what: str, limit: int = 500) -> str:
+    """A free-text field from a widget or a client: a string (None: empty) of bounded length."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, got {value!r}")
+    if len(value) > limit:
+        raise ValueError(f"{what} is at most {limit} characters, got {len(value)}")
+    return value.strip()
+
+
+def build_queue(ctx: AppContext, *filters) -> Queue:
+    return Queue(review_ids(ctx.store, queue_filter(*filters)))
 
 
 def generated_sample(ctx: AppContext, sample_id) -> Sample:
@@ -108,6 +175,9 @@ def attribution_view(ctx: AppContext, sample_id: int, run, compute: bool) -> tup
         raise ValueError("Choose a finished training run (IG run) first.")
     if run_id is None:
         return None, "Choose a finished training run to see Integrated Gradients."
+    sample = ctx.store.get_sample(sample_id)
+    if sample.parent_id is not None:  # an edit: attribute the change from its source (DBB)
+        return source_attribution_view(ctx, sample, run_id, compute)
     if compute:
         result = attribute(ctx.store, sample_id, run_id, ctx.device)
     else:
@@ -118,6 +188,19 @@ def attribution_view(ctx: AppContext, sample_id: int, run, compute: bool) -> tup
     return str(ctx.store.root / result.overlay_path), (
         f"IG run #{run_id}: p(class)={result.probability:.2f}{inside}"
     )
+
+
+def source_attribution_view(ctx: AppContext, sample: Sample, run_id: int, compute: bool):
+    """(map path or None, caption) of IG from the source image to this one, for one run."""
+    if compute:
+        path = source_attribution(ctx.store, sample.id, run_id, ctx.device, display=DISPLAY)
+    else:
+        path = source_attribution_path(ctx.store, sample, run_id, DISPLAY)
+        if not path.exists():
+            return None, f"Run #{run_id}: press Attribution (or key i) to compute."
+    rho = ctx.store.scores_for(sample.id).get("ig-in-mask")
+    inside = "" if rho is None or rho["value"] is None else f" · in mask {rho['value']:.3f}"
+    return str(path), f"IG from source #{sample.parent_id}, run #{run_id}{inside}"
 
 
 def score_rows(ctx: AppContext, sample_id: int) -> list[list]:
@@ -159,23 +242,72 @@ def counts_text(ctx: AppContext) -> str:
     )
 
 
-def sample_outputs(ctx: AppContext, sample: Sample, queue: Queue, run) -> tuple:
-    """Values for the view widgets, in `ViewWidgets` order."""
-    ref_path, ref_caption = reference(ctx, sample)
-    mask = mask_overlay_path(ctx.store, sample, DISPLAY)
-    ig_path, ig_caption = attribution_view(ctx, sample.id, run, compute=False)
-    return (
+@dataclass
+class Panel:
+    """One image panel: a file path (None: nothing to show, so the panel collapses) and a label."""
+
+    path: str | None = None
+    label: str = ""
+
+
+@dataclass
+class SampleView:
+    """What the one-at-a-time view shows; panels missing from `panels` collapse."""
+
+    sample_id: int | None
+    header: str
+    panels: dict[str, Panel] = field(default_factory=dict)  # by IMAGE_PANELS name
+    evidence: str = ""
+    scores: list[list] = field(default_factory=list)
+    recipe: dict = field(default_factory=dict)
+    counts: str = ""
+
+
+def image_panels(ctx: AppContext, sample: Sample, ev: Evidence, run) -> dict[str, Panel]:
+    """The method's image panels that have something to show for this sample."""
+    found: dict[str, Panel] = {}
+    for name in ev.panels:
+        panel = _panel(ctx, sample, ev, name, run)
+        if panel.path is not None:
+            found[name] = panel
+    return found
+
+
+def _panel(ctx: AppContext, sample: Sample, ev: Evidence, name: str, run) -> Panel:
+    if name == "generated":
+        return Panel(str(thumbnail_path(ctx.store, sample, DISPLAY)), f"Generated #{sample.id}")
+    if name == "source":
+        return Panel(*reference(ctx, sample))
+    if name == "content" and ev.content_id is not None:
+        content = ctx.store.get_sample(ev.content_id)
+        path = thumbnail_path(ctx.store, content, DISPLAY)
+        return Panel(str(path), f"Content (bias-conflicting) #{content.id}")
+    if name == "mask" and ev.mask is not None:
+        owner = (
+            sample if ev.mask.of_sample == sample.id else ctx.store.get_sample(ev.mask.of_sample)
+        )
+        path = mask_overlay_path(ctx.store, owner, DISPLAY)
+        whose = "" if owner.id == sample.id else f" on source #{owner.id}"
+        return Panel(str(path) if path else None, f"Mask ({ev.mask.segmenter}){whose}")
+    if name == "ig":
+        return Panel(*attribution_view(ctx, sample.id, run, compute=False))
+    return Panel()
+
+
+def sample_outputs(ctx: AppContext, sample: Sample, queue: Queue, run) -> SampleView:
+    ev = sample_evidence(ctx.store, sample)
+    panels = image_panels(ctx, sample, ev, run)
+    hint = "" if "ig" in panels else "\n\nIntegrated Gradients: choose an IG run, then press i."
+    return SampleView(
         sample.id,
         header(ctx, sample, queue),
-        (ref_path, ref_caption),
-        str(thumbnail_path(ctx.store, sample, DISPLAY)),
-        str(mask) if mask else None,
-        (ig_path, ig_caption),
+        panels,
+        evidence_text(ev) + hint,
         score_rows(ctx, sample.id),
         recipe_info(ctx, sample),
         counts_text(ctx),
     )
 
 
-def empty_outputs(ctx: AppContext, message: str) -> tuple:
-    return (None, f"### {message}", (None, ""), None, None, (None, ""), [], {}, counts_text(ctx))
+def empty_outputs(ctx: AppContext, message: str) -> SampleView:
+    return SampleView(None, f"### {message}", counts=counts_text(ctx))

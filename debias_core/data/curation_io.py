@@ -1,6 +1,6 @@
 """Curation in and out: decisions and tags as a CSV, and the export folder as one zip file.
 
-`curation.csv` holds one row per sample that has a status other than pending or any tag:
+`curation.csv` holds one row per sample a person decided (accepted / rejected) or with any tag:
 `sample_id, sha256, source, status, tags, reason, reviewer` (tags joined by ';'). Importing it
 makes each listed sample's status and tags what the file says, by appending ordinary decisions
 and tag events (never editing history); rows whose sha256 does not match the project's image are
@@ -26,12 +26,18 @@ MAX_ROWS = 1_000_000
 
 
 def curation_rows(store: Store) -> list[dict]:
-    """One row per sample with a decision-derived status other than pending, or with tags."""
+    """One row per sample a person decided (status after undos), or with tags.
+
+    Only people's decisions travel: an import appends them as a person's, so a policy's verdict
+    (accept / reject / needs-review) is left for the policy to make again where the file goes.
+    """
     tags = store.tags_for()
     rows = store.query(
-        "select s.id, s.sha256, s.source, coalesce(c.status, 'pending') as status,"
+        "select s.id, s.sha256, s.source, coalesce(c.person_status, 'pending') as status,"
         " d.reason, d.reviewer from samples s left join curation c on c.sample_id = s.id"
-        " left join decisions d on d.id = c.decision_id order by s.id"
+        " left join decisions d on d.id = (select max(x.id) from decisions x"
+        "   where x.sample_id = s.id and coalesce(x.origin, 'person') = 'person')"
+        " order by s.id"
     )
     out = []
     for r in rows:
@@ -153,15 +159,18 @@ def import_curation_csv(store: Store, path: Path, reviewer: str) -> ImportResult
 
 
 def _set_status(store: Store, sample_id: int, status: str, reviewer: str, reason: str) -> int:
-    """Append the decisions that bring a sample to `status`; returns how many."""
-    current = store.status_of(sample_id)
+    """Append the decisions that bring a person's status of a sample to `status`; how many.
+
+    'pending' undoes people's decisions only: policy verdicts are not a person's to revert.
+    """
+    current = store.verdicts_of(sample_id)["person"] or "pending"
     if current == status:
         return 0
     if status != "pending":
         store.decide([sample_id], "accept" if status == "accepted" else "reject", reviewer, reason)
         return 1
     count = 0
-    while store.status_of(sample_id) != "pending":  # each undo pops one decision
+    while store.verdicts_of(sample_id)["person"] is not None:  # each undo pops one decision
         store.decide([sample_id], "undo", reviewer, reason)
         count += 1
     return count

@@ -22,6 +22,7 @@ from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
 from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.records import dumps, loads, now
+from debias_core.store.review import ReviewMixin
 from debias_core.store.samples import SamplesMixin
 from debias_core.store.schema import FORMAT, MIGRATIONS
 from debias_core.store.tags import TagsMixin
@@ -117,6 +118,7 @@ class Store(
     UnlabelledMixin,
     TagsMixin,
     ViewsMixin,
+    ReviewMixin,
 ):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
