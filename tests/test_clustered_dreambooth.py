@@ -119,8 +119,15 @@ def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys):
     assert stages[0] == "1:supcon" and stages[-1] == "2:llr"  # CE + SupCon, then LLR_all
 
 
-def test_bad_input_is_refused_before_any_job(tiny_project, backbone_dir, capsys):
+def test_bad_input_is_refused_before_any_job(
+    tiny_project, backbone_dir, capsys, tmp_path, monkeypatch
+):
     store, root = tiny_project, str(tiny_project.root)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("DEBIAS_CHECKPOINTS", str(tmp_path / "ckpt"))
+    assert _generate(root, backbone_dir, "features=clip:vit-b-32") == 2
+    err = capsys.readouterr().err
+    assert "needs a personalize job first" in err and "openai/clip-vit-base-patch32" in err
     assert _generate(root, backbone_dir, "borrow=false") == 2
     assert "fewer than min_group=10 real train images" in capsys.readouterr().err
     assert _generate(root, backbone_dir, "clusters=40") == 2  # 36 images cannot make 40 clusters
