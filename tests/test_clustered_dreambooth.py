@@ -174,3 +174,5 @@ def test_plan_needs_the_pool_of_every_group(tiny_project, backbone_dir):
     assert len(units) == 6 and [len(u.seeds) for u in units].count(1) == 2
     assert len({u.key for u in units}) == 6
     assert units[-1] == list(units)[-1] and units[1:3] == [units[1], units[2]]
+    again = generator.plan(tiny_project, config, list(config.groups))
+    assert list(again) == list(units)  # a resumed job plans the same units, keys and seeds
