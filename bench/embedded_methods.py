@@ -39,7 +39,7 @@ METHODS: dict[str, tuple[str, str, dict, str]] = {
     "augment-uniform": ("augment: uniform balancing", "augment-uniform", {}, "all"),
     "ffr": ("FFR two-stage, ERM in stage 2", "ffr", {"stage2": "erm"}, "all"),
     "ffr-groupdro": ("FFR two-stage, GroupDRO in stage 2", "ffr", {"stage2": "groupdro"}, "all"),
-    "ffr-llr": ("two-stage + LLR_all", "ffr-llr", {}, "all"),
+    "ffr-llr": ("two-stage + LLR_all", "ffr-llr", {"stage1": "erm"}, "all"),
     "ffr-llr-supcon": ("two-stage (CE+SupCon) + LLR_all", "ffr-llr", {"stage1": "supcon"}, "all"),
     "dbb-retrain": ("DBB retraining (eq. 6-8)", "dbb-retrain", {}, "all"),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+from clip_helpers import tiny_random_clip_folder as _tiny_random_clip_folder
 
 from debias_core.models.checkpoints import CheckpointMissing
 from debias_core.models.clip import (
@@ -52,28 +52,6 @@ def test_embedded_clip_reads_digits_and_colours_of_real_renders():
     assert [list(BACKGROUNDS)[k] for k in backgrounds.predictions] == ["black", "blue", "purple"]
     sims = clip.similarity(images, "a photo of digit 3, white stroke, on a blue background")
     assert sims.shape == (3, 1) and sims[:, 0].argmax() == 1
-
-
-def _tiny_random_clip_folder(folder):
-    """A random CLIP saved the way a Hugging Face CLIP repository lays out its files."""
-    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
-
-    from debias_core.models.clip_bpe import train_clip_bpe, write_clip_tokenizer
-
-    vocab, merges = train_clip_bpe(["a photo of a cat", "a photo of a dog"], max_merges=50)
-    write_clip_tokenizer(vocab, merges, folder, 16)
-    tokenizer = CLIPTokenizer.from_pretrained(folder, local_files_only=True)
-    text = {"vocab_size": len(tokenizer), "hidden_size": 16, "intermediate_size": 32}
-    text |= {"num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 16}
-    text |= {"eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id}
-    vision = {"image_size": 16, "patch_size": 8, "hidden_size": 16, "intermediate_size": 32}
-    vision |= {"num_hidden_layers": 1, "num_attention_heads": 2}
-    torch.manual_seed(0)
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=8)).save_pretrained(
-        folder
-    )
-    CLIPImageProcessorPil(size={"shortest_edge": 16}, crop_size=16).save_pretrained(folder)
-    return folder
 
 
 def test_a_real_checkpoint_loads_from_the_hf_cache_offline(tmp_path, monkeypatch):

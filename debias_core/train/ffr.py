@@ -43,10 +43,10 @@ def stage1_epochs(epochs: int, n_real: int, n_synthetic: int) -> int:
     return max(epochs, math.ceil(epochs * n_real / max(n_synthetic, 1)))
 
 
-def pretrain_on_synthetic(ctx: TrainContext) -> StageResult:
+def pretrain_on_synthetic(ctx: TrainContext, default_stage1: str = "erm") -> StageResult:
     """Stage 1: a fresh model on the generated samples, every group equally likely per batch."""
     synthetic = require_synthetic(ctx)
-    name = param(ctx, "stage1", "erm")
+    name = param(ctx, "stage1", default_stage1)
     model = ctx.new_model()
     objective = OBJECTIVES.get(name)(ctx, synthetic, model)
     objective.sampling_probs = as_probs(group_weights(synthetic, ctx.data.n_attrs))
@@ -57,10 +57,13 @@ def pretrain_on_synthetic(ctx: TrainContext) -> StageResult:
     )
 
 
-def two_stage(ctx: TrainContext, stage2: str) -> MethodResult:
-    """Stage 1 on synthetic, then `stage2` on real train starting from the stage-1 weights."""
+def two_stage(ctx: TrainContext, stage2: str, stage1: str = "erm") -> MethodResult:
+    """Stage 1 on synthetic, then `stage2` on real train starting from the stage-1 weights.
+
+    `stage1` is the default objective of stage 1 (`params["stage1"]` overrides it)."""
     check_stage(stage2)  # fail before the first stage's work
-    first = pretrain_on_synthetic(with_progress_range(ctx, 0.0, 0.5))
+    OBJECTIVES.get(param(ctx, "stage1", stage1))  # an unknown objective fails here too
+    first = pretrain_on_synthetic(with_progress_range(ctx, 0.0, 0.5), stage1)
     ctx2 = with_config(
         with_progress_range(ctx, 0.5, 1.0),
         epochs=int(param(ctx, "stage2_epochs", ctx.config.epochs)),

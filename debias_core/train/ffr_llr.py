@@ -1,5 +1,8 @@
-"""FFR + LLR_all (Clustered DreamBooth's stage 2): after stage 1 on generated samples, retrain
-only the last layer on all real train samples with class-uniform batches.
+"""Clustered DreamBooth's two-stage training (seed 002, Sections 3.3-3.4 and A.1): stage 1 trains
+a fresh model on the generated samples with L = beta * CE + (1 - beta) * SupCon (`supcon`, beta
+0.5, tau 1, group-balanced batches); stage 2 (LLR_all) retrains only the last layer on all real
+train samples with class-uniform batches. `params["stage1"]` may name another objective (e.g.
+`erm`: CE only).
 
 The head keeps its stage-1 weights and is fine-tuned (`head_epochs`, `head_lr`); the body and its
 BatchNorm statistics stay frozen. `llr` is also a procedure, so `ffr` with `stage2="llr"` is the
@@ -30,4 +33,4 @@ def llr_procedure(ctx: TrainContext, model: nn.Module, data: Tensors, stage: str
 
 @TRAIN_METHODS.register("ffr-llr")
 def ffr_llr(ctx: TrainContext) -> MethodResult:
-    return two_stage(ctx, "llr")
+    return two_stage(ctx, "llr", stage1="supcon")

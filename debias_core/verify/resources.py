@@ -100,3 +100,38 @@ def fit_mask(mask: np.ndarray, size: int) -> np.ndarray:
         return mask
     pil = Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)
     return np.asarray(pil) > 127
+
+
+# -- CLIP (CLIP-Label / CLIP-Centroid, Clustered DreamBooth Eq. 1) -------------------------------
+def check_clip(spec: str) -> None:
+    """The CLIP checkpoint is on this machine (CheckpointMissing names it and where we looked)."""
+    from debias_core.models.clip import clip_folder
+
+    clip_folder(spec)
+
+
+def clip_feature_spec(spec: str) -> str:
+    """The embeddings-cache name of a CLIP spec (as the `clip` feature extractor names it)."""
+    spec = str(spec).strip() or "embedded"
+    return "clip" if spec == "embedded" else f"clip:{spec}"
+
+
+def clip_image_embeddings(store: Store, clip, sample_ids: Sequence[int]) -> np.ndarray:
+    """(N, D) L2-normalised CLIP embeddings; vectors the embeddings cache holds for these exact
+    weights are read, the rest computed (a real CLIP over a large group is the slow part)."""
+    from debias_core.analysis.features import read_images
+
+    ids = [int(i) for i in sample_ids]
+    if not ids:
+        return np.empty((0, clip.dim), np.float32)
+    space = clip_feature_spec(clip.spec)
+    cached = set(store.embedded_ids(space, clip.content_hash).tolist())
+    have = [i for i in ids if i in cached]
+    todo = [i for i in ids if i not in cached]
+    vectors: dict[int, np.ndarray] = {}
+    if have:
+        vectors.update(zip(have, store.get_embeddings(space, clip.content_hash, have), strict=True))
+    if todo:
+        computed = clip.image_embeddings(read_images(store, todo, clip.image_size))
+        vectors.update(zip(todo, computed, strict=True))
+    return np.stack([vectors[i] for i in ids]).astype(np.float32)

@@ -1,0 +1,178 @@
+"""Clustered DreamBooth: cluster pools, uniform assignment, borrowing, the CLI path end to end."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+from live_app import save_dummy_backbone
+
+from debias_core.cli import main
+from debias_core.generate import GENERATORS, GenerateConfig
+from debias_core.generate.clustered_dreambooth import (
+    ClusteredDreamBoothParams,
+    cluster_order,
+    images_of,
+    sources,
+)
+from debias_core.generate.recipes import regenerate_sample
+from debias_core.models.cache import clear_backbone_cache
+from debias_core.personalize.runner import run_personalization
+from debias_core.store import SampleFilter
+
+
+@pytest.fixture(scope="module")
+def backbone_dir(tmp_path_factory):
+    return str(save_dummy_backbone(tmp_path_factory.mktemp("dummy") / "backbone"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    clear_backbone_cache()
+    yield
+    clear_backbone_cache()
+
+
+def test_each_cluster_draws_m_over_k_images_from_a_seeded_order():
+    k, m = 3, 10
+    order = cluster_order(seed=5, y=1, a=0, k=k)
+    assert sorted(order) == [0, 1, 2] and order == cluster_order(5, 1, 0, 3)
+    assigned = [order[p] for p in range(k) for _ in images_of(p, k, m)]
+    assert sorted(Counter(assigned).values()) == [3, 3, 4]  # M_cl x k = M, one extra drawn
+    assert sorted(i for p in range(k) for i in images_of(p, k, m)) == list(range(m))
+    orders = {tuple(cluster_order(seed, 1, 0, 3)) for seed in range(20)}
+    assert len(orders) > 1  # the seed picks which clusters draw the extra images
+
+
+def test_small_groups_borrow_their_class_largest_pool(tiny_project):
+    groups = [(0, 0), (0, 1), (1, 0), (1, 1)]  # bias 0.9 of 40: 36 aligned, 4 conflicting
+    found = sources(tiny_project, groups, ClusteredDreamBoothParams(min_group=10))
+    assert {g: (s.group, s.borrowed) for g, s in found.items()} == {
+        (0, 0): ((0, 0), False),
+        (0, 1): ((0, 0), True),
+        (1, 0): ((1, 1), True),
+        (1, 1): ((1, 1), False),
+    }
+    with pytest.raises(ValueError, match=r"\(0, 1\) \(4\).*fewer than min_group=10"):
+        sources(tiny_project, groups, ClusteredDreamBoothParams(min_group=10, borrow=False))
+    with pytest.raises(ValueError, match="no group of their class has that many"):
+        sources(tiny_project, groups, ClusteredDreamBoothParams(min_group=50))
+
+
+def _generate(root, backbone_dir, *extra, seed=1):
+    params = ["min_group=10", "clusters=2", "train_steps=2", "train_batch=4", *extra]
+    args = ["generate", root, "--method", "clustered-dreambooth", "--backbone", backbone_dir]
+    args += ["--per-group", "3", "--steps", "2", "--batch-size", "2", "--seed", str(seed)]
+    return main(args + [a for p in params for a in ("--param", p)])
+
+
+def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys):
+    store, root = tiny_project, str(tiny_project.root)
+    assert _generate(root, backbone_dir) == 0
+    personalize = [j for j in store.list_jobs() if j.kind == "personalize"]
+    assert [(j.status, j.params["method"]) for j in personalize] == [("done", "cluster-lora")]
+    assert sorted(map(tuple, personalize[0].params["groups"])) == [(0, 0), (1, 1)]
+    generated = store.list_samples(SampleFilter(source="generated"))
+    assert Counter((s.y, s.a) for s in generated) == {
+        g: 3 for g in [(0, 0), (0, 1), (1, 0), (1, 1)]
+    }
+    for sample in generated:
+        recipe = store.get_recipe(sample.recipe_id)
+        lora = store.get_artifact(recipe.adapters["artifacts"][0]["id"])
+        assert recipe.params["personalization"] == personalize[0].id
+        assert (lora.y, lora.a) == tuple(recipe.params["source_group"])
+        assert lora.cluster == recipe.params["cluster"] == sample.meta["cluster"]
+        if recipe.params["borrowed"]:  # Section A.5: the donor's LoRA, no identifier token
+            assert recipe.tokens["artifacts"] == [] and "<v-" not in recipe.prompt
+            assert (lora.y, lora.a) != (sample.y, sample.a)
+        else:
+            token = recipe.tokens["artifacts"][0]["name"]
+            assert token == f"<v-{sample.y}-{sample.a}-{lora.cluster}>" and token in recipe.prompt
+    for group in [(0, 0), (0, 1), (1, 0), (1, 1)]:  # 3 images over 2 clusters: 2 + 1
+        members = [s for s in generated if (s.y, s.a) == group]
+        per_cluster = Counter(store.get_recipe(s.recipe_id).params["cluster"] for s in members)
+        assert sorted(per_cluster.values()) == [1, 2]
+    for sample in generated[:2] + generated[-2:]:  # recipes replay bit-exactly
+        replayed = np.asarray(regenerate_sample(store, sample.id))
+        assert np.array_equal(replayed, np.asarray(store.sample_image(sample.id)))
+
+    first_job = generated[0].job_id
+    assert _generate(root, backbone_dir, seed=2) == 0  # another seed: the same cluster pool
+    assert [j.id for j in store.list_jobs() if j.kind == "personalize"] == [personalize[0].id]
+    assert len(store.list_samples(SampleFilter(source="generated"))) == 24
+    capsys.readouterr()
+
+    verify = ["verify", root, "--policy", "clip-top-m", "--job", str(first_job)]
+    assert main(verify + ["--param", "m=2"]) == 0
+    assert "policy clip-top-m: 8 accept, 4 reject" in capsys.readouterr().out
+    accepted = store.sample_ids(SampleFilter(source="generated", status="accepted"))
+    assert len(accepted) == 8
+
+    train = ["train", root, "--method", "ffr-llr", "--synthetic", "accepted", "--epochs", "1"]
+    assert main(train + ["--batch-size", "32", "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    run = store.get_run(run_id)
+    assert sorted(run.synthetic_ids) == sorted(accepted)
+    stages = [row.get("stage") for row in run.metrics["history"]]
+    assert stages[0] == "1:supcon" and stages[-1] == "2:llr"  # CE + SupCon, then LLR_all
+
+
+def test_bad_input_is_refused_before_any_job(
+    tiny_project, backbone_dir, capsys, tmp_path, monkeypatch
+):
+    store, root = tiny_project, str(tiny_project.root)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("DEBIAS_CHECKPOINTS", str(tmp_path / "ckpt"))
+    assert _generate(root, backbone_dir, "features=clip:vit-b-32") == 2
+    err = capsys.readouterr().err
+    assert "needs a personalize job first" in err and "openai/clip-vit-base-patch32" in err
+    assert _generate(root, backbone_dir, "borrow=false") == 2
+    assert "fewer than min_group=10 real train images" in capsys.readouterr().err
+    assert _generate(root, backbone_dir, "clusters=40") == 2  # 36 images cannot make 40 clusters
+    err = capsys.readouterr().err
+    assert "needs a personalize job first" in err and "k-means with 40 clusters" in err
+    assert store.list_jobs() == []
+
+    group_lora = run_personalization(
+        store, {"method": "group-lora", "backbone": backbone_dir, "steps": 1, "groups": [[0, 0]]}
+    )
+    assert _generate(root, backbone_dir, f"personalization={group_lora}") == 2
+    assert f"job {group_lora} trained group-lora, not cluster-lora" in capsys.readouterr().err
+    assert _generate(root, backbone_dir, "personalization=99") == 2
+    assert "there is no job 99" in capsys.readouterr().err
+    assert [j.kind for j in store.list_jobs()] == ["personalize"]
+
+
+def test_plan_needs_the_pool_of_every_group(tiny_project, backbone_dir):
+    job = run_personalization(
+        tiny_project,
+        {
+            "method": "cluster-lora",
+            "backbone": backbone_dir,
+            "steps": 1,
+            "groups": [[0, 0]],
+            "params": {"clusters": 2},
+        },
+    )
+    generator = GENERATORS.get("clustered-dreambooth")
+    config = GenerateConfig(
+        method="clustered-dreambooth",
+        backbone=backbone_dir,
+        groups=((0, 0), (0, 1), (1, 1)),
+        per_group=5,
+        batch_size=2,
+        params={"personalization": job, "min_group": 10},
+    )
+    with pytest.raises(ValueError, match=r"no cluster LoRAs for group\(s\) \[\(1, 1\)\]"):
+        generator.check(tiny_project, config)
+    config = GenerateConfig(**{**config.__dict__, "groups": ((0, 0), (0, 1))})
+    generator.check(tiny_project, config)
+    units = generator.plan(tiny_project, config, list(config.groups))
+    # per group: clusters get 3 and 2 images -> 2 + 1 units; two groups
+    assert len(units) == 6 and [len(u.seeds) for u in units].count(1) == 2
+    assert len({u.key for u in units}) == 6
+    assert units[-1] == list(units)[-1] and units[1:3] == [units[1], units[2]]
+    again = generator.plan(tiny_project, config, list(config.groups))
+    assert list(again) == list(units)  # a resumed job plans the same units, keys and seeds
