@@ -83,6 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, help="projects live (and are reused) here")
     p.add_argument("--raw", type=Path, default=DEFAULT_RAW, help="raw rows (JSON)")
     p.add_argument("--out", type=Path, help="also write the markdown tables here")
+    p.add_argument(
+        "--tables-only", action="store_true", help="print the tables from --raw, run nothing"
+    )
     args = p.parse_args(argv)
     # --quick changes only the defaults; explicit flags still win
     quick = {"variants": "plain", "biases": "0.99", "seeds": "0", "per_group": 2, "epochs": 1,
@@ -130,13 +133,16 @@ def setting_of(args) -> str:
 
 # -- raw rows ------------------------------------------------------------------------------------
 class RawLog:
-    """The raw rows, keyed; each put rewrites the file atomically (a crash loses nothing)."""
+    """The raw rows, keyed. Each put re-reads the file under a lock, replaces its row and rewrites
+    the file atomically: a crash loses nothing, and processes running other cells (one per
+    variant, say) can share one file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.rows: list[dict] = []
-        if path.exists():
-            self.rows = json.loads(path.read_text())["rows"]
+        self.rows: list[dict] = self._read()
+
+    def _read(self) -> list[dict]:
+        return json.loads(self.path.read_text())["rows"] if self.path.exists() else []
 
     @staticmethod
     def key(row: dict) -> tuple:
@@ -148,12 +154,19 @@ class RawLog:
         return next((r for r in self.rows if self.key(r) == key and r["status"] == "done"), None)
 
     def put(self, row: dict) -> dict:
-        self.rows = [r for r in self.rows if self.key(r) != self.key(row)] + [row]
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"rows": self.rows}, indent=1))
-        os.replace(tmp, self.path)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.rows = [r for r in self._read() if self.key(r) != self.key(row)] + [row]
+            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps({"rows": self.rows}, indent=1))
+            os.replace(tmp, self.path)
         return row
+
+    def reload(self) -> None:
+        self.rows = self._read()
 
 
 # -- projects ------------------------------------------------------------------------------------
@@ -531,7 +544,9 @@ def main(argv=None) -> dict:
     start = time.perf_counter()
     for bias in [float(b) for b in split(args.biases)]:
         for variant in split(args.variants):
-            run_cell(args, log, variant, bias, methods)
+            if not args.tables_only:
+                run_cell(args, log, variant, bias, methods)
+    log.reload()  # rows other processes wrote meanwhile
     text = tables(log, args, methods)
     say("\n" + text)
     say(f"total {time.perf_counter() - start:.0f} s; load {os.getloadavg()[0]:.1f}")
