@@ -148,10 +148,14 @@ class RawLog:
     def key(row: dict) -> tuple:
         return tuple(row.get(k) for k in ("kind", "setting", "variant", "bias", "method", "seed"))
 
+    def get(self, **fields) -> dict | None:
+        """The row with these key fields, if any."""
+        return next((r for r in self.rows if self.key(r) == self.key(fields)), None)
+
     def finished(self, **fields) -> dict | None:
         """The done row with these key fields, if any."""
-        key = self.key(fields)
-        return next((r for r in self.rows if self.key(r) == key and r["status"] == "done"), None)
+        row = self.get(**fields)
+        return row if row is not None and row["status"] == "done" else None
 
     def put(self, row: dict) -> dict:
         import fcntl
@@ -361,10 +365,9 @@ def attempt(log: RawLog, row: dict, work) -> dict:
 
 # -- the loop ------------------------------------------------------------------------------------
 def run_cell(args, log: RawLog, variant: str, bias: float, methods: list[str]) -> None:
-    """Every chosen row for one (variant, bias)."""
-    setting = setting_of(args)
-    seeds = [int(s) for s in split(args.seeds)]
-    cell = {"setting": setting, "variant": variant, "bias": bias}
+    """Every chosen row for one (variant, bias): the generated sets first, then seed by seed
+    every row, so a run cut short still has whole rows (with fewer seeds)."""
+    cell = {"setting": setting_of(args), "variant": variant, "bias": bias}
     base = base_project(args, variant, bias)
     by_source: dict[str | None, list[str]] = {}
     for method in methods:
@@ -375,32 +378,39 @@ def run_cell(args, log: RawLog, variant: str, bias: float, methods: list[str]) -
                      "status": "not available", "note": missing})  # fmt: skip
             continue
         by_source.setdefault(PIPELINES[method].source, []).append(method)
-    for source_key, members in by_source.items():
-        store = base
-        if source_key is not None:
-            store = source_project(args, base, variant, bias, source_key)
-            made = log.finished(kind="generation", **cell, method=source_key, seed=None)
-            if made is None:
-                say(f"[{variant} {bias}] generating: {source_key}")
-                row = {"kind": "generation", **cell, "method": source_key, "seed": None}
-                made = attempt(log, row, lambda s=store, k=source_key: make_source(args, s, k))
-                say(f"  {summary_of_source(made)}")
-            if made["status"] != "done":
-                for method in members:
-                    log.put({"kind": "train", **cell, "method": method, "seed": None,
-                             "status": made["status"], "note": made.get("note", "")})  # fmt: skip
+    stores = {None: base}
+    for source_key in [k for k in by_source if k is not None]:
+        store = source_project(args, base, variant, bias, source_key)
+        if generated_set(args, log, cell, store, source_key):
+            stores[source_key] = store
+            continue
+        made = log.get(kind="generation", **cell, method=source_key, seed=None) or {}
+        note = f"its generated set: {made.get('status')}: {made.get('note', '')}"
+        for method in by_source.pop(source_key):
+            log.put({"kind": "train", **cell, "method": method, "seed": None,
+                     "status": "not run", "note": note})  # fmt: skip
+    runnable = [m for members in by_source.values() for m in members]
+    for seed in [int(s) for s in split(args.seeds)]:
+        for method in runnable:
+            if log.finished(kind="train", **cell, method=method, seed=seed):
                 continue
-        for method in members:
-            for seed in seeds:
-                if log.finished(kind="train", **cell, method=method, seed=seed):
-                    continue
-                row = {"kind": "train", **cell, "method": method, "seed": seed,
-                       "label": PIPELINES[method].label}  # fmt: skip
-                pipeline = PIPELINES[method]
-                done = attempt(
-                    log, row, lambda s=store, p=pipeline, x=seed: train_row(args, s, p, x)
-                )
-                say(f"  {summary_of_train(done)}")
+            pipeline = PIPELINES[method]
+            row = {"kind": "train", **cell, "method": method, "seed": seed,
+                   "label": pipeline.label}  # fmt: skip
+            store = stores[pipeline.source]
+            done = attempt(log, row, lambda s=store, p=pipeline, x=seed: train_row(args, s, p, x))
+            say(f"  [{variant} {bias}] {summary_of_train(done)}")
+
+
+def generated_set(args, log: RawLog, cell: dict, store, source_key: str) -> bool:
+    """Make (or find in the raw rows) one source's generated set; True when it is there."""
+    if log.finished(kind="generation", **cell, method=source_key, seed=None):
+        return True
+    say(f"[{cell['variant']} {cell['bias']}] generating: {source_key}")
+    row = {"kind": "generation", **cell, "method": source_key, "seed": None}
+    made = attempt(log, row, lambda: make_source(args, store, source_key))
+    say(f"  {summary_of_source(made)}")
+    return made["status"] == "done"
 
 
 def say(text: str) -> None:
