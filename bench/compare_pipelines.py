@@ -57,6 +57,10 @@ SOURCES: dict[str, Source] = {
     ),
     "dbb": Source(
         "dbb",
+        # K sources per class, each made into every other class N times: K = 2 gives 2 x 9 x N
+        # images on 10 classes, the size of DecoupleGen's default set (2 sources per class in 7
+        # new contexts x N); the default K = 10 would be 900 N.
+        {"k": 2},
         needs_run="erm",
         policies=("dbb",),
         policy_gets_run=True,
@@ -65,15 +69,16 @@ SOURCES: dict[str, Source] = {
     ),
     "decouplegen": Source(
         "decouplegen",
-        # its own policy when registered, else the digit judge with the recorded (new) context
-        policies=("decouplegen", "judge"),
+        # the digit judge with the recorded (new) context: the check its doc prescribes on
+        # Colored Digits (the segmentation policy on real data)
+        policies=("judge",),
         personalized=True,
         paper="DecoupleGen",
     ),
     "clustered-dreambooth": Source(
         "clustered-dreambooth",
-        # the CLIP-Score top-m filter (Eq. 1), under whichever name it is registered
-        policies=("clustered-dreambooth", "clip-score", "clip-topm", "clip"),
+        # the CLIP-Score filter (Eq. 1): the top 75% of each group by default
+        policies=("clip-top-m",),
         personalized=True,
         paper="Clustered DreamBooth",
     ),
@@ -112,7 +117,7 @@ PIPELINES: dict[str, Pipeline] = {
         "accepted",
     ),
     "decouplegen": Pipeline(
-        "DecoupleGen + its policy, augment (uniform balancing)",
+        "DecoupleGen + judge policy (new context), augment (uniform balancing)",
         "augment-uniform",
         source="decouplegen",
         synthetic="accepted",
