@@ -118,7 +118,7 @@ def default_methods() -> list[str]:
     """Every row of the recipe table, plus one per registered generator it has no recipe for."""
     from debias_core.generate import GENERATORS
 
-    known = {s.generator for s in SOURCES.values()} | {"txt2img"}
+    known = {s.generator for s in SOURCES.values()}
     return list(PIPELINES) + [f"generator:{g}" for g in GENERATORS.names() if g not in known]
 
 

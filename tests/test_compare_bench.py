@@ -41,7 +41,7 @@ def test_quick_run_writes_rows_and_marks_an_unregistered_method(tmp_path, monkey
             assert 0.0 <= row[column] <= 1.0
         assert row["train_s"] > 0
     assert by_method["train", "ffr"]["n_synthetic"] == 8  # 2 images x 4 groups
-    made = by_method["generation", "ffr-prompts"]
+    made = by_method["generation", "txt2img"]
     assert made["status"] == "done" and made["images"] == 8 and made["policy"] == "judge"
     assert made["accepted"] + made["rejected"] + made["needs_review"] == 8
     assert made["acceptance"] == made["accepted"] / 8
