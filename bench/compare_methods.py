@@ -261,6 +261,7 @@ def make_source(args, store, source_key: str) -> dict:
     """Prepare the run it needs, generate (a persisted job), verify, and measure the set."""
     from debias_core.generate import GenerateConfig
     from debias_core.generate.runner import run_generation
+    from debias_core.store import SampleFilter
     from debias_core.verify.runner import run_verify
 
     source = SOURCES[source_key]
@@ -279,9 +280,12 @@ def make_source(args, store, source_key: str) -> dict:
         batch_size=args.batch_size,
         params=params,
     )
+    before = store.count_samples(SampleFilter(source="generated"))
     start = time.perf_counter()
     generated = run_generation(store, config, args.device)
     generate_s = time.perf_counter() - start
+    # a resumed job made only part of its images in this call: rate those
+    made_now = store.count_samples(SampleFilter(source="generated")) - before
     policy = chosen_policy(source)
     start = time.perf_counter()
     verdicts = run_verify(
@@ -301,11 +305,12 @@ def make_source(args, store, source_key: str) -> dict:
         "rejected": counts["reject"],
         "needs_review": counts["needs-review"],
         "acceptance": counts["accept"] / max(images, 1),
-        "job_action": generated.action,  # "resumed": images / s covers the last part only
+        "job_action": generated.action,
         "prepare_s": prepare_s,
         "generate_s": generate_s,
         "verify_s": verify_s,
-        "images_per_s": images / generate_s if generate_s > 0 else None,
+        "images_made_now": made_now,
+        "images_per_s": made_now / generate_s if made_now and generate_s > 0 else None,
         **frechet(store, args),
     }
 
@@ -421,7 +426,7 @@ def summary_of_source(row: dict) -> str:
     if row["status"] != "done":
         return f"{row['method']}: {row['status']}: {row.get('note', '')}"
     return (
-        f"{row['method']}: {row['images']} images, {row['images_per_s']:.2f}/s, policy "
+        f"{row['method']}: {row['images']} images, {fmt(row['images_per_s'])}/s, policy "
         f"{row['policy']} accepts {100 * row['acceptance']:.1f}%, Fréchet {fmt(row['frechet'])} "
         f"(floor {fmt(row['frechet_floor'])})"
     )
