@@ -466,9 +466,8 @@ def table(rows: list[dict], methods: list[str], variant: str, bias: float, n_see
         label = PIPELINES[method].label if method in PIPELINES else method
         done = [r for r in mine if r["status"] == "done"]
         if not done:
-            note = mine[0]["note"] if mine else "not run yet"
-            status = mine[0]["status"] if mine else "not run"
-            lines.append(f"| {label} | {status}: {note} | | | | | | | |")
+            why = f"{mine[0]['status']}: {mine[0].get('note', '')}" if mine else "not run yet"
+            lines.append(f"| {label} | {why} | | | | | | | |")
             continue
         source = PIPELINES[method].source
         made = next((r for r in rows if r["kind"] == "generation" and r["method"] == source), None)
