@@ -496,7 +496,11 @@ def verdict_lines(rows: list[dict]) -> list[str]:
     """Best generated-data row against ERM and GroupDRO, and who is closest to real."""
     wga: dict[str, float] = {}
     for method in {r["method"] for r in rows if r["kind"] == "train" and r["status"] == "done"}:
-        values = [r["wga"] for r in rows if r["method"] == method and r["status"] == "done"]
+        values = [
+            r["wga"]
+            for r in rows
+            if r["kind"] == "train" and r["method"] == method and r["status"] == "done"
+        ]
         wga[method] = statistics.fmean(values)
     generated = [m for m in wga if m in PIPELINES and PIPELINES[m].source is not None]
     lines = []
