@@ -114,6 +114,6 @@ def test_unknown_group_and_method_are_clear_errors(tiny_project, dummy):
     with pytest.raises(ValueError, match="not in this project"):
         runner.build_balanced_set(tiny_project, "dummy", per_group=1, groups=[(5, 0)])
     with pytest.raises(
-        ValueError, match="unknown generation method 'nope'; valid: diffinject, ffr, txt2img"
+        ValueError, match="unknown generation method 'nope'; valid: dbb, diffinject, ffr, txt2img"
     ):
         runner.build_balanced_set(tiny_project, "dummy", method="nope")

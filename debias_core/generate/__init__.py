@@ -1,6 +1,7 @@
 """Generation methods (one file each, registered in GENERATORS) and the generation job."""
 
 from debias_core.generate import (  # noqa: F401  (each registers its method)
+    dbb,
     diffinject,
     txt2img,
 )

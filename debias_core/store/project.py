@@ -20,6 +20,7 @@ from debias_core.store.artifacts import ArtifactsMixin
 from debias_core.store.curation import CurationMixin
 from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
+from debias_core.store.mask_coverage import MaskCoverageMixin
 from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.records import dumps, loads, now
 from debias_core.store.samples import SamplesMixin
@@ -114,6 +115,7 @@ class Store(
     ArtifactsMixin,
     EmbeddingsMixin,
     VerifyMixin,
+    MaskCoverageMixin,
     UnlabelledMixin,
     TagsMixin,
     ViewsMixin,
