@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
 
 import numpy as np
@@ -82,9 +84,9 @@ def test_params_are_checked():
 
 
 # -- on the tiny project with the dummy backbone --------------------------------------------------
-@pytest.fixture
-def backbone_dir(tmp_path):
-    folder = str(save_dummy_backbone(tmp_path / "backbone"))
+@pytest.fixture(scope="module")
+def backbone_dir(tmp_path_factory):
+    folder = str(save_dummy_backbone(tmp_path_factory.mktemp("dbb") / "backbone"))
     clear_backbone_cache()
     yield folder
     clear_backbone_cache()
@@ -209,3 +211,50 @@ def test_bad_input_is_refused_before_any_job(tiny_project, backbone_dir, erm_run
         db.execute("delete from masks")
     assert "ships none" in refused("--run", str(erm_run))
     assert store.list_jobs() == []
+
+
+def test_retrain_continues_from_the_erm_run(tiny_project, erm_run):
+    from generated_samples import add_generated, train_ids
+    from safetensors.torch import load_file
+
+    from debias_core.train import TrainConfig
+    from debias_core.train.run import run_training
+
+    store = tiny_project
+    zero = train_ids(store, 0, 0)
+    add_generated(store, [(zero[0], zero[0], 1, 0), (zero[1], zero[1], 1, 0)])
+    # a vanishing learning rate: the retrained model is the ERM model it started from
+    params = {"run": erm_run, "retrain_lr": 1e-12}
+    config = TrainConfig(method="dbb-retrain", epochs=1, batch_size=16, synthetic="all")
+    result = run_training(store, dataclasses.replace(config, params=params))
+    start = load_file(f"{store.get_run(erm_run).dir}/model.safetensors")
+    end = load_file(f"{result.run_dir}/model.safetensors")
+    weights = [k for k in start if "running_" not in k and "num_batches" not in k]  # not BN stats
+    assert weights and all(torch.allclose(start[k], end[k], atol=1e-6) for k in weights)
+    assert [h["stage"] for h in result.history] == ["retrain"]  # no ERM trained again
+    with pytest.raises(ValueError, match="has arch 'small-cnn'"):
+        other = dataclasses.replace(config, arch="resnet18", params=params)
+        run_training(store, other)
+    with pytest.raises(ValueError, match="gammas needs 2 numbers"):
+        run_training(store, dataclasses.replace(config, params={"gammas": "1,2,3"}))
+
+
+def test_grounded_sam_masks_run_as_a_segment_job_first(
+    tiny_project, backbone_dir, erm_run, tmp_path
+):
+    from debias_core.models.dummy import tiny_grounded_sam
+
+    detector, sam = tiny_grounded_sam(tmp_path / "gsam")
+    nested = json.dumps(
+        {"detector": str(detector), "sam": str(sam), "box_threshold": 0.0, "text_threshold": 0.0}
+    )
+    args = ["--param", "segmenter=grounded-sam", "--param", f"segmenter_params={nested}"]
+    assert _generate(tiny_project, backbone_dir, erm_run, "--per-group", "1", *args) == 0
+    kinds = [j.kind for j in tiny_project.list_jobs()]
+    assert sorted(kinds) == ["generate", "personalize", "segment"]
+    for sample in tiny_project.list_samples(SampleFilter(source="generated")):
+        mask = tiny_project.get_mask(tiny_project.get_recipe(sample.recipe_id).mask_id)
+        assert mask["segmenter"] == "grounded-sam" and mask["sample_id"] == sample.parent_id
+        assert (
+            mask["prompt"] == tiny_project.class_names[tiny_project.get_sample(sample.parent_id).y]
+        )

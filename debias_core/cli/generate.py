@@ -98,10 +98,13 @@ def add_parsers(sub) -> None:
         "--per-group",
         type=positive_int,
         default=16,
-        help="images for each target the method plans (a group; for diffinject a content sample)",
+        help="images for each target the method plans (a group; diffinject: per content sample; "
+        "dbb: per source sample and target class)",
     )
     p.add_argument(
-        "--run", type=positive_int, help="the classifier run a method needs (diffinject: gce)"
+        "--run",
+        type=positive_int,
+        help="the classifier run a method needs (diffinject: gce; dbb: erm)",
     )
     p.add_argument(
         "--param", action="append", metavar="KEY=VALUE", help="a method parameter (repeatable)"

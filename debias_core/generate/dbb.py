@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,6 +54,7 @@ from debias_core.generate.diffinject import load_pixels
 from debias_core.generate.hooks import LoopHooks, MaskedBlend
 from debias_core.models.segmenters import SEGMENTERS
 from debias_core.models.segmenters.regions import edit_region
+from debias_core.params import build_params
 from debias_core.store.records import GeneratedImage, Recipe
 
 ERM_HINT = "train one with `python -m debias_core train DIR --method erm` and pass --run ID"
@@ -72,6 +74,10 @@ class DbbParams:
     )
     segmenter: str = field(
         default="dataset", metadata={"help": "masks of the causal part: dataset | grounded-sam"}
+    )
+    segmenter_params: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "the segmenter's own parameters (grounded-sam: detector, sam, ...)"},
     )
     mask_prompt: str = field(
         default="{class}", metadata={"help": "the segmenter's text ({class} = the class name)"}
@@ -201,7 +207,8 @@ def check_masks(store, params: DbbParams) -> None:
         if used != params.segmenter:
             raise ValueError(f"dbb: segment job {params.masks} used {used}, not {params.segmenter}")
     else:
-        kind.check(kind.default_params)  # a missing checkpoint names the model and the folders
+        # a missing checkpoint names the model and the folders searched
+        kind.check(build_params(kind.default_params, params.segmenter_params, what="segmenter"))
 
 
 def check_job(store, job_id: int, kind: str, how: str) -> None:
@@ -269,7 +276,12 @@ class Dbb:
             needs.append(Prerequisite("personalize", job, "personalization"))
         if params.segmenter != "dataset" and not params.masks:
             sources = sorted(i for ids in low_loss_sources(store, params).values() for i in ids)
-            job = {"segmenter": params.segmenter, "prompt": params.mask_prompt, "ids": sources}
+            job = {
+                "segmenter": params.segmenter,
+                "prompt": params.mask_prompt,
+                "params": dict(params.segmenter_params),
+                "ids": sources,
+            }
             needs.append(Prerequisite("segment", job, "masks"))
         return needs
 
