@@ -18,7 +18,12 @@ from debias_core.generate import GENERATORS, GenerateConfig
 from debias_core.generate.dbb import DbbParams, low_loss_sources, start_index
 from debias_core.generate.recipes import regenerate_sample
 from debias_core.models.cache import clear_backbone_cache
-from debias_core.models.segmenters.regions import edit_region, grow_mask, latent_cells
+from debias_core.models.segmenters.regions import (
+    edit_region,
+    grow_mask,
+    latent_cells,
+    recipe_region,
+)
 from debias_core.store import SampleFilter, Store
 from debias_core.train.dbb_retrain import dbb_loss, per_class_loss
 from debias_core.train.tensors import Tensors
@@ -180,6 +185,14 @@ def test_no_group_label_is_read(tiny_project, backbone_dir, erm_run, tmp_path):
     images = [generator.render(backbone, plans[0][0], config, s) for s in (tiny_project, copy)]
     for a, b in zip(*images, strict=True):
         assert np.array_equal(a.image, b.image) and a.y == b.y and a.recipe == b.recipe
+    # strength < 1 starts from the source noised part-way: other pixels, same outside
+    half = dataclasses.replace(config, steps=4, params=params | {"strength": 0.5})
+    full = dataclasses.replace(config, steps=4)
+    drawn = [generator.render(backbone, plans[0][0], c, tiny_project) for c in (half, full)]
+    recipe = drawn[0][0].recipe
+    region = recipe_region(tiny_project.mask_pixels(recipe.mask_id), recipe.params)
+    a, b = drawn[0][0].image, drawn[1][0].image
+    assert np.array_equal(a[~region], b[~region]) and not np.array_equal(a[region], b[region])
 
 
 def test_bad_input_is_refused_before_any_job(tiny_project, backbone_dir, erm_run, capsys):
