@@ -51,6 +51,9 @@ def parse(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tag", default="")
     p.add_argument("--quick", action="store_true", help="tiny settings to check the script")
+    p.add_argument(
+        "--judge-only", action="store_true", help="re-read the images of a finished run's project"
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.k, args.steps, args.ti_steps, args.erm_epochs, args.epochs = 2, 5, 10, 1, 1
@@ -66,19 +69,41 @@ def judged(store, samples) -> dict:
     probs, _, backgrounds = read(_load(str(judge_file(JudgeParams()))), load_images(store, samples))
     parents = [store.get_sample(s.parent_id) for s in samples]
     digit = probs.argmax(1)
+    inside = inside_backgrounds(store, samples)
     return {
         "target_digit": digit == np.array([digits[s.y] for s in samples]),
         "source_digit": digit == np.array([digits[p.y] for p in parents]),
+        # the judge reads the background from the border, which lies outside the edit region
+        # and is pasted back; what the model drew inside is read separately
         "source_background": np.array(
             [b == colours[p.a] for b, p in zip(backgrounds, parents, strict=True)]
         ),
+        "inside_background": np.array(
+            [b == colours[p.a] for b, p in zip(inside, parents, strict=True)]
+        ),
     }
+
+
+def inside_backgrounds(store, samples) -> list[str]:
+    """The colour the model drew around the new digit: the median of the edit region's pixels
+    that are not near-white (the strokes are white), as the judge's nearest colour name."""
+    from debias_core.models.digit_judge import _nearest_colour
+    from debias_core.models.segmenters.regions import recipe_region
+
+    medians = []
+    for s in samples:
+        recipe = store.get_recipe(s.recipe_id)
+        region = recipe_region(store.mask_pixels(recipe.mask_id), recipe.params)
+        pixels = np.asarray(store.sample_image(s.id), np.float32)[region]
+        coloured = pixels[pixels.min(axis=1) < 200]
+        medians.append(np.median(coloured if len(coloured) else pixels, axis=0))
+    return _nearest_colour(np.asarray(medians))
 
 
 def rates(reads: dict, where: np.ndarray) -> dict:
     if not where.any():
         return {"n": 0}
-    both = reads["target_digit"] & reads["source_background"]
+    both = reads["target_digit"] & reads["inside_background"]
     out = {k: float(v[where].mean()) for k, v in reads.items()}
     return {"n": int(where.sum()), **out, "counterfactual": float(both[where].mean())}
 
@@ -103,6 +128,8 @@ def train_row(store, label: str, config) -> dict:
 def main(argv=None) -> None:
     args = parse(argv)
     torch.set_num_threads(args.threads)
+    if args.judge_only:
+        return rejudge(args)
     from debias_core.data.ingest import create_project
     from debias_core.generate import GenerateConfig
     from debias_core.generate.dbb import DbbParams, low_loss_sources
@@ -181,13 +208,7 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     counts = run_verify(store, policy="dbb", params={"run": run_id})["counts"]
     result["verify"] = {"counts": counts, "wall_s": time.perf_counter() - start}
-    reads = judged(store, samples)
-    status = np.array([store.status_of(s.id) for s in samples])
-    result["judge"] = {
-        "all": rates(reads, np.ones(len(samples), bool)),
-        "accepted": rates(reads, status == "accepted"),
-        "rejected": rates(reads, status == "rejected"),
-    }
+    result["judge"] = judge_of(store, samples)
     print(json.dumps(result["verify"] | {"judge": result["judge"]}), flush=True)
 
     rows = []
@@ -206,11 +227,37 @@ def main(argv=None) -> None:
             )
             rows.append(train_row(store, f"dbb-retrain from the ERM run ({synthetic})", config))
     result["training"] = rows
+    raw_file(args).write_text(json.dumps(result, indent=1))
+    print(f"wrote {raw_file(args)}")
+
+
+def raw_file(args) -> Path:
     tag = args.tag or ("quick" if args.quick else "")
     out = ROOT / "bench" / "raw" / f"dbb_bias{args.bias}{'-' + tag if tag else ''}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
+    return out
+
+
+def judge_of(store, samples) -> dict:
+    reads = judged(store, samples)
+    status = np.array([store.status_of(s.id) for s in samples])
+    return {
+        "all": rates(reads, np.ones(len(samples), bool)),
+        "accepted": rates(reads, status == "accepted"),
+        "rejected": rates(reads, status == "rejected"),
+    }
+
+
+def rejudge(args) -> None:
+    """Recompute the judge's reading of a finished run (the project stays in --workdir)."""
+    from debias_core.store import SampleFilter, Store
+
+    store = Store.open(Path(args.workdir) / f"dbb-{args.tag or 'run'}")
+    samples = store.list_samples(SampleFilter(source="generated"))
+    result = json.loads(raw_file(args).read_text())
+    result["judge"] = judge_of(store, samples)
+    print(json.dumps(result["judge"]), flush=True)
+    raw_file(args).write_text(json.dumps(result, indent=1))
 
 
 def job_seconds(job) -> float:
