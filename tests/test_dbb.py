@@ -271,3 +271,18 @@ def test_grounded_sam_masks_run_as_a_segment_job_first(
         assert (
             mask["prompt"] == tiny_project.class_names[tiny_project.get_sample(sample.parent_id).y]
         )
+
+
+def test_textual_inversion_on_high_loss_samples_needs_no_group_label(tiny_project, erm_run):
+    from debias_core.generate.dbb import _train_losses, ti_job
+
+    store = tiny_project
+    params = DbbParams(run=erm_run, ti_samples=4, ti_from="high-loss")
+    job = ti_job(store, GenerateConfig(method="dbb"), params)
+    ids, labels, losses = _train_losses(str(store.root), erm_run)
+    by_class = {c: sorted(ids[labels == c], key=lambda i: -losses[ids == i][0]) for c in (0, 1)}
+    assert job["samples"] == sorted(by_class[0][:4] + by_class[1][:4]) and "classes" not in job
+    aligned = store.aligned_attrs()
+    picked = [store.get_sample(i) for i in job["samples"]]
+    assert sum(s.a != aligned[s.y] for s in picked) >= 6  # 8 of the 8 conflicting here
+    assert ti_job(store, GenerateConfig(method="dbb"), DbbParams(run=erm_run))["classes"] == [0, 1]

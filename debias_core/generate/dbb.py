@@ -104,6 +104,10 @@ class DbbParams:
     ti_steps: int = field(
         default=200, metadata={"help": "textual inversion: steps (personalization=0)"}
     )
+    ti_from: str = field(
+        default="random",
+        metadata={"help": "textual inversion samples: random | high-loss (likely minority)"},
+    )
     ti_template: str = field(
         default="a photo of a {token} {cls}",
         metadata={"help": "textual inversion prompt ({ctx} would name the context: group labels)"},
@@ -122,13 +126,16 @@ class DbbParams:
             raise ValueError("prompt must contain {token} (the target class's learned token)")
         if "{token}" not in self.ti_template:
             raise ValueError("ti_template must contain {token}")
+        if self.ti_from not in ("random", "high-loss"):
+            raise ValueError("ti_from must be random or high-loss")
         if self.ti_samples < 1 or self.ti_steps < 1:
             raise ValueError("ti_samples and ti_steps must be >= 1")
 
 
 # -- sources: the K lowest-loss train samples of each class, from class labels only --------------
 @functools.lru_cache(maxsize=4)
-def _low_loss_sources(root: str, run_id: int, k: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+def _train_losses(root: str, run_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, class labels, the run's cross-entropy) of the real train samples."""
     from debias_core.store import Store
     from debias_core.train.run import load_run_model
 
@@ -138,14 +145,22 @@ def _low_loss_sources(root: str, run_id: int, k: int) -> tuple[tuple[int, tuple[
     ids = np.array([r.id for r in rows])
     labels = np.array([r.y for r in rows])
     x = load_pixels(store, ids.tolist(), config.image_size)
-    losses = per_sample_losses(model, x, torch.from_numpy(labels))
-    chosen = lowest_loss_per_class(ids, labels, losses, k)
-    return tuple((c, tuple(int(i) for i in chosen[c])) for c in sorted(chosen))
+    return ids, labels, per_sample_losses(model, x, torch.from_numpy(labels))
 
 
 def low_loss_sources(store, params: DbbParams) -> dict[int, tuple[int, ...]]:
-    """{class i: D_i}, lowest loss first (cached per process: plans are redone on resume)."""
-    return dict(_low_loss_sources(str(store.root), int(params.run), params.k))
+    """{class i: D_i}, lowest loss first (losses cached per process: plans are redone on
+    resume)."""
+    ids, labels, losses = _train_losses(str(store.root), int(params.run))
+    chosen = lowest_loss_per_class(ids, labels, losses, params.k)
+    return {c: tuple(int(i) for i in chosen[c]) for c in sorted(chosen)}
+
+
+def high_loss_samples(store, params: DbbParams) -> list[int]:
+    """The `ti_samples` highest-loss train samples of each class (likely minority groups)."""
+    ids, labels, losses = _train_losses(str(store.root), int(params.run))
+    chosen = lowest_loss_per_class(ids, labels, -losses, params.ti_samples)
+    return sorted(int(i) for c in chosen for i in chosen[c])
 
 
 def mask_text(template: str, class_names: list[str], y: int) -> str:
@@ -355,15 +370,20 @@ class Dbb:
 
 def ti_job(store, config: GenerateConfig, params: DbbParams) -> dict:
     """The textual-inversion job (one token <c-y> per class) the method needs (Algorithm 2,
-    lines 1-4). Its seed is fixed, so generations with other seeds reuse it."""
-    return {
+    lines 1-4): `ti_samples` random train samples of each class, or its highest-loss ones under
+    the ERM run (the paper prefers minority samples, so the token learns the class and not its
+    usual context; high loss finds them without group labels). Its seed is fixed, so
+    generations with other seeds reuse it."""
+    job = {
         "method": "textual-inversion",
         "backbone": config.backbone,
-        "classes": list(range(len(store.class_names))),
         "steps": params.ti_steps,
         "seed": 0,
         "params": {"samples_per_class": params.ti_samples, "templates": [params.ti_template]},
     }
+    if params.ti_from == "high-loss":
+        return job | {"samples": high_loss_samples(store, params)}
+    return job | {"classes": list(range(len(store.class_names)))}
 
 
 def target_units(store, config, params: DbbParams, i: int, j: int, masked, token) -> list:
