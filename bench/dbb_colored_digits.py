@@ -45,6 +45,7 @@ def parse(argv=None):
     p.add_argument("--strength", type=float, default=1.0)
     p.add_argument("--ti-steps", type=int, default=200)
     p.add_argument("--ti-template", default="a photo of a {token} {cls}")
+    p.add_argument("--ti-from", default="random", help="random | high-loss")
     p.add_argument("--erm-epochs", type=int, default=10)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seeds", default="0")
@@ -175,6 +176,7 @@ def main(argv=None) -> None:
         "strength": args.strength,
         "ti_steps": args.ti_steps,
         "ti_template": args.ti_template,
+        "ti_from": args.ti_from,
     }
     config = GenerateConfig(
         method="dbb",
