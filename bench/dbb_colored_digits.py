@@ -157,6 +157,7 @@ def main(argv=None) -> None:
         run_id = run_training(base, TrainConfig(method="erm", epochs=args.erm_epochs)).run_id
     folder = workdir / f"dbb-{args.tag or 'run'}"
     shutil.rmtree(folder, ignore_errors=True)
+    base.close()  # the last connection checkpoints the WAL: the copy is project.db alone
     store = Store.open(shutil.copytree(base.root, folder))
 
     aligned = store.aligned_attrs()
