@@ -45,7 +45,7 @@ def parse(argv=None):
     p.add_argument("--strength", type=float, default=1.0)
     p.add_argument("--ti-steps", type=int, default=200)
     p.add_argument("--ti-template", default="a photo of a {token} {cls}")
-    p.add_argument("--ti-from", default="random", help="random | high-loss")
+    p.add_argument("--ti-from", default="high-loss", help="high-loss | random")
     p.add_argument("--erm-epochs", type=int, default=10)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seeds", default="0")
@@ -215,7 +215,7 @@ def main(argv=None) -> None:
     print(json.dumps(result["verify"] | {"judge": result["judge"]}), flush=True)
 
     rows = []
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in [int(s) for s in args.seeds.split(",") if s]:  # --seeds '': no training
         rows.append(train_row(store, "ERM (real only)", TrainConfig(epochs=args.epochs, seed=seed)))
         retrain = {"run": run_id}
         for synthetic in ("accepted", "all"):

@@ -217,7 +217,7 @@ def test_bad_input_is_refused_before_any_job(tiny_project, backbone_dir, erm_run
     err = refused("--run", str(erm_run), "--param", "segmenter=grounded-sam")
     assert "grounding-dino" in err.lower()  # the missing checkpoint is named
     assert "unknown segmenter" in refused("--run", str(erm_run), "--param", "segmenter=nope")
-    err = refused("--run", str(erm_run), "--param", "ti_samples=500")
+    err = refused("--run", str(erm_run), "--param", "ti_from=random", "--param", "ti_samples=500")
     assert "dbb needs a personalize job first" in err
     assert [j.kind for j in store.list_jobs()] == []
     with store.write() as db:  # a dataset without masks of its own
@@ -277,7 +277,7 @@ def test_textual_inversion_on_high_loss_samples_needs_no_group_label(tiny_projec
     from debias_core.generate.dbb import _train_losses, ti_job
 
     store = tiny_project
-    params = DbbParams(run=erm_run, ti_samples=4, ti_from="high-loss")
+    params = DbbParams(run=erm_run, ti_samples=4)  # ti_from="high-loss", the default
     job = ti_job(store, GenerateConfig(method="dbb"), params)
     ids, labels, losses = _train_losses(str(store.root), erm_run)
     by_class = {c: sorted(ids[labels == c], key=lambda i: -losses[ids == i][0]) for c in (0, 1)}
@@ -285,4 +285,5 @@ def test_textual_inversion_on_high_loss_samples_needs_no_group_label(tiny_projec
     aligned = store.aligned_attrs()
     picked = [store.get_sample(i) for i in job["samples"]]
     assert sum(s.a != aligned[s.y] for s in picked) >= 6  # 8 of the 8 conflicting here
-    assert ti_job(store, GenerateConfig(method="dbb"), DbbParams(run=erm_run))["classes"] == [0, 1]
+    random = DbbParams(run=erm_run, ti_from="random")
+    assert ti_job(store, GenerateConfig(method="dbb"), random)["classes"] == [0, 1]

@@ -105,8 +105,8 @@ class DbbParams:
         default=200, metadata={"help": "textual inversion: steps (personalization=0)"}
     )
     ti_from: str = field(
-        default="random",
-        metadata={"help": "textual inversion samples: random | high-loss (likely minority)"},
+        default="high-loss",
+        metadata={"help": "textual inversion samples: high-loss (likely minority) | random"},
     )
     ti_template: str = field(
         default="a photo of a {token} {cls}",
