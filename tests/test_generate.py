@@ -116,4 +116,6 @@ def test_unknown_group_and_method_are_clear_errors(tiny_project, dummy):
     with pytest.raises(ValueError, match="unknown generation method 'nope'; valid: ") as info:
         runner.build_balanced_set(tiny_project, "dummy", method="nope")
     valid = str(info.value).split("valid: ")[1].split(", ")
-    assert {"clustered-dreambooth", "decouplegen", "diffinject", "ffr", "txt2img"} <= set(valid)
+    assert {"clustered-dreambooth", "dbb", "decouplegen", "diffinject", "ffr", "txt2img"} <= set(
+        valid
+    )

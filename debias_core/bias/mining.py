@@ -38,3 +38,15 @@ def lowest_loss(ids: np.ndarray, losses: np.ndarray, fraction: float) -> np.ndar
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     order = np.lexsort((ids, losses))
     return ids[order[: max(1, int(round(fraction * len(ids))))]]
+
+
+def lowest_loss_per_class(
+    ids: np.ndarray, labels: np.ndarray, losses: np.ndarray, k: int
+) -> dict[int, np.ndarray]:
+    """{class: the ids of its k lowest losses, lowest first (ties: smaller id first)}."""
+    out = {}
+    for c in np.unique(labels):
+        inside = labels == c
+        order = np.lexsort((ids[inside], losses[inside]))
+        out[int(c)] = ids[inside][order[:k]]
+    return out

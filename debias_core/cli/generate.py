@@ -99,10 +99,12 @@ def add_parsers(sub) -> None:
         type=positive_int,
         default=16,
         help="images for each target the method plans (a group; diffinject: a content "
-        "sample; decouplegen: a (source, new context) pair)",
+        "sample; decouplegen: a (source, new context) pair; dbb: a (source, target class) pair)",
     )
     p.add_argument(
-        "--run", type=positive_int, help="the classifier run a method needs (diffinject: gce)"
+        "--run",
+        type=positive_int,
+        help="the classifier run a method needs (diffinject: gce; dbb: erm)",
     )
     p.add_argument(
         "--param", action="append", metavar="KEY=VALUE", help="a method parameter (repeatable)"

@@ -2,6 +2,7 @@
 
 from debias_core.generate import (  # noqa: F401  (each registers its method)
     clustered_dreambooth,
+    dbb,
     decouplegen,
     diffinject,
     txt2img,

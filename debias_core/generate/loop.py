@@ -190,13 +190,18 @@ def denoise(
     eta: Eta = 0.0,
     generators: list[torch.Generator] | None = None,
     hooks: LoopHooks | None = None,
+    start: int = 0,
 ) -> torch.Tensor:
-    """Run the reverse process from `latents` (at the first timestep's noise level)."""
+    """Run the reverse process from `latents` (at the noise level of timestep `start`).
+
+    `start` > 0 skips the first steps of the `steps`-step schedule (img2img / inpainting
+    strength < 1: the latents start partly noised).
+    """
     from diffusers.utils.torch_utils import randn_tensor
 
     hooks = hooks or LoopHooks()
     scheduler = fresh_scheduler(backbone, steps)
-    timesteps = scheduler.timesteps
+    timesteps = scheduler.timesteps[start:]
     asymmetric = bool(hooks.h_space is not None and hooks.h_space.asymmetric)
     with ExitStack() as stack:
         for scope in hooks.scopes:  # cross-attention capture, per-sample adapters, ...

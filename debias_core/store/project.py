@@ -7,6 +7,7 @@ timeout instead of failing with a lock-upgrade deadlock, which a deferred BEGIN 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from debias_core.store.artifacts import ArtifactsMixin
 from debias_core.store.curation import CurationMixin
 from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
+from debias_core.store.mask_coverage import MaskCoverageMixin
 from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.records import dumps, loads, now
 from debias_core.store.review import ReviewMixin
@@ -46,20 +48,31 @@ def known_schema() -> list[str]:
     return [m.name for m in MIGRATIONS._migrations]
 
 
+# Database files this process holds connections to, by (device, inode). POSIX releases every
+# fcntl lock a process holds on a file when any of its descriptors of that file is closed, so
+# reading the header of such a file with open() / close() would silently drop this process's
+# SQLite locks: another process closing its own connection would then take itself for the last
+# one and delete the -wal and -shm files under us (later writes: "disk I/O error").
+_CONNECTED: set[tuple[int, int]] = set()
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def check_project_file(db_path: Path) -> None:
     """Refuse, without writing anything, a file that is not a project this code can open.
 
     Read before any connection that could write: an empty or foreign file must not gain -wal /
-    -shm files or a changed journal mode just because someone pointed the app at it.
+    -shm files or a changed journal mode just because someone pointed the app at it. A file
+    this process already has open is checked through SQLite only (see `_CONNECTED`).
     """
-    try:
-        with open(db_path, "rb") as fh:
-            head = fh.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        raise NotAProject(f"{db_path} cannot be read: {exc.strerror}") from None
-    if not head.startswith(SQLITE_MAGIC):
-        what = "an empty file" if not head else "not an SQLite file"
-        raise NotAProject(f"{db_path} is not a Debias Studio project ({what})")
+    if _file_key(db_path) not in _CONNECTED:
+        check_sqlite_header(db_path)
     info = _read_only_info(db_path)
     if info["format"] != FORMAT:
         raise NotAProject(f"{db_path} is an SQLite file but not a Debias Studio project")
@@ -71,6 +84,17 @@ def check_project_file(db_path: Path) -> None:
             f"Studio {__version__} (schema up to {known_schema()[-1]}): update it to open this "
             "project"
         )
+
+
+def check_sqlite_header(db_path: Path) -> None:
+    try:
+        with open(db_path, "rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise NotAProject(f"{db_path} cannot be read: {exc.strerror}") from None
+    if not head.startswith(SQLITE_MAGIC):
+        what = "an empty file" if not head else "not an SQLite file"
+        raise NotAProject(f"{db_path} is not a Debias Studio project ({what})")
 
 
 def _read_only_info(db_path: Path) -> dict:
@@ -115,6 +139,7 @@ class Store(
     ArtifactsMixin,
     EmbeddingsMixin,
     VerifyMixin,
+    MaskCoverageMixin,
     UnlabelledMixin,
     TagsMixin,
     ViewsMixin,
@@ -134,6 +159,7 @@ class Store(
         db = getattr(self._local, "db", None)
         if db is None:
             conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+            _CONNECTED.add(_file_key(self.db_path))
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")

@@ -68,6 +68,9 @@ class TrainContext:
     device: torch.device
     new_model: Callable[[], nn.Module]
     progress: Progress = lambda fraction, message: None
+    # A finished run's classifier by run id (a fresh copy; same arch as this run), for methods
+    # that continue from a trained model (DBB retrains the ERM model it mined and pruned with).
+    load_run: Callable[[int], nn.Module] | None = None
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def run_training(
         device,
         lambda: create_classifier(spec, config.seed),
         progress or (lambda f, m: None),
+        lambda rid: run_model_like(store, rid, config, device),
     )
     try:
         torch.manual_seed(config.seed)  # dropout / augmentation randomness inside methods
@@ -111,3 +112,21 @@ def load_run_model(store: Store, run_id: int, device="cpu"):
     model = create_classifier(spec, config.seed)
     model.load_state_dict(load_file(str(Path(run.dir) / "model.safetensors")))
     return model.to(device).eval(), config
+
+
+def run_model_like(store: Store, run_id: int, config: TrainConfig, device) -> torch.nn.Module:
+    """A finished run's classifier to continue training in a run of `config` (same arch and
+    image size, else a ValueError naming the difference)."""
+    try:
+        run = store.get_run(int(run_id))
+    except KeyError:
+        raise ValueError(f"there is no run {run_id} to start from") from None
+    if run.status != "done":
+        raise ValueError(f"run {run_id} is {run.status}: only a finished run can be continued")
+    for key in ("arch", "image_size"):
+        if run.config.get(key) != getattr(config, key):
+            raise ValueError(
+                f"run {run_id} has {key} {run.config.get(key)!r}, this run {getattr(config, key)!r}"
+            )
+    model, _ = load_run_model(store, int(run_id), device)
+    return model.train()

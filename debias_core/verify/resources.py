@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from debias_core.models.segmenters.regions import recipe_region
 from debias_core.store import Sample, SampleFilter, Store
 
 TRAIN_HINT = "train one with `python -m debias_core train DIR --method erm` and pass --run ID"
@@ -83,12 +84,13 @@ def class_mean_softmax(store: Store, run_id: int, device: str = "cpu") -> np.nda
 
 
 def source_mask(store: Store, sample: Sample, segmenter: str) -> np.ndarray | None:
-    """The mask of a generated sample's source image: its recipe's mask, else the source's own
-    mask from `segmenter`; None when there is neither."""
+    """The mask of a generated sample's source image: the region its recipe edited (the recipe's
+    mask, grown as the recipe records), else the source's own mask from `segmenter`; None when
+    there is neither."""
     if sample.recipe_id is not None:
-        mask_id = store.get_recipe(sample.recipe_id).mask_id
-        if mask_id is not None:
-            return store.mask_pixels(mask_id)
+        recipe = store.get_recipe(sample.recipe_id)
+        if recipe.mask_id is not None:  # the region the generator really edited
+            return recipe_region(store.mask_pixels(recipe.mask_id), recipe.params)
     if sample.parent_id is None:
         return None
     row = store.find_mask(sample.parent_id, segmenter=segmenter)

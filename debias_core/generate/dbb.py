@@ -1,0 +1,482 @@
+"""`dbb` (seed 003, Algorithm 1): turn majority-group images of class i into class j by
+inpainting only their causal part, so the context (the spurious part) stays as it was.
+
+1. Sources without group labels: an ERM classifier f (`train --method erm`) ranks each class's
+   train samples by cross-entropy; the K lowest-loss ones of class i are D_i, which the paper
+   (after DaC) takes to be almost all majority-group samples. Only class labels are read.
+2. A mask of each source's causal part: the dataset's own masks (`segmenter=dataset`), or
+   GroundingDINO + SAM prompted with the class name (`segmenter=grounded-sam`, run as a
+   `segment` job first when no job id is given).
+3. One learned token per class, C*_j, by textual inversion (a `personalize` job of method
+   `textual-inversion`, run or reused first when `personalization=0`).
+4. For each source x of class i and each target class j != i: masked inpainting (Eq. 2) with the
+   prompt "a photo of a <c-j> {class j}". The loop's latent-blend hook keeps the source's latents,
+   noised to the current level, outside the mask at every step (the clean latents after the last
+   step), so noise and denoising happen only inside it; the source's pixels are pasted back
+   outside the mask at the end. Latents come in cells of the VAE's downscale factor, so the mask
+   is grown by `grow` pixels and widened to whole latent cells first (the edit region,
+   `models/segmenters/regions.py`); the recipe records it and the `ig-in-mask` scorer uses it.
+5. The image's label is j; its recorded context is the source's (the runner's `inherit_context`
+   reads it after the method ran); its parent is the source and its recipe names the source's mask.
+
+Targets and `--per-group N`: the method plans, for each source x of class i and each target class
+j != i, N images. Each (source, j) pair stands for the target group (j, context of x): with K
+sources per class drawn from the majority, group (j, majority context of i) receives up to K * N
+images from class i. Verification is the `dbb` policy (Eq. 3-5) with the same ERM run, and
+retraining `train --method dbb-retrain --synthetic accepted` (Eq. 6-8).
+
+The paper inpaints with SD-2-inpainting, whose 9-channel UNet sees the mask; here the Eq. 2
+mechanism runs on any 4-channel text-to-image UNet by latent blending (the embedded model, SD-2).
+A 9-channel inpainting UNet is refused with a message.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from debias_core.bias.mining import lowest_loss_per_class, per_sample_losses
+from debias_core.generate import loop
+from debias_core.generate.base import (
+    GENERATORS,
+    GenerateConfig,
+    Prerequisite,
+    WorkUnit,
+    method_params,
+    steps_of,
+)
+from debias_core.generate.diffinject import load_pixels
+from debias_core.generate.hooks import LoopHooks, MaskedBlend
+from debias_core.models.segmenters import SEGMENTERS
+from debias_core.models.segmenters.regions import edit_region
+from debias_core.params import build_params
+from debias_core.store.records import GeneratedImage, Recipe
+
+ERM_HINT = "train one with `python -m debias_core train DIR --method erm` and pass --run ID"
+TI_HINT = (
+    "run one with `python -m debias_core personalize DIR --method textual-inversion` and pass "
+    "--param personalization=JOB, or leave personalization=0 to run or reuse one here"
+)
+
+
+@dataclass(frozen=True)
+class DbbParams:
+    run: int | None = field(
+        default=None, metadata={"help": "the ERM classifier f (train DIR --method erm)"}
+    )
+    k: int = field(
+        default=10, metadata={"help": "K lowest-loss train samples of each class as sources"}
+    )
+    segmenter: str = field(
+        default="dataset", metadata={"help": "masks of the causal part: dataset | grounded-sam"}
+    )
+    segmenter_params: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "the segmenter's own parameters (grounded-sam: detector, sam, ...)"},
+    )
+    mask_prompt: str = field(
+        default="{class}", metadata={"help": "the segmenter's text ({class} = the class name)"}
+    )
+    masks: int = field(
+        default=0, metadata={"help": "a finished segment job (grounded-sam); 0 = run or reuse"}
+    )
+    personalization: int = field(
+        default=0, metadata={"help": "a textual-inversion personalize job; 0 = run or reuse one"}
+    )
+    prompt: str = field(
+        default="a photo of a {token} {class}",
+        metadata={"help": "inpainting prompt ({token} = the target's learned token)"},
+    )
+    strength: float = field(
+        default=1.0, metadata={"help": "noise inside the mask at the start (1 = pure noise)"}
+    )
+    grow: int = field(
+        default=2, metadata={"help": "pixels the mask grows by before inpainting (room for j)"}
+    )
+    ti_samples: int = field(
+        default=20, metadata={"help": "textual inversion: samples per class (personalization=0)"}
+    )
+    ti_steps: int = field(
+        default=200, metadata={"help": "textual inversion: steps (personalization=0)"}
+    )
+    ti_from: str = field(
+        default="high-loss",
+        metadata={"help": "textual inversion samples: high-loss (likely minority) | random"},
+    )
+    ti_template: str = field(
+        default="a photo of a {token} {cls}",
+        metadata={"help": "textual inversion prompt ({ctx} would name the context: group labels)"},
+    )
+
+    def check_inputs(self) -> None:
+        if self.k < 1:
+            raise ValueError("k must be >= 1")
+        if not 0.0 < self.strength <= 1.0:
+            raise ValueError("strength must be in (0, 1]")
+        if self.grow < 0:
+            raise ValueError("grow must be >= 0")
+        if self.masks < 0 or self.personalization < 0:
+            raise ValueError("masks and personalization are job ids (0 = run or reuse one)")
+        if "{token}" not in self.prompt:
+            raise ValueError("prompt must contain {token} (the target class's learned token)")
+        if "{token}" not in self.ti_template:
+            raise ValueError("ti_template must contain {token}")
+        if self.ti_from not in ("random", "high-loss"):
+            raise ValueError("ti_from must be random or high-loss")
+        if self.ti_samples < 1 or self.ti_steps < 1:
+            raise ValueError("ti_samples and ti_steps must be >= 1")
+
+
+# -- sources: the K lowest-loss train samples of each class, from class labels only --------------
+@functools.lru_cache(maxsize=4)
+def _train_losses(root: str, run_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, class labels, the run's cross-entropy) of the real train samples."""
+    from debias_core.store import Store
+    from debias_core.train.run import load_run_model
+
+    store = Store.open(Path(root))
+    model, config = load_run_model(store, run_id)
+    rows = store.class_labelled("real", "train")
+    ids = np.array([r.id for r in rows])
+    labels = np.array([r.y for r in rows])
+    x = load_pixels(store, ids.tolist(), config.image_size)
+    return ids, labels, per_sample_losses(model, x, torch.from_numpy(labels))
+
+
+def low_loss_sources(store, params: DbbParams) -> dict[int, tuple[int, ...]]:
+    """{class i: D_i}, lowest loss first (losses cached per process: plans are redone on
+    resume)."""
+    ids, labels, losses = _train_losses(str(store.root), int(params.run))
+    chosen = lowest_loss_per_class(ids, labels, losses, params.k)
+    return {c: tuple(int(i) for i in chosen[c]) for c in sorted(chosen)}
+
+
+def high_loss_samples(store, params: DbbParams) -> list[int]:
+    """The `ti_samples` highest-loss train samples of each class (likely minority groups)."""
+    ids, labels, losses = _train_losses(str(store.root), int(params.run))
+    chosen = lowest_loss_per_class(ids, labels, -losses, params.ti_samples)
+    return sorted(int(i) for c in chosen for i in chosen[c])
+
+
+def mask_text(template: str, class_names: list[str], y: int) -> str:
+    name = class_names[y] if y < len(class_names) else f"class {y}"
+    return template.replace("{class}", name)
+
+
+def source_mask_id(store, params: DbbParams, sample_id: int, y: int) -> int | None:
+    """The newest mask of a source from the chosen segmenter (and prompt), or None."""
+    prompt = None
+    if params.segmenter != "dataset":
+        prompt = mask_text(params.mask_prompt, store.class_names, y)
+    row = store.find_mask(sample_id, segmenter=params.segmenter, prompt=prompt)
+    return None if row is None else int(row["id"])
+
+
+def image_seed(seed: int, source: int, target: int, n: int) -> int:
+    return int(np.random.SeedSequence([seed, source, target, n]).generate_state(1)[0])
+
+
+# -- checks (before any job is queued) ------------------------------------------------------------
+def check_erm_run(store, run_id: int | None) -> None:
+    if run_id is None:
+        raise ValueError(f"dbb needs the ERM classifier it corrects: {ERM_HINT}")
+    try:
+        run = store.get_run(run_id)
+    except KeyError:
+        raise ValueError(f"dbb: there is no run {run_id}; {ERM_HINT}") from None
+    if run.status != "done" or not (Path(run.dir) / "model.safetensors").is_file():
+        raise ValueError(f"dbb: run {run_id} is {run.status} and has no model; {ERM_HINT}")
+    if run.method != "erm":
+        raise ValueError(f"dbb: run {run_id} was trained with {run.method}, not erm; {ERM_HINT}")
+
+
+def check_class_sizes(store, k: int) -> None:
+    counts: dict[int, int] = {}
+    for row in store.class_labelled("real", "train"):
+        counts[row.y] = counts.get(row.y, 0) + 1
+    for y in range(len(store.class_names)):
+        if counts.get(y, 0) < k:
+            raise ValueError(
+                f"dbb: k={k} but class {y} ({store.class_names[y]!r}) has only "
+                f"{counts.get(y, 0)} train samples; choose --param k=N with N <= that"
+            )
+
+
+def check_masks(store, params: DbbParams) -> None:
+    kind = SEGMENTERS.get(params.segmenter)  # unknown names list the valid ones
+    if params.segmenter == "dataset":
+        if not store.masked_count("dataset"):
+            raise ValueError(
+                "dbb needs masks of the causal part, and this dataset ships none: use "
+                "--param segmenter=grounded-sam (text-prompted masks from local checkpoints)"
+            )
+        return
+    if params.masks:
+        check_job(store, params.masks, "segment", "--param masks=JOB")
+        used = store.get_job(params.masks).params.get("segmenter")
+        if used != params.segmenter:
+            raise ValueError(f"dbb: segment job {params.masks} used {used}, not {params.segmenter}")
+    else:
+        # a missing checkpoint names the model and the folders searched
+        kind.check(build_params(kind.default_params, params.segmenter_params, what="segmenter"))
+
+
+def check_job(store, job_id: int, kind: str, how: str) -> None:
+    try:
+        job = store.get_job(job_id)
+    except KeyError:
+        raise ValueError(f"dbb: there is no job {job_id} ({how})") from None
+    if job.kind != kind or job.status != "done":
+        raise ValueError(f"dbb: job {job_id} is a {job.status} {job.kind} job, not a done {kind}")
+
+
+def class_tokens(store, job_id: int) -> dict[int, object]:
+    """{class: its token artifact} of a textual-inversion job."""
+    return {a.y: a for a in store.list_artifacts(job_id=job_id, kind="token") if a.y is not None}
+
+
+def check_personalization(store, config: GenerateConfig, params: DbbParams) -> None:
+    if not params.personalization:
+        return  # run or reused inside the generation job (a Prerequisite)
+    check_job(store, params.personalization, "personalize", TI_HINT)
+    job = store.get_job(params.personalization)
+    if job.params.get("method") != "textual-inversion":
+        raise ValueError(
+            f"dbb: personalize job {job.id} used {job.params.get('method')}, not "
+            f"textual-inversion; {TI_HINT}"
+        )
+    if job.params.get("backbone") != config.backbone:
+        raise ValueError(
+            f"dbb: personalize job {job.id} learned its tokens on backbone "
+            f"{job.params.get('backbone')!r}, not {config.backbone!r}"
+        )
+    missing = sorted(set(range(len(store.class_names))) - set(class_tokens(store, job.id)))
+    if missing:
+        raise ValueError(f"dbb: personalize job {job.id} has no token for classes {missing}")
+
+
+# -- the method -----------------------------------------------------------------------------------
+class Dbb:
+    default_params = DbbParams()
+    default_steps = 25
+
+    def check(self, store, config: GenerateConfig) -> None:
+        params = method_params(self, config)
+        if config.groups:
+            raise ValueError(
+                "dbb plans its own targets (each class's low-loss samples into every other class)"
+                ", so it cannot target groups"
+            )
+        if config.params.get("artifacts"):
+            raise ValueError(
+                "dbb attaches its own class tokens: pass --param personalization=JOB, not artifacts"
+            )
+        check_erm_run(store, params.run)
+        if len(store.class_names) < 2:
+            raise ValueError("dbb turns one class into another: it needs >= 2 classes")
+        check_class_sizes(store, params.k)
+        check_masks(store, params)
+        check_personalization(store, config, params)
+
+    def prerequisites(self, store, config: GenerateConfig) -> list[Prerequisite]:
+        params = method_params(self, config)
+        needs = []
+        if not params.personalization:
+            job = ti_job(store, config, params)
+            needs.append(Prerequisite("personalize", job, "personalization"))
+        if params.segmenter != "dataset" and not params.masks:
+            sources = sorted(i for ids in low_loss_sources(store, params).values() for i in ids)
+            job = {
+                "segmenter": params.segmenter,
+                "prompt": params.mask_prompt,
+                "params": dict(params.segmenter_params),
+                "ids": sources,
+            }
+            needs.append(Prerequisite("segment", job, "masks"))
+        return needs
+
+    def plan(self, store, config: GenerateConfig, groups) -> list[WorkUnit]:
+        params = method_params(self, config)
+        if not params.personalization:
+            raise ValueError("dbb plans after its textual-inversion job: run its prerequisites")
+        tokens = class_tokens(store, params.personalization)
+        units = []
+        for i, sources in low_loss_sources(store, params).items():
+            masked = [(s, source_mask_id(store, params, s, i)) for s in sources]
+            masked = [(s, m) for s, m in masked if m is not None]  # no mask: cannot inpaint
+            for j in range(len(store.class_names)):
+                if j != i:
+                    units += target_units(store, config, params, i, j, masked, tokens[j])
+        return units
+
+    def render(self, backbone, unit: WorkUnit, config: GenerateConfig, store):
+        params, steps = method_params(self, config), steps_of(self, config)
+        check_backbone(backbone)
+        artifact = store.verified_artifact(unit.extra["token_artifact"])
+        batch = {
+            "sources": list(unit.parent_ids),
+            "mask_ids": list(unit.extra["mask_ids"]),
+            "seeds": list(unit.seeds),
+            "prompts": list(unit.prompts),
+        }
+        with backbone.personalized(tokens=[store.artifact_path(artifact)]):
+            images = draw(backbone, store, params, steps, config.guidance, batch)
+        region = region_params(backbone, params)
+        return [
+            GeneratedImage(
+                image,
+                unit.y,
+                None,
+                Recipe(
+                    method="dbb",
+                    backbone_id=backbone.spec,
+                    backbone_hash=backbone.content_hash,
+                    seed=unit.seeds[k],
+                    prompt=unit.prompts[k],
+                    source_ids=(unit.parent_ids[k],),
+                    tokens={"artifacts": [artifact.ref()]},
+                    mask_id=batch["mask_ids"][k],
+                    scheduler=type(backbone.scheduler).__name__,
+                    steps=steps,
+                    guidance=config.guidance,
+                    params={
+                        "method": asdict(params),
+                        "batch": batch,
+                        "index": k,
+                        "region": region,
+                        "source_class": unit.extra["source_class"],
+                    },
+                ),
+                parent_id=unit.parent_ids[k],
+                meta={"source_class": unit.extra["source_class"], "mask_id": batch["mask_ids"][k]},
+            )
+            for k, image in enumerate(images)
+        ]
+
+    def replay(self, backbone, recipe: Recipe, store) -> np.ndarray:
+        """Redraw the recipe's batch (tokens attached by `regenerate`) and take its image."""
+        if store is None:
+            raise ValueError("a dbb recipe needs the project holding its source images and masks")
+        params = DbbParams(**recipe.params["method"])
+        batch = recipe.params["batch"]
+        images = draw(backbone, store, params, recipe.steps, recipe.guidance, batch)
+        return images[recipe.params["index"]]
+
+
+def ti_job(store, config: GenerateConfig, params: DbbParams) -> dict:
+    """The textual-inversion job (one token <c-y> per class) the method needs (Algorithm 2,
+    lines 1-4): `ti_samples` random train samples of each class, or its highest-loss ones under
+    the ERM run (the paper prefers minority samples, so the token learns the class and not its
+    usual context; high loss finds them without group labels). Its seed is fixed, so
+    generations with other seeds reuse it."""
+    job = {
+        "method": "textual-inversion",
+        "backbone": config.backbone,
+        "steps": params.ti_steps,
+        "seed": 0,
+        "params": {"samples_per_class": params.ti_samples, "templates": [params.ti_template]},
+    }
+    if params.ti_from == "high-loss":
+        return job | {"samples": high_loss_samples(store, params)}
+    return job | {"classes": list(range(len(store.class_names)))}
+
+
+def target_units(store, config, params: DbbParams, i: int, j: int, masked, token) -> list:
+    """Units for class i's masked sources into class j: N images per source, in batches."""
+    prompt = params.prompt.replace("{token}", token.name).replace("{class}", store.class_names[j])
+    picks = [(s, m, n) for s, m in masked for n in range(config.per_group)]
+    units = []
+    for start in range(0, len(picks), config.batch_size):
+        batch = picks[start : start + config.batch_size]
+        units.append(
+            WorkUnit(
+                key=f"dbb-{i}to{j}-{start}",
+                y=j,
+                a=None,  # the source's context, filled in by the runner
+                seeds=tuple(image_seed(config.seed, s, j, n) for s, _, n in batch),
+                prompts=(prompt,) * len(batch),
+                negatives=("",) * len(batch),
+                parent_ids=tuple(s for s, _, _ in batch),
+                extra={
+                    "mask_ids": [m for _, m, _ in batch],
+                    "source_class": i,
+                    "token_artifact": token.id,
+                },
+            )
+        )
+    return units
+
+
+def check_backbone(backbone) -> None:
+    channels = backbone.unet.config.in_channels
+    if channels != backbone.vae.config.latent_channels:
+        raise ValueError(
+            f"dbb blends latents under the mask (Eq. 2) and needs a text-to-image UNet; this "
+            f"backbone's UNet takes {channels} channels (an inpainting UNet): use sd2 or sd2-1"
+        )
+
+
+def region_params(backbone, params: DbbParams) -> dict:
+    """How the edit region is made from the stored mask (models/segmenters/regions.py)."""
+    return {"size": backbone.image_size, "grow": params.grow, "cell": backbone.vae_scale_factor}
+
+
+def start_index(steps: int, strength: float) -> int:
+    """The first step of the schedule for `strength` (as diffusers' img2img counts it)."""
+    run = min(int(steps * strength), steps)
+    if run < 1:
+        raise ValueError(f"strength {strength} leaves no step of {steps}: raise either")
+    return steps - run
+
+
+@torch.no_grad()
+def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch: dict):
+    """Images (B, H, W, 3) uint8: each source inpainted inside its edit region (Eq. 2).
+
+    The target's token must already be attached to `backbone`.
+    """
+    from diffusers.utils.torch_utils import randn_tensor
+
+    size, region = backbone.image_size, region_params(backbone, params)
+    pixels = load_pixels(store, batch["sources"], size).to(backbone.device)
+    regions = np.stack(
+        [
+            edit_region(store.mask_pixels(m), size, params.grow, region["cell"])
+            for m in batch["mask_ids"]
+        ]
+    )
+    cell = region["cell"]
+    inside = torch.from_numpy(regions[:, None, ::cell, ::cell].copy()).to(backbone.device)
+    clean = loop.image_latents(backbone, pixels)
+    embeds = loop.encode_prompts(backbone, batch["prompts"], None, guidance)
+    generators = loop.seeded_generators(backbone, batch["seeds"])
+    # One noise per image: its start inside the mask and the re-noised source outside (Eq. 2).
+    noise = randn_tensor(clean.shape, generator=generators, device=clean.device, dtype=clean.dtype)
+    scheduler = loop.fresh_scheduler(backbone, steps)
+    start = start_index(steps, params.strength)
+    if start == 0:  # strength 1: pure noise inside, as SD inpainting starts
+        latents = noise * scheduler.init_noise_sigma
+    else:
+        latents = scheduler.add_noise(clean, noise, scheduler.timesteps[start : start + 1])
+    blend = MaskedBlend(inside.to(clean.dtype), clean, noise, scheduler)
+    latents = loop.denoise(
+        backbone,
+        latents,
+        embeds,
+        steps,
+        guidance=guidance,
+        generators=generators,
+        hooks=LoopHooks(blend=blend),
+        start=start,
+    )
+    generated = loop.decode(backbone, latents)
+    original = pixels.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1)
+    return np.where(regions[..., None], generated, original.cpu().numpy())
+
+
+GENERATORS.register("dbb")(Dbb())
