@@ -535,6 +535,46 @@ def test_review_export_import_round_trip_and_agreement(app, tmp_path):
     assert "kappa" in note
 
 
+def test_verify_tab_runs_a_policy_and_a_segmenter_as_jobs(app):
+    ctx, url = app
+    c = client(url)
+    call(c, "verify_load")
+    method_update, *_ = call(c, "verify_open")
+    assert "txt2img" in [v for v, _ in method_update["choices"]]
+    labels = [u.get("label") for u in call(c, "verify_policy", "judge") if isinstance(u, dict)]
+    assert {"accept_at", "reject_below", "context", "weights"} <= set(labels)
+    refused(c, "verify_policy", "nope", match="not in the list")
+    slots = [None] * 18
+    too_high = slots.copy()
+    too_high[0] = 2.0  # the first number slot: accept_at
+    n_jobs = len(ctx.store.list_jobs())
+    refused(c, "verify_submit", "judge", "txt2img", "", *too_high, "", match="reject_below <=")
+    refused(c, "verify_submit", "judge", "txt2img", "abc", *slots, "", match="generation job id")
+    refused(c, "verify_submit", "judge", "nope", "", *slots, "", match="a generation method")
+    assert len(ctx.store.list_jobs()) == n_jobs
+    generated = ctx.store.sample_ids(SampleFilter(method="txt2img"))
+    note, *_ = call(c, "verify_submit", "judge", "txt2img", "", *slots, "")
+    assert "verify job" in note
+    assert wait_job(c, "verify")[2] == "done"
+    judged = [i for i in generated if any(r["reviewer"] == "policy:judge"
+                                         for r in ctx.store.decisions_for(i))]  # fmt: skip
+    assert judged == generated
+    call(c, "verify_jobs_refresh")
+    refused(c, "verify_job_cancel", "", match="pick a job")
+    refused(c, "verify_job_resume", "12345", match="no job with id 12345")
+
+    extra = call(c, "segment_segmenter", "dataset")[-1]
+    assert extra["visible"] is False and extra["value"] == ""  # no parameters: nothing to show
+    refused(c, "segment_submit", "dataset", " ", "real", *slots, "", match="prompt is empty")
+    sideways = ("dataset", "{class}", "sideways", *slots, "")
+    refused(c, "segment_submit", *sideways, match="not in the list")
+    note, *_ = call(c, "segment_submit", "dataset", "{class}", "real", *slots, "")
+    assert "segment job" in note and wait_job(c, "segment")[2] == "done"
+    call(c, "segment_jobs_refresh")
+    refused(c, "segment_job_cancel", "", match="pick a job")
+    refused(c, "segment_job_resume", "", match="pick a job")
+
+
 def test_every_listener_is_named_and_every_public_endpoint_was_called(app):
     _, url = app
     info = client(url).view_api(return_format="dict", print_info=False)

@@ -184,6 +184,15 @@ def test_open_group_generate_review_with_hotkeys_reload_train(browser_page, live
     open_sample(page, decided[2], f"Sample #{decided[2]} · rejected")
     shot(page, "4-after-reload")
 
+    # Verify: a policy's own parameters, built from its dataclass, swap with the policy.
+    page.get_by_role("tab", name="Verify").click()
+    expect(page.get_by_label("accept_at")).to_be_visible()
+    page.locator("#verify-policy input").click()
+    page.get_by_role("option", name="dbb", exact=True).click()
+    expect(page.get_by_label("min_ig")).to_be_visible()
+    expect(page.get_by_label("accept_at")).to_be_hidden()
+    shot(page, "4b-verify")
+
     # Train & Evaluate: one epoch of ERM, then a results row.
     page.get_by_role("tab", name="Train & Evaluate").click()
     page.locator("#train-epochs input").fill("1")
