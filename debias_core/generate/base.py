@@ -83,7 +83,28 @@ class WorkUnit:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class GroupBatches(Sequence[WorkUnit]):
+class LazyUnits(Sequence[WorkUnit]):
+    """A plan as a Sequence whose units are made on demand: subclasses give `__len__` and
+    `unit(index)` for 0 <= index < len; indexing, slices and negative indices are handled here."""
+
+    def unit(self, index: int) -> WorkUnit:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> WorkUnit: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[WorkUnit]: ...
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.unit(index)
+
+
+class GroupBatches(LazyUnits):
     """The units of "per_group images for each group, in batches", built on demand.
 
     A plan of 10^9 images is a few integers, not 10^9 objects: `len()` is arithmetic and units
@@ -108,17 +129,7 @@ class GroupBatches(Sequence[WorkUnit]):
     def __len__(self) -> int:
         return len(self.groups) * self.per_group_units
 
-    @overload
-    def __getitem__(self, index: int) -> WorkUnit: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[WorkUnit]: ...
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def unit(self, index: int) -> WorkUnit:
         group, batch = divmod(index, self.per_group_units)
         y, a = self.groups[group]
         start = batch * self.batch_size

@@ -23,13 +23,13 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import overload
 
 import numpy as np
 
 from debias_core.generate.base import (
     GENERATORS,
     GenerateConfig,
+    LazyUnits,
     Prerequisite,
     WorkUnit,
     method_params,
@@ -242,7 +242,7 @@ class Segment:
     units: int
 
 
-class ClusterBatches:
+class ClusterBatches(LazyUnits):
     """The plan as a lazy Sequence of units: batches of one cluster's images per group."""
 
     def __init__(self, segments: list[Segment], batch_size: int, make) -> None:
@@ -252,17 +252,7 @@ class ClusterBatches:
     def __len__(self) -> int:
         return int(self.starts[-1])
 
-    @overload
-    def __getitem__(self, index: int) -> WorkUnit: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[WorkUnit]: ...
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def unit(self, index: int) -> WorkUnit:
         k = bisect.bisect_right(self.starts, index) - 1
         segment, batch = self.segments[k], index - int(self.starts[k])
         start = batch * self.batch_size

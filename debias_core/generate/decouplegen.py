@@ -34,9 +34,8 @@ token: units then run through all sources' images in order.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +43,7 @@ from debias_core.generate import loop
 from debias_core.generate.base import (
     GENERATORS,
     GenerateConfig,
+    LazyUnits,
     Prerequisite,
     WorkUnit,
     method_params,
@@ -228,7 +228,7 @@ def image_seed(seed: int, source: int, a: int, k: int) -> int:
 
 
 # -- the plan: N images per (source, context) in batches, built lazily --------------------------
-class SourceBatches(Sequence[WorkUnit]):
+class SourceBatches(LazyUnits):
     """The units of "N images per (source, context)".
 
     Each target (source) has len(contexts) x N images. `mixed=False`: a unit holds one source's
@@ -252,17 +252,7 @@ class SourceBatches(Sequence[WorkUnit]):
             return -(-self.image_starts[-1] // self.batch_size)
         return self.unit_starts[-1]
 
-    @overload
-    def __getitem__(self, index: int) -> WorkUnit: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[WorkUnit]: ...
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def unit(self, index: int) -> WorkUnit:
         return self.make(index, self._mixed_pieces(index) if self.mixed else self._piece(index))
 
     def _piece(self, index: int) -> list[tuple[Target, range]]:
