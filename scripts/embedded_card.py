@@ -13,15 +13,21 @@ def _file_sizes(out: Path) -> list[tuple[str, int]]:
     )
 
 
+def table_rows(out: Path, cfg: dict) -> tuple[float, str, str]:
+    """(total MB, the file-size rows, the config rows) of a model folder's card."""
+    sizes = _file_sizes(out)
+    total_mb = sum(s for _, s in sizes) / 1e6
+    size_rows = "\n".join(f"| `{name}` | {size / 1e3:,.1f} kB |" for name, size in sizes)
+    config_rows = "\n".join(f"| `{k}` | {v} |" for k, v in cfg.items())
+    return total_mb, size_rows, config_rows
+
+
 def write_card(out: Path, stats: dict) -> None:
     """README.md: what the model is, sizes, training config, wall time, measured quality."""
     out = Path(out)
     q, cfg, times, params = stats["quality"], stats["config"], stats["times_s"], stats["params"]
     judge = stats["judge_heldout"]
-    sizes = _file_sizes(out)
-    total_mb = sum(s for _, s in sizes) / 1e6
-    size_rows = "\n".join(f"| `{name}` | {size / 1e3:,.1f} kB |" for name, size in sizes)
-    config_rows = "\n".join(f"| `{k}` | {v} |" for k, v in cfg.items())
+    total_mb, size_rows, config_rows = table_rows(out, cfg)
     lines = [
         "# tiny-sd: the embedded generative backbone",
         "",

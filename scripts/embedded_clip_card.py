@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def _file_sizes(out: Path) -> list[tuple[str, int]]:
-    return sorted(
-        (p.relative_to(out).as_posix(), p.stat().st_size)
-        for p in out.rglob("*")
-        if p.is_file() and p.name != "README.md"
-    )
+from embedded_card import table_rows  # next to this file: the backbone's card shares the tables
 
 
 def write_card(out: Path, stats: dict) -> None:
@@ -22,10 +16,7 @@ def write_card(out: Path, stats: dict) -> None:
         stats["times_s"],
         stats["params"],
     )
-    sizes = _file_sizes(out)
-    total_mb = sum(s for _, s in sizes) / 1e6
-    size_rows = "\n".join(f"| `{name}` | {size / 1e3:,.1f} kB |" for name, size in sizes)
-    config_rows = "\n".join(f"| `{k}` | {v} |" for k, v in cfg.items())
+    total_mb, size_rows, config_rows = table_rows(out, cfg)
     load = stats.get("load_average")
     load_text = (
         f" The machine was shared: 1-minute load average {load['start'][0]} at the start and "
