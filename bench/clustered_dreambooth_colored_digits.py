@@ -139,10 +139,9 @@ def main(argv=None) -> None:
         personalize_params,
         sources,
     )
-    from debias_core.generate.runner import run_generation, target_groups
-    from debias_core.personalize.runner import run_personalization
+    from debias_core.generate.runner import target_groups
+    from debias_core.jobs.foreground import run_generation, run_personalization, run_verify
     from debias_core.store import SampleFilter, Store
-    from debias_core.verify.runner import run_verify
 
     tag = args.tag or ("quick" if args.quick else "")
     project = Path(args.workdir) / f"bias{args.bias}{'-' + tag if tag else ''}"

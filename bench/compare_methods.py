@@ -260,9 +260,8 @@ def why_unavailable(method: str) -> str | None:
 def make_source(args, store, source_key: str) -> dict:
     """Prepare the run it needs, generate (a persisted job), verify, and measure the set."""
     from debias_core.generate import GenerateConfig
-    from debias_core.generate.runner import run_generation
+    from debias_core.jobs.foreground import run_generation, run_verify
     from debias_core.store import SampleFilter
-    from debias_core.verify.runner import run_verify
 
     source = SOURCES[source_key]
     params, policy_params, prepare_s = dict(source.params), dict(source.policy_params), 0.0

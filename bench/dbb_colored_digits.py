@@ -135,11 +135,10 @@ def main(argv=None) -> None:
     from debias_core.generate import GenerateConfig
     from debias_core.generate.dbb import DbbParams, low_loss_sources
     from debias_core.generate.recipes import regenerate_sample
-    from debias_core.generate.runner import run_generation
+    from debias_core.jobs.foreground import run_generation, run_verify
     from debias_core.store import SampleFilter, Store
     from debias_core.train import TrainConfig
     from debias_core.train.run import run_training
-    from debias_core.verify.runner import run_verify
 
     workdir = Path(args.workdir)
     base_dir = workdir / f"base-bias{args.bias}"

@@ -85,7 +85,7 @@ def judged(store, ids) -> dict:
 
 
 def verified(store, job_id: int) -> dict:
-    from debias_core.verify.runner import run_verify
+    from debias_core.jobs.foreground import run_verify
 
     counts = run_verify(store, policy="judge", job=job_id)["counts"]
     return {"judge_policy": counts, "acceptance": counts["accept"] / max(sum(counts.values()), 1)}
@@ -93,7 +93,7 @@ def verified(store, job_id: int) -> dict:
 
 def generate(store, method, per_group, args, groups=(), **params):
     from debias_core.generate import GenerateConfig
-    from debias_core.generate.runner import run_generation
+    from debias_core.jobs.foreground import run_generation
 
     config = GenerateConfig(
         method=method, per_group=per_group, steps=args.steps, seed=0, batch_size=16,

@@ -149,9 +149,8 @@ def train_rows(store, label: str, synthetic: str, seeds, epochs: int) -> list[di
 
 def one_k(base, run_id, k: int, per_content: int, args, workdir: Path) -> tuple[dict, list]:
     from debias_core.generate.recipes import regenerate_sample
-    from debias_core.generate.runner import build_balanced_set
+    from debias_core.jobs.foreground import build_balanced_set, run_verify
     from debias_core.store import SampleFilter, Store
-    from debias_core.verify.runner import run_verify
 
     folder = workdir / f"k{k}"
     shutil.rmtree(folder, ignore_errors=True)

@@ -30,7 +30,7 @@ def main() -> None:
     )
     from debias_core.analysis.embeddings import EmbedConfig, embed_missing
     from debias_core.data.ingest import create_project
-    from debias_core.generate.runner import build_balanced_set
+    from debias_core.jobs.foreground import build_balanced_set
     from debias_core.store import Store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -194,9 +194,9 @@ def summarise(rows: list[dict], keys: list[str], bias: float, n_seeds: int) -> l
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        from debias_core.generate.runner import build_balanced_set
+        from debias_core.jobs.foreground import build_balanced_set
     except ImportError as exc:
-        print(f"cannot import debias_core.generate.runner.build_balanced_set: {exc}")
+        print(f"cannot import debias_core.jobs.foreground.build_balanced_set: {exc}")
         return 2
     import torch
 

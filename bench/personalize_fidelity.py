@@ -94,7 +94,7 @@ def feature_run(store, epochs: int) -> int:
 
 
 def personalize(store, method: str, groups, args, feature_spec: str) -> int:
-    from debias_core.personalize.runner import run_personalization
+    from debias_core.jobs.foreground import run_personalization
 
     params = {"method": method, "steps": args.steps, "seed": args.seed, "batch": 32}
     if method == "textual-inversion":

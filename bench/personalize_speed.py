@@ -66,7 +66,7 @@ def job_params(args, sample_ids, batch) -> dict:
 
 def timed_job(store, params) -> tuple[float, dict[str, float]]:
     """(seconds, final loss per concept) of one personalization job."""
-    from debias_core.personalize.runner import run_personalization
+    from debias_core.jobs.foreground import run_personalization
 
     start = time.perf_counter()
     job_id = run_personalization(store, params)

@@ -9,12 +9,13 @@ from clip_helpers import tiny_random_clip_folder
 from generated_samples import add_generated, train_ids
 from PIL import Image
 
+from debias_core.jobs.foreground import run_verify
 from debias_core.models.checkpoints import CheckpointMissing
 from debias_core.store import SampleFilter
 from debias_core.store.records import Sample
 from debias_core.verify import POLICIES, SCORERS
 from debias_core.verify.policies.clip_top_m import ClipTopMParams, clip_score
-from debias_core.verify.runner import check_verify, run_verify
+from debias_core.verify.runner import check_verify
 from debias_core.verify.scorers.clip_centroid import ClipCentroidParams
 from debias_core.verify.scorers.clip_label import ClipLabelParams
 

@@ -18,8 +18,8 @@ from debias_core.generate.clustered_dreambooth import (
     sources,
 )
 from debias_core.generate.recipes import regenerate_sample
+from debias_core.jobs.foreground import run_personalization
 from debias_core.models.cache import clear_backbone_cache
-from debias_core.personalize.runner import run_personalization
 from debias_core.store import SampleFilter
 
 

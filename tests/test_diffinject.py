@@ -15,6 +15,7 @@ from debias_core.cli import main
 from debias_core.generate import GENERATORS, GenerateConfig, runner
 from debias_core.generate.diffinject import DiffInjectParams, SlerpInjection, mine, slerp
 from debias_core.generate.recipes import regenerate_sample
+from debias_core.jobs import foreground
 from debias_core.models.dummy import dummy_backbone
 from debias_core.store import SampleFilter, Store
 from debias_core.train.gce import gce_loss
@@ -97,7 +98,7 @@ def gce_run(tiny_project):
 
 def _generate(store, run_id, **kwargs):
     params = {"run": run_id, "k": 2} | kwargs.pop("params", {})
-    return runner.build_balanced_set(
+    return foreground.build_balanced_set(
         store, "dummy", method="diffinject", per_group=2, steps=4, params=params, **kwargs
     )
 

@@ -10,7 +10,7 @@ import pytest
 from debias_core.generate import GENERATORS, GenerateConfig, runner
 from debias_core.generate.prompts import group_text
 from debias_core.generate.recipes import regenerate, regenerate_sample
-from debias_core.jobs import LocalExecutor
+from debias_core.jobs import LocalExecutor, foreground
 from debias_core.models.dummy import dummy_backbone
 from debias_core.store import SampleFilter
 
@@ -53,7 +53,7 @@ def test_seeds_do_not_depend_on_batching():
 
 
 def test_balanced_set_fills_every_group_with_recipes(tiny_project, dummy):
-    ids = runner.build_balanced_set(tiny_project, "dummy", per_group=3, steps=2, batch_size=2)
+    ids = foreground.build_balanced_set(tiny_project, "dummy", per_group=3, steps=2, batch_size=2)
     assert len(ids) == 12
     counts = {(r["y"], r["a"]): r["generated_pending"] for r in tiny_project.group_counts()}
     assert set(counts.values()) == {3}
@@ -64,14 +64,18 @@ def test_balanced_set_fills_every_group_with_recipes(tiny_project, dummy):
 
 
 def test_regenerate_reproduces_the_image_bit_exact(tiny_project, dummy):
-    ids = runner.build_balanced_set(tiny_project, "dummy", per_group=2, steps=2, groups=[(0, 1)])
+    ids = foreground.build_balanced_set(
+        tiny_project, "dummy", per_group=2, steps=2, groups=[(0, 1)]
+    )
     for sample_id in ids:
         stored = np.asarray(tiny_project.sample_image(sample_id))
         assert np.array_equal(np.asarray(regenerate_sample(tiny_project, sample_id)), stored)
 
 
 def test_regenerate_refuses_a_different_backbone(tiny_project, dummy):
-    (sid,) = runner.build_balanced_set(tiny_project, "dummy", per_group=1, steps=1, groups=[(0, 0)])
+    (sid,) = foreground.build_balanced_set(
+        tiny_project, "dummy", per_group=1, steps=1, groups=[(0, 0)]
+    )
     recipe = tiny_project.get_recipe(tiny_project.get_sample(sid).recipe_id)
     with pytest.raises(ValueError, match="cannot be reproduced exactly"):
         regenerate(recipe, dummy_backbone(seed=1))
@@ -112,9 +116,9 @@ def test_crash_mid_job_then_resume_gives_no_duplicates(tiny_project, dummy, monk
 
 def test_unknown_group_and_method_are_clear_errors(tiny_project, dummy):
     with pytest.raises(ValueError, match="not in this project"):
-        runner.build_balanced_set(tiny_project, "dummy", per_group=1, groups=[(5, 0)])
+        foreground.build_balanced_set(tiny_project, "dummy", per_group=1, groups=[(5, 0)])
     with pytest.raises(ValueError, match="unknown generation method 'nope'; valid: ") as info:
-        runner.build_balanced_set(tiny_project, "dummy", method="nope")
+        foreground.build_balanced_set(tiny_project, "dummy", method="nope")
     valid = str(info.value).split("valid: ")[1].split(", ")
     assert {"clustered-dreambooth", "dbb", "decouplegen", "diffinject", "ffr", "txt2img"} <= set(
         valid

@@ -9,8 +9,8 @@ from live_app import save_dummy_backbone
 
 from debias_core.generate import GenerateConfig
 from debias_core.generate.base import GENERATORS, Prerequisite, method_params
-from debias_core.generate.runner import run_generation
 from debias_core.generate.txt2img import TextToImage
+from debias_core.jobs.foreground import run_generation
 from debias_core.models.cache import clear_backbone_cache
 
 

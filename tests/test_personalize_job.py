@@ -8,10 +8,11 @@ import torch
 from live_app import save_dummy_backbone
 
 from debias_core.jobs import LocalExecutor
+from debias_core.jobs.foreground import run_personalization
 from debias_core.models.cache import cached_backbone, clear_backbone_cache
 from debias_core.models.tokens import load_learned_embeds
 from debias_core.personalize import runner
-from debias_core.personalize.runner import read_loss_log, run_personalization
+from debias_core.personalize.runner import read_loss_log
 from debias_core.store import SampleFilter
 
 
@@ -146,7 +147,7 @@ def test_group_checks(tiny_project, backbone_dir):
 @pytest.mark.slow
 def test_nothing_leaks_from_a_personalization_job_into_the_next_job(tiny_project, backbone_dir):
     """The cached backbone a generation job gets after a personalization job is pristine."""
-    from debias_core.generate.runner import build_balanced_set
+    from debias_core.jobs.foreground import build_balanced_set
     from debias_core.models.backbone import load_backbone
 
     shared = cached_backbone(backbone_dir)
@@ -181,7 +182,7 @@ def test_recipes_name_their_artifacts_and_replay_refuses_missing_or_changed(
     tiny_project, backbone_dir
 ):
     from debias_core.generate.recipes import regenerate_sample
-    from debias_core.generate.runner import build_balanced_set  # noqa: F401
+    from debias_core.jobs.foreground import build_balanced_set  # noqa: F401
 
     job = run_personalization(
         tiny_project, _params(backbone_dir, "group-dreambooth", groups=[[0, 1]])

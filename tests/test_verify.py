@@ -339,8 +339,8 @@ def test_a_job_failing_in_the_cli_is_one_line_and_resumable(generated, monkeypat
 
 def test_a_ranking_policy_decides_once_after_every_chunk_is_scored(generated, monkeypatch):
     """A `decide_all` policy (here: keep the best judge score per class) sees all scores."""
+    from debias_core.jobs.foreground import run_verify
     from debias_core.verify.policies.judge import JudgePolicy
-    from debias_core.verify.runner import run_verify
 
     store, ids = generated
     seen = {}

@@ -24,9 +24,9 @@ def run_persisted_job(store, kind: str, params: dict, device: str, label: str) -
 
     A failed job raises `JobFailed` (a RuntimeError: one line and exit status 1 in `main`).
     """
-    from debias_core.jobs.local import run_now
+    from debias_core.jobs.foreground import run_now
 
-    return run_now(store, kind, params, device, progress_printer(f"{label} ")).result
+    return run_now(store, kind, params, device, progress_printer(f"{label} ")).job.result
 
 
 def cmd_embed(args) -> int:

@@ -30,7 +30,7 @@ def method_params(args) -> dict:
 
 def cmd_generate(args) -> int:
     from debias_core.generate import GenerateConfig
-    from debias_core.generate.runner import run_generation
+    from debias_core.jobs.foreground import run_generation
 
     limits = JobLimits.from_env().with_overrides(
         per_group=args.max_per_group,

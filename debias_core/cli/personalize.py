@@ -54,7 +54,7 @@ def personalize_params(args) -> dict:
 
 
 def cmd_personalize(args) -> int:
-    from debias_core.personalize.runner import run_personalization
+    from debias_core.jobs.foreground import run_personalization
 
     store = open_project(args)
     job_id = run_personalization(

@@ -31,7 +31,7 @@ def default_policy(meta: dict) -> str:
 
 
 def cmd_verify(args) -> int:
-    from debias_core.verify.runner import run_verify
+    from debias_core.jobs.foreground import run_verify
 
     store = open_project(args)
     policy = args.policy or default_policy(store.meta())
@@ -61,7 +61,7 @@ def cmd_agreement(args) -> int:
 
 
 def cmd_masks(args) -> int:
-    from debias_core.verify.masks import run_segment
+    from debias_core.jobs.foreground import run_segment
 
     result = run_segment(
         open_project(args),

@@ -1,8 +1,8 @@
 """Run generation as a persisted job: plan units lazily, skip finished ones, save each atomically.
 
-The job kind itself is registered in `debias_core/jobs/kinds.py`; this module holds its body,
-its validation (config fields, method, groups, job-size limits) and `run_generation`, the
-in-this-thread entry point the CLI and the benchmarks use.
+The job kind itself is registered in `debias_core/jobs/kinds.py`, and `run_generation` (run one
+in this thread, for the CLI and the benches) is in `debias_core/jobs/foreground.py`; this module
+holds the job's body and its validation (config fields, method, groups, job-size limits).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 from debias_core.generate.base import GENERATORS, GenerateConfig, steps_of
 from debias_core.limits import JobLimits
@@ -133,78 +133,7 @@ def run_generate_job(ctx, params: dict) -> dict:
     return {"message": f"{n} images generated", "images": n}
 
 
-@dataclass(frozen=True)
-class GenerationRun:
-    """What `run_generation` did: the job, whether it was new / resumed / already finished."""
-
-    job_id: int
-    action: str  # "created" | "resumed" | "finished"
-    sample_ids: list[int]
-    note: str
-
-
-def run_generation(
-    store: Store,
-    config: GenerateConfig,
-    device: str = "cpu",
-    dtype: str = "float32",
-    limits: JobLimits | None = None,
-    progress=None,
-) -> GenerationRun:
-    """Generate in this thread as a persisted job, never duplicating an equivalent job.
-
-    An interrupted equivalent job is resumed; a finished one is returned as it is. A missing
-    checkpoint fails before any job row is written. Raises if the job fails or is cancelled.
-    """
-    from debias_core.jobs import run_job, submit_job, watch_progress
-    from debias_core.jobs.submit import canonical_params
-
-    params = asdict(config) | {"dtype": dtype}
-    limits = limits or JobLimits.from_env()
-    canonical = canonical_params(store, "generate", params, limits)
-    twin = store.equivalent_job("generate", canonical, ["done"])
-    if twin is None:
-        cached_backbone(config.backbone, device, dtype)  # a missing checkpoint fails here
-    submission = submit_job(store, "generate", canonical, limits)
-    job_id = submission.job_id
-    if submission.runnable:
-        if progress is not None:
-            watch_progress(store, job_id, progress)
-        status = run_job(store, job_id, device)
-        if status != "done":
-            job = store.get_job(job_id)
-            raise RuntimeError(f"generation job {job_id} {status}: {job.error or job.message}")
-    ids = [s.id for s in store.list_samples(SampleFilter(job_id=job_id))]
-    return GenerationRun(job_id, submission.action, ids, submission.describe())
-
-
-def build_balanced_set(
-    store: Store,
-    backbone_spec: str = "embedded",
-    per_group: int = 16,
-    seed: int = 0,
-    steps: int | None = None,
-    guidance: float = 4.0,
-    device: str = "cpu",
-    method: str = "txt2img",
-    progress=None,
-    groups=(),
-    batch_size: int = 8,
-    params: dict | None = None,
-) -> list[int]:
-    """Generate `per_group` images for every group, in this thread, as a persisted job.
-
-    Returns the job's sample ids. Raises if the job fails (e.g. a missing checkpoint).
-    """
-    config = GenerateConfig(
-        method=method,
-        backbone=backbone_spec,
-        groups=tuple(groups),
-        per_group=per_group,
-        seed=seed,
-        steps=steps,
-        guidance=guidance,
-        batch_size=batch_size,
-        params=dict(params or {}),
-    )
-    return run_generation(store, config, device, progress=progress).sample_ids
+def ensure_backbone(config: GenerateConfig, device: str, dtype: str) -> None:
+    """Load (and cache) the backbone now, so a missing checkpoint fails before a job is queued
+    and the job finds it loaded."""
+    cached_backbone(config.backbone, device, dtype)

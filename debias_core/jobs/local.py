@@ -144,31 +144,4 @@ def run_job(store: Store, job_id: int, device: str = "cpu", owner: ProcessId | N
     return status
 
 
-def run_now(
-    store: Store,
-    kind: str,
-    params: dict,
-    device: str = "cpu",
-    progress=None,
-    limits: JobLimits | None = None,
-):
-    """Submit one job and run it in this thread (CLI, benches); returns the finished Job.
-
-    Submission never duplicates: an equivalent interrupted job is resumed, and for an idempotent
-    kind a finished one stands. `progress(fraction, message)` mirrors the persisted progress.
-    Raises JobFailed when the job does not end 'done' (resume it to continue).
-    """
-    from debias_core.jobs.base import watch_progress
-
-    submission = submit_job(store, kind, params, limits or JobLimits.from_env())
-    if submission.runnable:
-        if progress is not None:
-            watch_progress(store, submission.job_id, progress)
-        status = run_job(store, submission.job_id, device)
-        if status != "done":
-            job = store.get_job(submission.job_id)
-            raise JobFailed(f"{kind} job {job.id} {status}: {job.error or job.message}")
-    return store.get_job(submission.job_id)
-
-
-__all__ = ["JobFailed", "LocalExecutor", "claim_for_resume", "owner_of", "run_job", "run_now"]
+__all__ = ["JobFailed", "LocalExecutor", "claim_for_resume", "owner_of", "run_job"]

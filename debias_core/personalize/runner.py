@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from debias_core.jobs.base import JobContext
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone
 from debias_core.params import config_from
@@ -22,6 +22,9 @@ from debias_core.personalize.base import (
     build_params,
 )
 from debias_core.store import Store
+
+if TYPE_CHECKING:  # a job body takes the context; it never imports the executor
+    from debias_core.jobs.base import JobContext
 
 LOSS_LOG = "loss.jsonl"
 
@@ -192,28 +195,3 @@ def run_personalize_job(ctx: JobContext, params: dict) -> dict:
         "message": f"{len(made)} artifacts for {len(plan.concepts)} concepts",
         "artifacts": [a.id for a in made],
     }
-
-
-def run_personalization(
-    store: Store,
-    params: dict,
-    device: str = "cpu",
-    progress=None,
-    limits: JobLimits | None = None,
-) -> int:
-    """Run a personalization job in this thread (CLI); returns the job id.
-
-    Like generation, an equivalent interrupted job is resumed and a finished one stands.
-    """
-    from debias_core.jobs import run_job, submit_job, watch_progress
-
-    submission = submit_job(store, "personalize", params, limits or JobLimits.from_env())
-    job_id = submission.job_id
-    if submission.runnable:
-        if progress is not None:
-            watch_progress(store, job_id, progress)
-        status = run_job(store, job_id, device)
-        if status != "done":
-            job = store.get_job(job_id)
-            raise RuntimeError(f"personalization job {job_id} {status}: {job.error or job.message}")
-    return job_id

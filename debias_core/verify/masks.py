@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from debias_core.jobs.base import JobContext
 from debias_core.models.segmenters import SEGMENTERS
 from debias_core.params import build_params, config_from
 from debias_core.store import SampleFilter, Store
 from debias_core.store.verify import MaskRow
+
+if TYPE_CHECKING:  # a job body takes the context; it never imports the executor
+    from debias_core.jobs.base import JobContext
 
 CHUNK = 16
 
@@ -108,13 +110,3 @@ def _has_mask(store: Store, sample, segmenter, config: SegmentConfig, seg_params
         prompt=None if segmenter.name == "dataset" else prompt,
     )
     return row is not None and row["model_hash"] == segmenter.model_hash
-
-
-def run_segment(store: Store, device: str = "cpu", progress=None, **params) -> dict:
-    """Validate, queue and run a segment job in this thread; its result (raises on failure)."""
-    from dataclasses import asdict
-
-    from debias_core.jobs.local import run_now
-
-    config = check_segment(store, params)
-    return run_now(store, "segment", asdict(config), device, progress).result

@@ -10,12 +10,14 @@ decided: the person's decision still counts, and the agreement report needs both
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from debias_core.jobs.base import JobContext
 from debias_core.params import build_params, config_from
 from debias_core.store import SampleFilter, Store
 from debias_core.verify.base import POLICIES, SCORERS
+
+if TYPE_CHECKING:  # a job body takes the context; it never imports the executor
+    from debias_core.jobs.base import JobContext
 
 CHUNK = 64
 
@@ -141,11 +143,3 @@ def policy_counts(store: Store, policy: str, sample_ids) -> dict[str, int]:
         if rows:
             counts[rows[-1]["decision"]] += 1
     return counts
-
-
-def run_verify(store: Store, device: str = "cpu", progress=None, **params) -> dict:
-    """Validate, queue and run a verify job in this thread; its result (raises on failure)."""
-    from debias_core.jobs.local import run_now
-
-    config = check_verify(store, params)
-    return run_now(store, "verify", asdict(config), device, progress).result
