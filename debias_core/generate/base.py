@@ -222,3 +222,17 @@ def targets_groups(generator: Generator) -> bool:
 
 def steps_of(generator: Generator, config: GenerateConfig) -> int:
     return config.steps or generator.default_steps
+
+
+def recipe_for(backbone, method: str, steps: int, guidance: float, **per_image) -> Recipe:
+    """A recipe naming this backbone (spec, content hash, scheduler) and the sampling settings;
+    `per_image` holds the rest (seed, prompt, sources, tokens, adapters, mask, params)."""
+    return Recipe(
+        method=method,
+        backbone_id=backbone.spec,
+        backbone_hash=backbone.content_hash,
+        scheduler=type(backbone.scheduler).__name__,
+        steps=steps,
+        guidance=guidance,
+        **per_image,
+    )

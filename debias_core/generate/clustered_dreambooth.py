@@ -33,6 +33,7 @@ from debias_core.generate.base import (
     Prerequisite,
     WorkUnit,
     method_params,
+    recipe_for,
     steps_of,
 )
 from debias_core.generate.prompts import group_text
@@ -359,15 +360,13 @@ class ClusteredDreamBooth:
                 image,
                 unit.y,
                 unit.a,
-                Recipe(
-                    method="clustered-dreambooth",
-                    backbone_id=backbone.spec,
-                    backbone_hash=backbone.content_hash,
+                recipe_for(
+                    backbone,
+                    "clustered-dreambooth",
+                    steps,
+                    config.guidance,
                     seed=unit.seeds[i],
                     prompt=unit.prompts[i],
-                    scheduler=type(backbone.scheduler).__name__,
-                    steps=steps,
-                    guidance=config.guidance,
                     tokens={"artifacts": tokens},
                     adapters={"artifacts": loras},
                     params={

@@ -48,6 +48,7 @@ from debias_core.generate.base import (
     Prerequisite,
     WorkUnit,
     method_params,
+    recipe_for,
     steps_of,
 )
 from debias_core.generate.diffinject import load_pixels
@@ -332,18 +333,16 @@ class Dbb:
                 image,
                 unit.y,
                 None,
-                Recipe(
-                    method="dbb",
-                    backbone_id=backbone.spec,
-                    backbone_hash=backbone.content_hash,
+                recipe_for(
+                    backbone,
+                    "dbb",
+                    steps,
+                    config.guidance,
                     seed=unit.seeds[k],
                     prompt=unit.prompts[k],
                     source_ids=(unit.parent_ids[k],),
                     tokens={"artifacts": [artifact.ref()]},
                     mask_id=batch["mask_ids"][k],
-                    scheduler=type(backbone.scheduler).__name__,
-                    steps=steps,
-                    guidance=config.guidance,
                     params={
                         "method": asdict(params),
                         "batch": batch,

@@ -47,6 +47,7 @@ from debias_core.generate.base import (
     Prerequisite,
     WorkUnit,
     method_params,
+    recipe_for,
     steps_of,
 )
 from debias_core.generate.prompts import group_text
@@ -403,18 +404,16 @@ class DecoupleGen:
                 image,
                 unit.extra["labels"][i],
                 unit.extra["contexts"][i],
-                Recipe(
-                    method="decouplegen",
-                    backbone_id=backbone.spec,
-                    backbone_hash=backbone.content_hash,
+                recipe_for(
+                    backbone,
+                    "decouplegen",
+                    steps,
+                    config.guidance,
                     seed=unit.seeds[i],
                     prompt=unit.prompts[i],
                     source_ids=(unit.parent_ids[i],),
                     tokens={"artifacts": tokens},
                     adapters={"artifacts": loras},
-                    scheduler=type(backbone.scheduler).__name__,
-                    steps=steps,
-                    guidance=config.guidance,
                     params={"method": asdict(params), "batch": batch, "index": i},
                 ),
                 parent_id=unit.parent_ids[i],

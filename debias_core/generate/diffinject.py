@@ -39,6 +39,7 @@ from debias_core.generate.base import (
     GenerateConfig,
     WorkUnit,
     method_params,
+    recipe_for,
     steps_of,
 )
 from debias_core.generate.hooks import LoopHooks
@@ -225,16 +226,14 @@ class DiffInject:
                 image,
                 unit.y,
                 None,
-                Recipe(
-                    method="diffinject",
-                    backbone_id=backbone.spec,
-                    backbone_hash=backbone.content_hash,
+                recipe_for(
+                    backbone,
+                    "diffinject",
+                    steps,
+                    1.0,
                     seed=unit.seeds[i],
                     prompt=params.prompt,
                     source_ids=(originals[i], contents[i]),
-                    scheduler=type(backbone.scheduler).__name__,
-                    steps=steps,
-                    guidance=1.0,
                     params={"method": asdict(params), "batch": batch, "index": i},
                 ),
                 parent_id=originals[i],

@@ -18,6 +18,7 @@ from debias_core.generate.base import (
     GroupBatches,
     WorkUnit,
     method_params,
+    recipe_for,
     steps_of,
 )
 from debias_core.generate.prompts import TEMPLATES, group_text
@@ -95,16 +96,14 @@ class TextToImage:
                 image,
                 unit.y,
                 unit.a,
-                Recipe(
-                    method=config.method,
-                    backbone_id=backbone.spec,
-                    backbone_hash=backbone.content_hash,
+                recipe_for(
+                    backbone,
+                    config.method,
+                    steps,
+                    config.guidance,
                     seed=unit.seeds[i],
                     prompt=unit.prompts[i],
                     negative_prompt=unit.negatives[i],
-                    scheduler=type(backbone.scheduler).__name__,
-                    steps=steps,
-                    guidance=config.guidance,
                     params={"template": template, "batch": batch, "index": i},
                 ),
             )
