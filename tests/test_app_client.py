@@ -191,12 +191,14 @@ def test_train_job_runs_table_and_plots(app):
     c = client(url)
     call(c, "train_load")
     call(c, "train_open")
-    refused(c, "train_submit", "erm", "sideways", "small-cnn", 0, 1, match="not in the list")
-    note, *_ = call(c, "train_submit", "erm", "none", "small-cnn", 0, 1)
+    refused(c, "train_submit", "erm", "sideways", "small-cnn", 0, 1, "any", match="not in the list")
+    refused(c, "train_submit", "erm", "none", "small-cnn", 0, 1, "job:999", match="not in the list")
+    note, *_ = call(c, "train_submit", "erm", "none", "small-cnn", 0, 1, "any")
     assert "Queued training job" in note
     assert wait_job(c, "train", timeout=90)[2] == "done"
     call(c, "train_jobs_refresh")
-    rows, run_choices, _ = call(c, "train_runs_after_poll")
+    rows, run_choices, _, sources = call(c, "train_runs_after_poll")
+    assert sources["choices"][0] == ["every generation method", "any"]
     run_id = str(rows["data"][0][0])
     assert rows["data"][0][1] == "erm" and rows["data"][0][5] == "done"
     assert rows["data"][0][2] == "real only"  # the data variant, read from the run

@@ -193,15 +193,23 @@ def test_open_group_generate_review_with_hotkeys_reload_train(browser_page, live
     expect(page.get_by_label("accept_at")).to_be_hidden()
     shot(page, "4b-verify")
 
-    # Train & Evaluate: one epoch of ERM, then a results row.
+    # Train & Evaluate: one epoch of ERM on real + the accepted images of that generation job
+    # (chosen by job), then a results row naming the data.
     page.get_by_role("tab", name="Train & Evaluate").click()
     page.locator("#train-epochs input").fill("1")
+    page.get_by_label("real + accepted generated").check()
+    (job,) = [j for j in store.list_jobs() if j.kind == "generate"]
+    page.locator("#train-source input").click()
+    page.get_by_role("option", name=f"job {job.id}: txt2img, 6 images").click()
     page.locator("#train-submit").click()
     expect(page.locator("#train-runs")).to_contain_text("done", timeout=60_000)
     expect(page.locator("#train-runs")).to_contain_text("erm")
+    expect(page.locator("#train-runs")).to_contain_text("real + 2 accepted generated (txt2img 2)")
     expect(page.locator("#train-runs")).to_contain_text("%")
     shot(page, "5-trained")
-    assert [r.status for r in store.list_runs("train")] == ["done"]
+    (run,) = store.list_runs("train")
+    assert run.status == "done" and run.config["synthetic_job"] == job.id
+    assert sorted(run.synthetic_ids) == sorted(decided[:2])
 
 
 def test_review_grid_click_shift_click_keyboard_then_accept(browser_page, live):

@@ -43,19 +43,28 @@ def second_stages() -> set[str]:
     return set(OBJECTIVES.names()) | set(PROCEDURES.names())
 
 
-def train_params(method: str, data: str, arch: str, seed, epochs) -> dict:
+def train_params(method: str, data: str, arch: str, seed, epochs, source="any") -> dict:
     """Widget values -> TrainConfig fields; 'two-stage' is ffr with the chosen method second."""
+    from debias_core.train.variants import source_from_key
+
     common = {
         "arch": arch,
         "seed": as_int(seed, "seed", 0, MAX_SEED),
         "epochs": as_int(epochs, "epochs", 1, MAX_EPOCHS),
-    }
+    } | source_from_key(source).config_fields()
     if data == "two-stage":
         stage2 = method if method in second_stages() else "erm"
         return common | {"method": "ffr", "synthetic": "accepted", "params": {"stage2": stage2}}
     if data not in {v for _, v in DATA_CHOICES}:
         raise ValueError(f"data must be one of {[v for _, v in DATA_CHOICES]}, got {data!r}")
     return common | {"method": method, "synthetic": data}
+
+
+def source_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """The 'Generated images from' choices: any method, each method, each generation job."""
+    from debias_core.train.variants import generated_sources
+
+    return [(s.label, s.key) for s in generated_sources(ctx.store)]
 
 
 def submit(ctx: AppContext, params: dict) -> tuple:
@@ -123,6 +132,13 @@ def render(ctx: AppContext) -> TabView:
                 TRAIN_METHODS.names(), value="erm", label="Method", elem_id="train-method"
             )
             data = gr.Radio(DATA_CHOICES, value="none", label="Data", elem_id="train-data")
+            source = gr.Dropdown(
+                [("every generation method", "any")],
+                value="any",
+                label="Generated images from",
+                info="compare generators in one project: one method's or one job's images",
+                elem_id="train-source",
+            )
         with gr.Row():
             arch = gr.Dropdown(CLASSIFIERS.names(), value="small-cnn", label="Classifier")
             seed = checked(
@@ -157,25 +173,26 @@ def render(ctx: AppContext) -> TabView:
 
     def runs_view():
         choices = run_choices(ctx.store)
-        return runs_rows(ctx), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
+        sources = gr.Dropdown(choices=source_choices(ctx))
+        return runs_rows(ctx), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), sources
 
     def refresh():
         return (*poll(ctx, "train"), *runs_view())
 
     def first_view():  # page load: plot the newest finished run
-        rows, _, compare_choices = runs_view()
+        rows, _, compare_choices, sources = runs_view()
         choices = run_choices(ctx.store)
         newest = choices[0][1] if choices else None
         figure = run_figure(ctx, newest) if newest else None
         run_value = gr.Dropdown(choices=choices, value=newest)
-        return (*poll(ctx, "train"), rows, run_value, compare_choices, figure)
+        return (*poll(ctx, "train"), rows, run_value, compare_choices, sources, figure)
 
-    runs_outputs = [runs_table, run, compare]
+    runs_outputs = [runs_table, run, compare, source]
     refresh_outputs = [*panel.outputs, *runs_outputs]
 
     @friendly
-    def do_submit(method, data, arch, seed, epochs):
-        return submit(ctx, train_params(method, data, arch, seed, epochs))
+    def do_submit(method, data, arch, seed, epochs, source):
+        return submit(ctx, train_params(method, data, arch, seed, epochs, source))
 
     @friendly
     def plot_run(run):
@@ -187,7 +204,7 @@ def render(ctx: AppContext) -> TabView:
 
     submit_btn.click(
         do_submit,
-        [method, data, arch, seed, epochs],
+        [method, data, arch, seed, epochs, source],
         [note, *panel.outputs],
         api_name="train_submit",
         concurrency_limit=1,

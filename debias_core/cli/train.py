@@ -28,6 +28,8 @@ def cmd_train(args) -> int:
         epochs=args.epochs,
         seed=args.seed,
         synthetic=args.synthetic,
+        synthetic_method=args.synthetic_method,
+        synthetic_job=args.synthetic_job,
         lr=args.lr,
         batch_size=args.batch_size,
         params=params,
@@ -76,6 +78,14 @@ def add_parsers(sub) -> None:
         choices=["none", "all", "accepted"],
         default="none",
         help="generated samples to train on as well",
+    )
+    p.add_argument(
+        "--synthetic-method",
+        help="only generated samples of this generation method (e.g. dbb), to compare methods "
+        "in one project",
+    )
+    p.add_argument(
+        "--synthetic-job", type=positive_int, help="only generated samples of this generation job"
     )
     p.add_argument("--epochs", type=positive_int, default=12, help="training epochs")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")

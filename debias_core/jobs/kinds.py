@@ -108,10 +108,12 @@ def train_config(store, params: dict):
     """Validate training params: config fields and the method name."""
     from debias_core.models.classifiers import CLASSIFIERS
     from debias_core.train import TRAIN_METHODS, TrainConfig
+    from debias_core.train.run import check_synthetic
 
     config = config_from(TrainConfig, params, "training")
     TRAIN_METHODS.get(config.method)
     CLASSIFIERS.get(config.arch)  # unknown -> ValueError listing the valid classifiers
+    check_synthetic(store, config)
     return config
 
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from debias_core.limits import MAX_SEED
 from debias_core.registry import Registry
+from debias_core.store import SampleFilter
 from debias_core.train.tensors import Tensors
 
 Progress = Callable[[float, str], None]
@@ -33,6 +34,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 0  # epochs without val worst-group improvement before stopping; 0 = never
     synthetic: str = "none"  # which generated samples: none | all | accepted
+    # ... and only those of one generation method and/or one generation job (None: any), so
+    # methods can be compared in one project
+    synthetic_method: str | None = None
+    synthetic_job: int | None = None
     seed: int = 0
     image_size: int = 32
     params: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. GroupDRO eta)
@@ -40,10 +45,42 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.synthetic not in ("none", "all", "accepted"):
             raise ValueError(f"synthetic must be none, all or accepted, got {self.synthetic!r}")
+        narrowed = self.synthetic_method is not None or self.synthetic_job is not None
+        if narrowed and self.synthetic == "none":
+            raise ValueError(
+                "synthetic_method / synthetic_job narrow the generated samples: choose synthetic "
+                "all or accepted with them"
+            )
+        if self.synthetic_job is not None and (
+            isinstance(self.synthetic_job, bool) or not isinstance(self.synthetic_job, int)
+        ):
+            raise ValueError(f"synthetic_job must be a job id, got {self.synthetic_job!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
+
+
+def synthetic_filter(config: TrainConfig) -> SampleFilter | None:
+    """The generated samples a run trains on (None when it uses real data only)."""
+    if config.synthetic == "none":
+        return None
+    return SampleFilter(
+        source="generated",
+        status="accepted" if config.synthetic == "accepted" else None,
+        method=config.synthetic_method,
+        job_id=config.synthetic_job,
+    )
+
+
+def describe_synthetic(config: TrainConfig) -> str:
+    """'accepted generated samples of dbb from job 3' (for messages)."""
+    text = f"{config.synthetic} generated samples"
+    if config.synthetic_method is not None:
+        text += f" of {config.synthetic_method}"
+    if config.synthetic_job is not None:
+        text += f" from job {config.synthetic_job}"
+    return text
 
 
 @dataclass(frozen=True)

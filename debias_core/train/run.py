@@ -13,7 +13,15 @@ from safetensors.torch import save_file
 from debias_core.evaluate.report import EvalReport, build_report
 from debias_core.models.classifiers import ClassifierSpec, create_classifier
 from debias_core.store import SampleFilter, Store
-from debias_core.train.base import TRAIN_METHODS, Progress, TrainConfig, TrainContext, TrainData
+from debias_core.train.base import (
+    TRAIN_METHODS,
+    Progress,
+    TrainConfig,
+    TrainContext,
+    TrainData,
+    describe_synthetic,
+    synthetic_filter,
+)
 from debias_core.train.loop import predict
 from debias_core.train.tensors import load_tensors
 
@@ -34,10 +42,8 @@ def load_train_data(store: Store, config: TrainConfig) -> TrainData:
     def real(split: str):
         return load_tensors(store, SampleFilter(source="real", split=split), size)
 
-    synthetic = None
-    if config.synthetic != "none":
-        status = "accepted" if config.synthetic == "accepted" else None
-        synthetic = load_tensors(store, SampleFilter(source="generated", status=status), size)
+    where = synthetic_filter(config)
+    synthetic = None if where is None else load_tensors(store, where, size)
     meta = store.meta()
     return TrainData(
         real("train"),
@@ -59,6 +65,21 @@ def evaluate(model, data: TrainData, split: str, store: Store, device) -> EvalRe
     )
 
 
+def check_synthetic(store: Store, config: TrainConfig) -> None:
+    """The generated samples a run asks for exist: an empty selection or a wrong job id is
+    refused before a job is queued or any data is loaded."""
+    if config.synthetic_job is not None:
+        try:
+            job = store.get_job(config.synthetic_job)
+        except KeyError:
+            raise ValueError(f"no job {config.synthetic_job} in this project") from None
+        if job.kind != "generate":
+            raise ValueError(f"job {job.id} is a {job.kind} job, not a generation job")
+    where = synthetic_filter(config)
+    if where is not None and not store.count_samples(where):
+        raise ValueError(f"no {describe_synthetic(config)} in the project to train on")
+
+
 def run_training(
     store: Store,
     config: TrainConfig,
@@ -69,9 +90,8 @@ def run_training(
     """Train `config.method`, evaluate on test, and record everything under runs/<id>/."""
     method = TRAIN_METHODS.get(config.method)  # fails fast on an unknown name
     device = torch.device(device)
+    check_synthetic(store, config)
     data = load_train_data(store, config)
-    if config.synthetic != "none" and not len(data.synthetic):
-        raise ValueError(f"no {config.synthetic} generated samples in the project to train on")
     spec = ClassifierSpec(config.arch, data.n_classes, config.pretrained, config.image_size)
     run_id = store.create_run("train", config.method, asdict(config), job_id=job_id)
     run_dir = store.root / "runs" / f"{run_id:04d}"

@@ -67,3 +67,49 @@ def data_variant(store: Store, run: Run) -> DataVariant:
         stage2 = TWO_STAGE[run.method] or str(config.get("params", {}).get("stage2", "erm"))
     methods = methods_of(store, [int(i) for i in run.synthetic_ids]) if run.synthetic_ids else {}
     return DataVariant(synthetic, methods, stage2)
+
+
+@dataclass(frozen=True)
+class GeneratedSource:
+    """Which generated samples a run may learn from: every method's, one method's or one
+    generation job's (TrainConfig.synthetic_method / synthetic_job)."""
+
+    label: str
+    method: str | None = None
+    job: int | None = None
+
+    @property
+    def key(self) -> str:
+        """'any', 'method:NAME' or 'job:ID' (a widget value)."""
+        if self.job is not None:
+            return f"job:{self.job}"
+        return "any" if self.method is None else f"method:{self.method}"
+
+    def config_fields(self) -> dict:
+        return {"synthetic_method": self.method, "synthetic_job": self.job}
+
+
+ANY_SOURCE = GeneratedSource("every generation method")
+
+
+def generated_sources(store: Store, max_jobs: int = 200) -> list[GeneratedSource]:
+    """Every method, then every generation job that made images (newest first)."""
+    sources = [ANY_SOURCE] + [GeneratedSource(m, method=m) for m in store.recipe_methods()]
+    for job in store.list_jobs(limit=max_jobs):
+        n = store.count_samples(SampleFilter(job_id=job.id)) if job.kind == "generate" else 0
+        if n:
+            method = job.params.get("method", "?")
+            sources.append(GeneratedSource(f"job {job.id}: {method}, {n} images", job=job.id))
+    return sources
+
+
+def source_from_key(key: str) -> GeneratedSource:
+    """The source a widget value names; ValueError for anything else."""
+    kind, _, value = str(key).partition(":")
+    if kind == "any" and not value:
+        return ANY_SOURCE
+    if kind == "method" and value:
+        return GeneratedSource(value, method=value)
+    if kind == "job" and value.isdigit():
+        return GeneratedSource(f"job {value}", job=int(value))
+    raise ValueError(f"generated images from must be any, method:NAME or job:ID, got {key!r}")
