@@ -20,25 +20,6 @@ from ui import review_view as rv
 from ui.common import ANY, TabView, as_bool, checked, friendly, group_choices, run_choices
 from ui.state import AppContext
 
-# Clicks the first visible button for a key, unless the key is typed into a field.
-HOTKEYS_JS = """<script>
-document.addEventListener('keydown', (e) => {
-  if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
-  const t = e.target, tag = (t && t.tagName || '').toLowerCase();
-  if (['input', 'textarea', 'select'].includes(tag) || (t && t.isContentEditable)) return;
-  const ids = {a: ['review-accept', 'review-grid-accept'],
-    r: ['review-reject', 'review-grid-reject'], z: ['review-undo'], j: ['review-next'],
-    k: ['review-prev'], ArrowRight: ['review-next'], ArrowLeft: ['review-prev'],
-    i: ['review-ig']};
-  for (const id of ids[e.key] || []) {
-    const el = document.getElementById(id);
-    if (!el || el.offsetParent === null) continue;  // hidden: another tab or view is shown
-    const btn = el.tagName === 'BUTTON' ? el : el.querySelector('button');
-    if (btn && !btn.disabled) { e.preventDefault(); btn.click(); }
-    return;
-  }
-});
-</script>"""
 IMAGE_LABELS = {
     "source": "Source",
     "content": "Content",
