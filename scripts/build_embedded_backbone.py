@@ -11,7 +11,6 @@ independent judge.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -26,6 +25,7 @@ from debias_core.models.digit_judge import judge_heldout, save_digit_judge, trai
 from debias_core.models.embedded_world import all_combos, caption_corpus, measure_quality
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_outputs import elapsed_log, save_build
 from embedded_training import (
     BuildConfig,
     WorldSampler,
@@ -128,9 +128,7 @@ def build(out: Path, cfg: BuildConfig) -> dict:
     from debias_core.models.backbone import load_backbone
 
     start = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - start:6.1f}s] {msg}", flush=True)
+    log = elapsed_log(start)
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # weight initialisation
@@ -220,14 +218,9 @@ def main(argv: list[str] | None = None) -> None:
         eval_guidance=args.guidance,
     )
     stats = build(args.out, cfg)
-    (args.out / "quality.json").write_text(json.dumps(stats, indent=2) + "\n")
-    write_card(args.out, stats)
     q = stats["quality"]
-    print(
-        f"done in {stats['times_s']['total_s']:.0f}s: digit {q['digit_accuracy']:.3f}, "
-        f"stroke {q['stroke_accuracy']:.3f}, background {q['background_accuracy']:.3f}",
-        flush=True,
-    )
+    accuracy = {k: q[f"{k}_accuracy"] for k in ("digit", "stroke", "background")}
+    save_build(args.out, stats, write_card, accuracy)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,27 @@ def table_rows(out: Path, cfg: dict) -> tuple[float, str, str]:
     return total_mb, size_rows, config_rows
 
 
+def files_and_rebuild(
+    total_mb: float, size_rows: str, content_hash: str, command: str, note: str
+) -> list[str]:
+    """A card's last two sections: its files (sizes, content hash) and how to rebuild them."""
+    return [
+        "## Files",
+        f"{total_mb:.1f} MB in all (content hash `{content_hash[:16]}...`).",
+        "",
+        "| file | size |",
+        "|---|---|",
+        size_rows,
+        "",
+        "## Rebuild",
+        "```bash",
+        command,
+        "```",
+        note,
+        "",
+    ]
+
+
 def write_card(out: Path, stats: dict) -> None:
     """README.md: what the model is, sizes, training config, wall time, measured quality."""
     out = Path(out)
@@ -107,20 +128,14 @@ def write_card(out: Path, stats: dict) -> None:
         f"quality measurement and sample grid {times['eval_s']:.0f} s. Other jobs sharing the "
         "cores make it slower.",
         "",
-        "## Files",
-        f"{total_mb:.1f} MB in all (content hash `{stats['content_hash'][:16]}...`).",
-        "",
-        "| file | size |",
-        "|---|---|",
-        size_rows,
-        "",
-        "## Rebuild",
-        "```bash",
-        f"python scripts/build_embedded_backbone.py --out assets/tiny-sd --seed {cfg['seed']} "
-        f"--steps {cfg['unet_steps']} --threads {cfg['threads']}",
-        "```",
-        "Same seed, same torch version and thread count => the same weights (every random draw "
-        "comes from seeded generators; the build is single-process on CPU).",
-        "",
+        *files_and_rebuild(
+            total_mb,
+            size_rows,
+            stats["content_hash"],
+            f"python scripts/build_embedded_backbone.py --out assets/tiny-sd --seed {cfg['seed']} "
+            f"--steps {cfg['unet_steps']} --threads {cfg['threads']}",
+            "Same seed, same torch version and thread count => the same weights (every random "
+            "draw comes from seeded generators; the build is single-process on CPU).",
+        ),
     ]
     (out / "README.md").write_text("\n".join(lines))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embedded_card import table_rows  # next to this file: the backbone's card shares the tables
+from embedded_card import (  # next to this file: the backbone's card shares these parts
+    files_and_rebuild,
+    table_rows,
+)
 
 
 def write_card(out: Path, stats: dict) -> None:
@@ -93,20 +96,14 @@ def write_card(out: Path, stats: dict) -> None:
         f"({times['train_s'] / cfg['steps']:.2f} s a step), measuring {times['eval_s']:.0f} s."
         f"{load_text}",
         "",
-        "## Files",
-        f"{total_mb:.1f} MB in all (content hash `{stats['content_hash'][:16]}...`).",
-        "",
-        "| file | size |",
-        "|---|---|",
-        size_rows,
-        "",
-        "## Rebuild",
-        "```bash",
-        f"python scripts/build_embedded_clip.py --out assets/tiny-clip --seed {cfg['seed']} "
-        f"--steps {cfg['steps']} --threads {cfg['threads']}",
-        "```",
-        "Same seed, torch version and thread count => the same weights (every random draw comes "
-        "from seeded generators; single process, CPU).",
-        "",
+        *files_and_rebuild(
+            total_mb,
+            size_rows,
+            stats["content_hash"],
+            f"python scripts/build_embedded_clip.py --out assets/tiny-clip --seed {cfg['seed']} "
+            f"--steps {cfg['steps']} --threads {cfg['threads']}",
+            "Same seed, torch version and thread count => the same weights (every random draw "
+            "comes from seeded generators; single process, CPU).",
+        ),
     ]
     (out / "README.md").write_text("\n".join(line for line in lines if line is not None))
