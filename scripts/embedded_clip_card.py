@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedded_card import (  # next to this file: the backbone's card shares these parts
+    config_section,
     files_and_rebuild,
-    table_rows,
 )
 
 
@@ -19,7 +19,6 @@ def write_card(out: Path, stats: dict) -> None:
         stats["times_s"],
         stats["params"],
     )
-    total_mb, size_rows, config_rows = table_rows(out, cfg)
     load = stats.get("load_average")
     load_text = (
         f" The machine was shared: 1-minute load average {load['start'][0]} at the start and "
@@ -85,11 +84,7 @@ def write_card(out: Path, stats: dict) -> None:
         f"- Projection {cfg['projection_dim']}-d; {params['total']:,} parameters in all.",
         "- Image processor: resize / crop to the input size, then (x - 0.5) / 0.5.",
         "",
-        "## Training config",
-        "| field | value |",
-        "|---|---|",
-        config_rows,
-        "",
+        *config_section(cfg),
         "## Wall time",
         f"Total {times['total_s']:.0f} s on a 2-core CPU (torch {stats['torch']}, "
         f"{stats['threads']} thread(s)): training {times['train_s']:.0f} s "
@@ -97,8 +92,7 @@ def write_card(out: Path, stats: dict) -> None:
         f"{load_text}",
         "",
         *files_and_rebuild(
-            total_mb,
-            size_rows,
+            out,
             stats["content_hash"],
             f"python scripts/build_embedded_clip.py --out assets/tiny-clip --seed {cfg['seed']} "
             f"--steps {cfg['steps']} --threads {cfg['threads']}",
