@@ -3,7 +3,7 @@
 Gradio has no multi-select gallery, so this is a small gr.HTML component: the selection lives in
 the browser (the value's `selected`), so clicking is instant, and goes to the server with each
 action. Keys while the grid has focus: arrows move, space toggles, shift+space selects a range;
-a / r accept / reject the selection (the page's hotkeys, see ui/review.py).
+a / r accept / reject the selection (the page's hotkeys, ui/hotkeys.py).
 """
 
 from __future__ import annotations
