@@ -18,7 +18,6 @@ Raw rows go to bench/raw/clustered_dreambooth_bias<B>[-TAG].json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -29,13 +28,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runnable as a plain script
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_common import method_parser, write_raw  # noqa: E402
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workdir", default="/tmp/clustered-dreambooth-bench")
+    p = method_parser(__doc__, "clustered-dreambooth")
     p.add_argument("--backbone", default="embedded")
-    p.add_argument("--bias", type=float, default=0.99)
     p.add_argument("--per-group", type=int, default=8)
     p.add_argument("--clusters", type=int, default=3)
     p.add_argument("--train-steps", type=int, default=200)
@@ -206,15 +205,7 @@ def main(argv=None) -> None:
         "judge": table,
         "training": training,
     }
-    out = (
-        ROOT
-        / "bench"
-        / "raw"
-        / f"clustered_dreambooth_bias{args.bias}{'-' + tag if tag else ''}.json"
-    )
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
+    write_raw(f"clustered_dreambooth_bias{args.bias}", tag, result)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Raw rows go to bench/raw/dbb_bias<B>[-TAG].json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -31,12 +30,18 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runnable as a plain script
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_common import (  # noqa: E402
+    judge_read,
+    method_parser,
+    raw_path,
+    train_row,
+    write_raw,
+)
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workdir", default="/tmp/dbb-bench")
-    p.add_argument("--bias", type=float, default=0.99)
+    p = method_parser(__doc__, "dbb")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--per-group", type=int, default=1)
     p.add_argument("--steps", type=int, default=25)
@@ -63,11 +68,9 @@ def parse(argv=None):
 
 def judged(store, samples) -> dict:
     """Per image: the judge's digit is the target's; its background is the source's."""
-    from debias_core.verify.scorers.judge import JudgeParams, _load, judge_file, load_images, read
+    from debias_core.verify.scorers.judge import load_images
 
-    meta = store.meta()
-    colours, digits = meta["attr_names"], [int(c.split()[-1]) for c in meta["class_names"]]
-    probs, _, backgrounds = read(_load(str(judge_file(JudgeParams()))), load_images(store, samples))
+    colours, digits, probs, backgrounds = judge_read(store, load_images(store, samples))
     parents = [store.get_sample(s.parent_id) for s in samples]
     digit = probs.argmax(1)
     inside = inside_backgrounds(store, samples)
@@ -107,23 +110,6 @@ def rates(reads: dict, where: np.ndarray) -> dict:
     both = reads["target_digit"] & reads["inside_background"]
     out = {k: float(v[where].mean()) for k, v in reads.items()}
     return {"n": int(where.sum()), **out, "counterfactual": float(both[where].mean())}
-
-
-def train_row(store, label: str, config) -> dict:
-    from debias_core.train.run import run_training
-
-    start = time.perf_counter()
-    report = run_training(store, config).report
-    row = {
-        "setting": label,
-        "seed": config.seed,
-        "wga": report.worst_group_accuracy,
-        "avg": report.average_accuracy,
-        "balanced": report.balanced_accuracy,
-        "wall_s": time.perf_counter() - start,
-    }
-    print(json.dumps(row), flush=True)
-    return row
 
 
 def main(argv=None) -> None:
@@ -215,7 +201,8 @@ def main(argv=None) -> None:
 
     rows = []
     for seed in [int(s) for s in args.seeds.split(",") if s]:  # --seeds '': no training
-        rows.append(train_row(store, "ERM (real only)", TrainConfig(epochs=args.epochs, seed=seed)))
+        config = TrainConfig(epochs=args.epochs, seed=seed)
+        rows.append(train_row(store, config, setting="ERM (real only)", seed=seed))
         retrain = {"run": run_id}
         for synthetic in ("accepted", "all"):
             if synthetic == "accepted" and not counts["accept"]:
@@ -227,17 +214,15 @@ def main(argv=None) -> None:
                 synthetic=synthetic,
                 params=retrain,
             )
-            rows.append(train_row(store, f"dbb-retrain from the ERM run ({synthetic})", config))
+            label = f"dbb-retrain from the ERM run ({synthetic})"
+            rows.append(train_row(store, config, setting=label, seed=config.seed))
     result["training"] = rows
-    raw_file(args).write_text(json.dumps(result, indent=1))
-    print(f"wrote {raw_file(args)}")
+    write_raw(*raw_name(args), result)
 
 
-def raw_file(args) -> Path:
-    tag = args.tag or ("quick" if args.quick else "")
-    out = ROOT / "bench" / "raw" / f"dbb_bias{args.bias}{'-' + tag if tag else ''}.json"
-    out.parent.mkdir(exist_ok=True)
-    return out
+def raw_name(args) -> tuple[str, str]:
+    """(stem, tag) of the run's raw file under bench/raw/."""
+    return f"dbb_bias{args.bias}", args.tag or ("quick" if args.quick else "")
 
 
 def judge_of(store, samples) -> dict:
@@ -256,10 +241,10 @@ def rejudge(args) -> None:
 
     store = Store.open(Path(args.workdir) / f"dbb-{args.tag or 'run'}")
     samples = store.list_samples(SampleFilter(source="generated"))
-    result = json.loads(raw_file(args).read_text())
+    result = json.loads(raw_path(*raw_name(args)).read_text())
     result["judge"] = judge_of(store, samples)
     print(json.dumps(result["judge"]), flush=True)
-    raw_file(args).write_text(json.dumps(result, indent=1))
+    write_raw(*raw_name(args), result)
 
 
 def job_seconds(job) -> float:

@@ -20,7 +20,6 @@ Raw rows go to bench/raw/decouplegen_bias<B>-<style>[-TAG].json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
@@ -33,12 +32,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runnable as a plain script
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_common import judge_read, method_parser, train_row, write_raw  # noqa: E402
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workdir", default="/tmp/decouplegen-bench")
-    p.add_argument("--bias", type=float, default=0.99)
+    p = method_parser(__doc__, "decouplegen")
     p.add_argument("--style", default="plain")
     p.add_argument("--sources", type=int, default=2, help="sources per class (majority:N)")
     p.add_argument("--per-group", type=int, default=2, help="images per (source, new context)")
@@ -63,13 +62,9 @@ def seconds(job) -> float:
 def judged(store, ids) -> dict:
     """Rates the digit judge reads: the class digit, the recorded (new) colour, both, and the
     source's colour (the old context carried over)."""
-    from debias_core.verify.scorers.judge import JudgeParams, _load, judge_file, read
-
-    meta = store.meta()
-    colours, digits = meta["attr_names"], [int(c.split()[-1]) for c in meta["class_names"]]
     samples = [store.get_sample(i) for i in ids]
     images = np.stack([np.asarray(store.sample_image(i)) for i in ids])
-    probs, _, backgrounds = read(_load(str(judge_file(JudgeParams()))), images)
+    colours, digits, probs, backgrounds = judge_read(store, images)
     digit_ok = probs.argmax(1) == np.asarray([digits[s.y] for s in samples])
     bg = np.asarray(backgrounds)
     context_ok = bg == np.asarray([colours[s.a] for s in samples])
@@ -139,19 +134,8 @@ def distances(store, labels: dict[int, str]) -> list[dict]:
 
 def train(store, label: str, synthetic: str, epochs: int) -> dict:
     from debias_core.train import TrainConfig
-    from debias_core.train.run import run_training
 
-    start = time.perf_counter()
-    report = run_training(store, TrainConfig(epochs=epochs, synthetic=synthetic, seed=0)).report
-    row = {
-        "setting": label,
-        "wga": report.worst_group_accuracy,
-        "avg": report.average_accuracy,
-        "balanced": report.balanced_accuracy,
-        "wall_s": time.perf_counter() - start,
-    }
-    print(json.dumps(row), flush=True)
-    return row
+    return train_row(store, TrainConfig(epochs=epochs, synthetic=synthetic, seed=0), setting=label)
 
 
 def main(argv=None) -> None:
@@ -225,11 +209,7 @@ def main(argv=None) -> None:
         store.decide(t2i.sample_ids, "accept", "bench", "txt2img row: all images")
         result["training"].append(train(store, "ERM + txt2img (all)", "accepted", args.epochs))
 
-    tag = f"-{args.tag}" if args.tag else ""
-    out = ROOT / "bench" / "raw" / f"decouplegen_bias{args.bias}-{args.style}{tag}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
+    write_raw(f"decouplegen_bias{args.bias}-{args.style}", args.tag, result)
 
 
 if __name__ == "__main__":

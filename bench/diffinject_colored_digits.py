@@ -16,7 +16,6 @@ Raw rows go to bench/raw/diffinject_bias<B>[-TAG].json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -28,12 +27,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runnable as a plain script
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_common import judge_read, method_parser, train_row, write_raw  # noqa: E402
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workdir", default="/tmp/diffinject-bench")
-    p.add_argument("--bias", type=float, default=0.99)
+    p = method_parser(__doc__, "diffinject")
     p.add_argument("--gce-epochs", type=int, default=6)
     p.add_argument("--ks", default="10,80")
     p.add_argument("--per-content", default="20,5", help="images per content sample, per K")
@@ -56,12 +55,8 @@ def parse(argv=None):
 def judged(store, images: np.ndarray, labels, originals, contents) -> dict:
     """Rates over images: the content's digit, the original's / content's background, and a
     bias-conflicting (digit, background) pair for the label's class."""
-    from debias_core.verify.scorers.judge import JudgeParams, _load, judge_file, read
-
-    meta = store.meta()
-    colours, digits = meta["attr_names"], [int(c.split()[-1]) for c in meta["class_names"]]
+    colours, digits, probs, backgrounds = judge_read(store, images)
     aligned = store.aligned_attrs()
-    probs, _, backgrounds = read(_load(str(judge_file(JudgeParams()))), images)
     read_digit = probs.argmax(1)
     bg = np.asarray(backgrounds)
     orig_bg = np.asarray([colours[store.get_sample(o).a] for o in originals])
@@ -126,25 +121,16 @@ def mining_quality(store, run_id, k: int) -> dict:
 
 def train_rows(store, label: str, synthetic: str, seeds, epochs: int) -> list[dict]:
     from debias_core.train import TrainConfig
-    from debias_core.train.run import run_training
 
-    rows = []
-    for seed in seeds:
-        config = TrainConfig(method="erm", epochs=epochs, synthetic=synthetic, seed=seed)
-        start = time.perf_counter()
-        report = run_training(store, config).report
-        rows.append(
-            {
-                "setting": label,
-                "seed": seed,
-                "wga": report.worst_group_accuracy,
-                "avg": report.average_accuracy,
-                "balanced": report.balanced_accuracy,
-                "wall_s": time.perf_counter() - start,
-            }
+    return [
+        train_row(
+            store,
+            TrainConfig(method="erm", epochs=epochs, synthetic=synthetic, seed=seed),
+            setting=label,
+            seed=seed,
         )
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
+        for seed in seeds
+    ]
 
 
 def one_k(base, run_id, k: int, per_content: int, args, workdir: Path) -> tuple[dict, list]:
@@ -235,10 +221,7 @@ def main(argv=None) -> None:
         result["generation"].append(summary)
         result["training"] += rows
     tag = args.tag or ("quick" if args.quick else "")
-    out = ROOT / "bench" / "raw" / f"diffinject_bias{args.bias}{'-' + tag if tag else ''}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
+    write_raw(f"diffinject_bias{args.bias}", tag, result)
 
 
 if __name__ == "__main__":

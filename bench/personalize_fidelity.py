@@ -40,6 +40,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_common import print_and_save  # noqa: E402
 
 METHODS = ("txt2img", "textual-inversion", "group-lora", "group-dreambooth", "cluster-lora",
            "per-image")  # fmt: skip
@@ -317,9 +319,7 @@ def main(argv=None) -> list[dict]:
         workdir = args.workdir or Path(tmp)
         for style in args.styles.split(","):
             rows += run_style(style, args, workdir)
-    print(table(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    print_and_save(table(rows), rows, args.json)
     return rows
 
 

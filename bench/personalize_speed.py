@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_common import print_and_save  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -178,9 +180,7 @@ def main(argv=None) -> dict | None:
         child(args)
         return None
     result = run(args)
-    print(report(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    print_and_save(report(result), result, args.json)
     return result
 
 

@@ -11,10 +11,9 @@ independent judge.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -26,7 +25,14 @@ from debias_core.models.digit_judge import judge_heldout, save_digit_judge, trai
 from debias_core.models.embedded_world import all_combos, caption_corpus, measure_quality
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from embedded_training import WorldSampler, pretrain_text_encoder, train_unet, train_vae
+from build_outputs import elapsed_log, save_build
+from embedded_training import (
+    BuildConfig,
+    WorldSampler,
+    pretrain_text_encoder,
+    train_unet,
+    train_vae,
+)
 
 MAX_TOKENS = 32  # text positions: the longest caption is 15 tokens; room for learned tokens
 GRID_PAIRS = (  # (stroke, background) rows of the card's sample grid
@@ -37,32 +43,6 @@ GRID_PAIRS = (  # (stroke, background) rows of the card's sample grid
     ("cyan", "red"),
     ("orange", "green"),
 )
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    """Everything that determines the built weights (plus how quality is measured)."""
-
-    seed: int = 0
-    threads: int = 2  # part of the recipe: float sums may differ between thread counts
-    vae_steps: int = 1200
-    vae_batch_size: int = 16  # small batches: more updates per second of CPU, faster to converge
-    ink_weight: float = 4.0  # extra VAE loss weight on stroke pixels (they are ~20% of an image)
-    text_steps: int = 300  # text encoder pretraining, then frozen; see pretrain_text_encoder
-    unet_steps: int = 5000
-    shape_first_fraction: float = 0.15  # white-on-black only at first; see train_unet
-    prediction_type: str = "v_prediction"  # as Stable Diffusion 2.1; see train_unet
-    latent_channels: int = 4
-    batch_size: int = 64
-    latent_cache: int = 32768  # renders encoded once; each is seen ~6 times with fresh captions
-    vae_lr: float = 1e-3
-    unet_lr: float = 1e-3
-    warmup: int = 100
-    ema: float = 0.995
-    kl_weight: float = 1e-6
-    judge_steps: int = 800
-    eval_steps: int = 20
-    eval_guidance: float = 4.0
 
 
 def make_models(vocab_size: int, bos: int, eos: int, latent_channels: int = 4):
@@ -148,9 +128,7 @@ def build(out: Path, cfg: BuildConfig) -> dict:
     from debias_core.models.backbone import load_backbone
 
     start = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - start:6.1f}s] {msg}", flush=True)
+    log = elapsed_log(start)
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # weight initialisation
@@ -240,14 +218,9 @@ def main(argv: list[str] | None = None) -> None:
         eval_guidance=args.guidance,
     )
     stats = build(args.out, cfg)
-    (args.out / "quality.json").write_text(json.dumps(stats, indent=2) + "\n")
-    write_card(args.out, stats)
     q = stats["quality"]
-    print(
-        f"done in {stats['times_s']['total_s']:.0f}s: digit {q['digit_accuracy']:.3f}, "
-        f"stroke {q['stroke_accuracy']:.3f}, background {q['background_accuracy']:.3f}",
-        flush=True,
-    )
+    accuracy = {k: q[f"{k}_accuracy"] for k in ("digit", "stroke", "background")}
+    save_build(args.out, stats, write_card, accuracy)
 
 
 if __name__ == "__main__":

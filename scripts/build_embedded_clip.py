@@ -11,7 +11,6 @@ Zero-shot accuracy is measured on real renders of *task-pool* digits, which it n
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -34,6 +33,7 @@ from debias_core.models.embedded_world import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_outputs import elapsed_log, save_build  # noqa: E402
 from embedded_training import WorldSampler, _cosine  # noqa: E402
 
 MAX_TOKENS = 32  # as the embedded diffusion model's text encoder
@@ -313,9 +313,7 @@ def build(out: Path, cfg: ClipBuildConfig) -> dict:
     from debias_core.models.clip import Clip, load_clip
 
     start, load_at_start = time.time(), _load_average()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - start:6.1f}s] {msg}", flush=True)
+    log = elapsed_log(start)
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # weight initialisation
@@ -387,14 +385,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = ClipBuildConfig(seed=args.seed, steps=args.steps, threads=args.threads)
     stats = build(args.out, cfg)
-    (args.out / "quality.json").write_text(json.dumps(stats, indent=2) + "\n")
-    write_card(args.out, stats)
     z = stats["zero_shot_heldout"]
-    print(
-        f"done in {stats['times_s']['total_s']:.0f}s: digit {z['digit']:.3f}, stroke "
-        f"{z['stroke']:.3f}, background {z['background']:.3f}",
-        flush=True,
-    )
+    save_build(args.out, stats, write_card, {k: z[k] for k in ("digit", "stroke", "background")})
 
 
 if __name__ == "__main__":

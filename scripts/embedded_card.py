@@ -13,13 +13,32 @@ def _file_sizes(out: Path) -> list[tuple[str, int]]:
     )
 
 
-def table_rows(out: Path, cfg: dict) -> tuple[float, str, str]:
-    """(total MB, the file-size rows, the config rows) of a model folder's card."""
+def config_section(cfg: dict) -> list[str]:
+    """A card's training-config table, a row a field of the build's config."""
+    rows = [f"| `{k}` | {v} |" for k, v in cfg.items()]
+    return ["## Training config", "| field | value |", "|---|---|", *rows, ""]
+
+
+def files_and_rebuild(out: Path, content_hash: str, command: str, note: str) -> list[str]:
+    """A card's last two sections: the model folder's files (sizes, content hash) and the
+    command that rebuilds them."""
     sizes = _file_sizes(out)
     total_mb = sum(s for _, s in sizes) / 1e6
-    size_rows = "\n".join(f"| `{name}` | {size / 1e3:,.1f} kB |" for name, size in sizes)
-    config_rows = "\n".join(f"| `{k}` | {v} |" for k, v in cfg.items())
-    return total_mb, size_rows, config_rows
+    return [
+        "## Files",
+        f"{total_mb:.1f} MB in all (content hash `{content_hash[:16]}...`).",
+        "",
+        "| file | size |",
+        "|---|---|",
+        *(f"| `{name}` | {size / 1e3:,.1f} kB |" for name, size in sizes),
+        "",
+        "## Rebuild",
+        "```bash",
+        command,
+        "```",
+        note,
+        "",
+    ]
 
 
 def write_card(out: Path, stats: dict) -> None:
@@ -27,7 +46,6 @@ def write_card(out: Path, stats: dict) -> None:
     out = Path(out)
     q, cfg, times, params = stats["quality"], stats["config"], stats["times_s"], stats["params"]
     judge = stats["judge_heldout"]
-    total_mb, size_rows, config_rows = table_rows(out, cfg)
     lines = [
         "# tiny-sd: the embedded generative backbone",
         "",
@@ -94,11 +112,7 @@ def write_card(out: Path, stats: dict) -> None:
         f"latents; the first {cfg['shape_first_fraction']:.0%} on white-on-black digits only "
         "(shapes before colours), then all 730 combinations; EMA weights.",
         "",
-        "## Training config",
-        "| field | value |",
-        "|---|---|",
-        config_rows,
-        "",
+        *config_section(cfg),
         "## Wall time",
         f"Total {times['total_s']:.0f} s on a 2-core CPU "
         f"(torch {stats['torch']}, {stats['threads']} thread(s)): VAE {times['vae_s']:.0f} s, "
@@ -107,20 +121,13 @@ def write_card(out: Path, stats: dict) -> None:
         f"quality measurement and sample grid {times['eval_s']:.0f} s. Other jobs sharing the "
         "cores make it slower.",
         "",
-        "## Files",
-        f"{total_mb:.1f} MB in all (content hash `{stats['content_hash'][:16]}...`).",
-        "",
-        "| file | size |",
-        "|---|---|",
-        size_rows,
-        "",
-        "## Rebuild",
-        "```bash",
-        f"python scripts/build_embedded_backbone.py --out assets/tiny-sd --seed {cfg['seed']} "
-        f"--steps {cfg['unet_steps']} --threads {cfg['threads']}",
-        "```",
-        "Same seed, same torch version and thread count => the same weights (every random draw "
-        "comes from seeded generators; the build is single-process on CPU).",
-        "",
+        *files_and_rebuild(
+            out,
+            stats["content_hash"],
+            f"python scripts/build_embedded_backbone.py --out assets/tiny-sd --seed {cfg['seed']} "
+            f"--steps {cfg['unet_steps']} --threads {cfg['threads']}",
+            "Same seed, same torch version and thread count => the same weights (every random "
+            "draw comes from seeded generators; the build is single-process on CPU).",
+        ),
     ]
     (out / "README.md").write_text("\n".join(lines))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embedded_card import table_rows  # next to this file: the backbone's card shares the tables
+from embedded_card import (  # next to this file: the backbone's card shares these parts
+    config_section,
+    files_and_rebuild,
+)
 
 
 def write_card(out: Path, stats: dict) -> None:
@@ -16,7 +19,6 @@ def write_card(out: Path, stats: dict) -> None:
         stats["times_s"],
         stats["params"],
     )
-    total_mb, size_rows, config_rows = table_rows(out, cfg)
     load = stats.get("load_average")
     load_text = (
         f" The machine was shared: 1-minute load average {load['start'][0]} at the start and "
@@ -82,31 +84,20 @@ def write_card(out: Path, stats: dict) -> None:
         f"- Projection {cfg['projection_dim']}-d; {params['total']:,} parameters in all.",
         "- Image processor: resize / crop to the input size, then (x - 0.5) / 0.5.",
         "",
-        "## Training config",
-        "| field | value |",
-        "|---|---|",
-        config_rows,
-        "",
+        *config_section(cfg),
         "## Wall time",
         f"Total {times['total_s']:.0f} s on a 2-core CPU (torch {stats['torch']}, "
         f"{stats['threads']} thread(s)): training {times['train_s']:.0f} s "
         f"({times['train_s'] / cfg['steps']:.2f} s a step), measuring {times['eval_s']:.0f} s."
         f"{load_text}",
         "",
-        "## Files",
-        f"{total_mb:.1f} MB in all (content hash `{stats['content_hash'][:16]}...`).",
-        "",
-        "| file | size |",
-        "|---|---|",
-        size_rows,
-        "",
-        "## Rebuild",
-        "```bash",
-        f"python scripts/build_embedded_clip.py --out assets/tiny-clip --seed {cfg['seed']} "
-        f"--steps {cfg['steps']} --threads {cfg['threads']}",
-        "```",
-        "Same seed, torch version and thread count => the same weights (every random draw comes "
-        "from seeded generators; single process, CPU).",
-        "",
+        *files_and_rebuild(
+            out,
+            stats["content_hash"],
+            f"python scripts/build_embedded_clip.py --out assets/tiny-clip --seed {cfg['seed']} "
+            f"--steps {cfg['steps']} --threads {cfg['threads']}",
+            "Same seed, torch version and thread count => the same weights (every random draw "
+            "comes from seeded generators; single process, CPU).",
+        ),
     ]
     (out / "README.md").write_text("\n".join(line for line in lines if line is not None))

@@ -1,11 +1,13 @@
-"""Training loops of the embedded backbone build: world-pool sampler, VAE, UNet + text encoder.
+"""The embedded backbone's build recipe and training loops: config, world-pool sampler, VAE,
+UNet + text encoder.
 
-Used by `scripts/build_embedded_backbone.py`; every random draw comes from seeded generators.
+Used by `scripts/build_embedded_backbone.py` (which imports from here, never the other way);
+every random draw comes from seeded generators.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import torch
 
@@ -19,8 +21,31 @@ from debias_core.models.embedded_world import (
     training_caption,
 )
 
-if TYPE_CHECKING:
-    from build_embedded_backbone import BuildConfig
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything that determines the built weights (plus how quality is measured)."""
+
+    seed: int = 0
+    threads: int = 2  # part of the recipe: float sums may differ between thread counts
+    vae_steps: int = 1200
+    vae_batch_size: int = 16  # small batches: more updates per second of CPU, faster to converge
+    ink_weight: float = 4.0  # extra VAE loss weight on stroke pixels (they are ~20% of an image)
+    text_steps: int = 300  # text encoder pretraining, then frozen; see pretrain_text_encoder
+    unet_steps: int = 5000
+    shape_first_fraction: float = 0.15  # white-on-black only at first; see train_unet
+    prediction_type: str = "v_prediction"  # as Stable Diffusion 2.1; see train_unet
+    latent_channels: int = 4
+    batch_size: int = 64
+    latent_cache: int = 32768  # renders encoded once; each is seen ~6 times with fresh captions
+    vae_lr: float = 1e-3
+    unet_lr: float = 1e-3
+    warmup: int = 100
+    ema: float = 0.995
+    kl_weight: float = 1e-6
+    judge_steps: int = 800
+    eval_steps: int = 20
+    eval_guidance: float = 4.0
 
 
 class WorldSampler:

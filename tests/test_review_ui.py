@@ -23,7 +23,7 @@ def _one(store, method: str, parent=None, meta=None) -> int:
 
 
 def test_panels_follow_the_method_and_collapse_when_empty(tiny_project):
-    from ui import review, review_view
+    from ui import review_queue, review_view
 
     store, ctx = tiny_project, _context(tiny_project)
     source, content = train_ids(store, 0, 0)[0], train_ids(store, 1, 1)[0]
@@ -31,8 +31,8 @@ def test_panels_follow_the_method_and_collapse_when_empty(tiny_project):
     view = review_view.sample_outputs(ctx, store.get_sample(plain), review_view.Queue(), "")
     assert set(view.panels) == {"source", "generated"}  # no mask, no IG run: both hidden
     assert "choose an IG run, then press i" in view.evidence
-    updates = review.to_updates(view)
-    images = dict(zip(review.IMAGE_LABELS, updates[2:7], strict=True))
+    updates = review_queue.to_updates(view)
+    images = dict(zip(review_queue.IMAGE_LABELS, updates[2:7], strict=True))
     assert [name for name, u in images.items() if u.visible] == ["source", "generated"]
     assert images["mask"].visible is False and images["ig"].visible is False
 
@@ -49,7 +49,7 @@ def test_panels_follow_the_method_and_collapse_when_empty(tiny_project):
     assert view.panels["mask"].label == f"Mask (dataset) on source #{source}"
     assert view.panels["source"].label == f"Source image #{source}"
 
-    empty = review.to_updates(review_view.empty_outputs(ctx, "The queue is empty."))
+    empty = review_queue.to_updates(review_view.empty_outputs(ctx, "The queue is empty."))
     assert not any(u.visible for u in empty[2:7])
 
 

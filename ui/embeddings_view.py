@@ -8,18 +8,13 @@ the coordinates again.
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
-import os
-import threading
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from debias_core.analysis.attribution import THUMBS
+from debias_core.analysis.attribution import thumbnail_path
 from debias_core.analysis.embeddings import ProjectionConfig, is_current, project
 from debias_core.analysis.features import get_extractor
 from debias_core.analysis.selection import apply_to_selection
@@ -28,12 +23,12 @@ from debias_core.store.embeddings import Projection
 from debias_core.store.samples import VERDICT_SQL
 from ui.common import run_choices
 from ui.state import AppContext
+from ui.tiles import SPRITE_COLUMNS, THUMB, file_url, sprite_sheet
 
 COLOUR_BY = ("status", "source", "method", "job", "class", "context", "group", "tag", "verdict")
 METHODS = ("pca", "umap")
 GRID_PAGE = 200
-THUMB = 64
-SPRITE_COLUMNS = 20
+HOVER_THUMB = 96
 MAX_CATEGORIES = 24  # more categories than a legend can show become "other" (codes are bytes)
 FIXED_COLOURS = {
     "real": "#9ecae1",
@@ -248,6 +243,15 @@ def recolour(ctx: AppContext, projection_id, colour_by: str) -> dict:
     }
 
 
+def hover_thumbnail(ctx: AppContext, sample_id) -> str:
+    """The hover thumbnail's URL (made on first request); '' for an unknown id."""
+    try:
+        sample = ctx.store.get_sample(int(sample_id))
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return file_url(thumbnail_path(ctx.store, sample, HOVER_THUMB))
+
+
 # -- the grid ------------------------------------------------------------------------------------
 MAX_ID = 2**63 - 1  # SQLite's integer range
 
@@ -313,46 +317,6 @@ def _tiles(ctx: AppContext, ids: list[int]) -> tuple[list[dict], str]:
         for k, s in enumerate(shown)
     ]
     return tiles, file_url(sprite_sheet(ctx.store, shown))
-
-
-def sprite_sheet(store, samples: list) -> Path:
-    """One PNG holding every tile of a grid page (SPRITE_COLUMNS a row, THUMB px a cell).
-
-    A page is then one image request instead of 200: through Gradio's file route each request
-    costs ~10-20 ms of server time on a busy 2-core machine. Cached under thumbs/ by the
-    pictures' hashes; small pictures are scaled by whole factors (pixelated, like the page).
-    """
-    key = hashlib.sha256("".join(s.sha256 for s in samples).encode()).hexdigest()
-    target = store.root / THUMBS / "sprites" / key[:2] / f"{key}-{THUMB}.png"
-    if target.exists():
-        return target
-    rows = math.ceil(len(samples) / SPRITE_COLUMNS)
-    sheet = Image.new("RGB", (SPRITE_COLUMNS * THUMB, rows * THUMB), "white")
-    for k, sample in enumerate(samples):
-        with Image.open(store.root / sample.path) as im:
-            picture = _fit(im.convert("RGB"))
-        x = (k % SPRITE_COLUMNS) * THUMB + (THUMB - picture.width) // 2
-        y = (k // SPRITE_COLUMNS) * THUMB + (THUMB - picture.height) // 2
-        sheet.paste(picture, (x, y))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    sheet.save(partial, format="PNG")
-    os.replace(partial, target)  # readers see the whole file or none
-    return target
-
-
-def _fit(picture: Image.Image) -> Image.Image:
-    side = max(picture.size)
-    if side <= THUMB:  # whole-factor upscale keeps pixels square
-        factor = THUMB // side
-        return picture.resize((picture.width * factor, picture.height * factor), Image.NEAREST)
-    picture.thumbnail((THUMB, THUMB), Image.LANCZOS)
-    return picture
-
-
-def file_url(path) -> str:
-    """A URL the page can load (project images and thumbnails are in the allowed paths)."""
-    return f"gradio_api/file={path}"
 
 
 def grid_info(value: dict | None) -> str:

@@ -16,6 +16,7 @@ import gradio as gr
 from debias_core.cli.common import EXPECTED_ERRORS, Parser, error_line
 from debias_core.store import DB_NAME
 from ui.common import TabView
+from ui.hotkeys import HOTKEYS_JS
 from ui.state import AppContext, make_context
 
 AUTH_ENV = "DEBIAS_STUDIO_AUTH"
@@ -125,8 +126,6 @@ def launch_options(
 ) -> dict:
     """launch() keywords: local by default, no share / monitoring / MCP / run history, and only
     the image folders of the project servable (the database, runs and caches are blocked)."""
-    from ui.review import HOTKEYS_JS  # the review tab owns its shortcuts
-
     root = ctx.root.resolve()
     options = dict(
         server_name=host,

@@ -3,15 +3,15 @@
 Gradio has no multi-select gallery, so this is a small gr.HTML component: the selection lives in
 the browser (the value's `selected`), so clicking is instant, and goes to the server with each
 action. Keys while the grid has focus: arrows move, space toggles, shift+space selects a range;
-a / r accept / reject the selection (the page's hotkeys, see ui/review.py).
+a / r accept / reject the selection (the page's hotkeys, ui/hotkeys.py).
 """
 
 from __future__ import annotations
 
 from debias_core.analysis.review import grid_page
 from ui.common import group_label, parse_optional_int
-from ui.embeddings_view import SPRITE_COLUMNS, THUMB, file_url, sprite_sheet
 from ui.state import AppContext
+from ui.tiles import SPRITE_COLUMNS, THUMB, TILE_JS, file_url, sprite_sheet
 
 GRID_HTML = "<div class='rv-bar'></div><div class='rv-grid' tabindex='0'></div>"
 GRID_CSS = """
@@ -28,7 +28,9 @@ GRID_CSS = """
 .rv-bar { margin: 4px 0; font-size: 0.9em; }
 .rv-bar button { margin-right: 6px; }
 """
-GRID_JS = r"""
+GRID_JS = (
+    TILE_JS
+    + r"""
 const grid = element.querySelector('.rv-grid'), bar = element.querySelector('.rv-bar');
 let last = null, cursor = 0, shownPage = null;
 const items = () => (props.value && props.value.items) || [];
@@ -55,22 +57,9 @@ function render() {
   const v = props.value || {}, sel = chosen(), list = items();
   grid.innerHTML = '';
   list.forEach((item, k) => {
-    const tile = document.createElement('div');
-    tile.className = 'rv-tile' + (sel.has(item.id) ? ' on' : '') + (k === cursor ? ' cur' : '');
-    tile.dataset.id = item.id; tile.dataset.k = k; tile.title = item.group;
-    const img = document.createElement('div'); img.className = 'rv-img';
-    const cols = v.columns || 20, cell = v.cell || 64;
-    img.style.backgroundImage = `url("${v.sprite}")`;
-    img.style.backgroundPosition =
-      `-${(k % cols) * cell}px -${Math.floor(k / cols) * cell}px`;
-    const cap = document.createElement('div');
-    const st = document.createElement('span'); st.className = 'st-' + item.status;
-    st.textContent = item.status;
-    cap.append('#' + item.id + ' ', st);
-    if (item.tags) { const t = document.createElement('div'); t.textContent = item.tags;
-      cap.append(t); }
-    tile.append(img, cap);
-    grid.append(tile);
+    const el = spriteTile(v, item, k, k, 'rv');
+    el.className = 'rv-tile' + (sel.has(item.id) ? ' on' : '') + (k === cursor ? ' cur' : '');
+    grid.append(el);
   });
   bar.innerHTML = '';
   if (!list.length) { bar.textContent = 'Nothing to show: load a queue.'; return; }
@@ -108,6 +97,7 @@ watch('value', () => {
 });
 render();
 """
+)
 
 
 def empty_grid() -> dict:
