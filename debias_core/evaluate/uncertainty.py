@@ -1,0 +1,216 @@
+"""Uncertainty of the reported accuracies: intervals on every sliced metric.
+
+Worst-group accuracy over ~25 test images a group is noisy (a group's standard error is 8-9
+points at 80% accuracy), so every accuracy the project shows comes with an interval, as
+TensorFlow's Fairness Indicators put one on every sliced metric:
+
+- one group (or class): Wilson's score interval on its correct count `k` of `n`;
+- worst-group accuracy: a percentile bootstrap that resamples test images within each group,
+  which for 0/1 correctness is a binomial draw per group, so counts are all it needs;
+- a metric over seeds: the mean with a Student-t interval;
+- a lift over a baseline: the paired (by seed) differences' t interval, significant only when
+  it excludes 0.
+
+All functions are pure (numpy / scipy), take counts or plain sequences, and raise
+`ValueError` on empty or inconsistent input instead of returning NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from debias_core.evaluate.report import EvalReport
+
+CONFIDENCE = 0.95
+BOOTSTRAP_DRAWS = 2000
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its interval `[low, high]` (same units as `value`)."""
+
+    value: float
+    low: float
+    high: float
+    n: int | None = None
+
+    @property
+    def half_width(self) -> float:
+        return max(self.value - self.low, self.high - self.value)
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def as_percent(self, digits: int = 1) -> str:
+        """`'62.0 [48.3, 74.2]'`: the value and its interval in percent."""
+        v, lo, hi = (f"{100 * x:.{digits}f}" for x in (self.value, self.low, self.high))
+        return f"{v} [{lo}, {hi}]"
+
+
+def _z(confidence: float) -> float:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
+def _check_count(k: int, n: int) -> None:
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    if not 0 <= k <= n:
+        raise ValueError(f"correct count k={k} must lie in [0, n={n}]")
+
+
+def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> Estimate:
+    """Accuracy `k / n` with Wilson's score interval (stays inside [0, 1], sane at k=0 or n)."""
+    _check_count(k, n)
+    z = _z(confidence)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # Clamp rounding only: the exact interval always holds p.
+    return Estimate(p, max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)), n)
+
+
+def counts_from_accuracy(accuracy: float, n: int) -> int:
+    """The correct count behind a stored accuracy of `n` images (reports store k / n)."""
+    k = round(accuracy * n)
+    if abs(k - accuracy * n) > 1e-6 * max(1, n):
+        raise ValueError(f"accuracy {accuracy} is not a count out of n={n}")
+    return int(k)
+
+
+def worst_group_interval(
+    counts: Sequence[tuple[int, int]],
+    confidence: float = CONFIDENCE,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> Estimate:
+    """Worst-group accuracy with a percentile bootstrap interval.
+
+    `counts` holds one `(k, n)` per group (correct, total). Each draw resamples every group's
+    test images with replacement, i.e. draws `Binomial(n, k / n)` correct ones, and takes the
+    minimum accuracy over groups; the interval is the draws' central `confidence` share.
+    """
+    if not counts:
+        raise ValueError("no groups to take the worst of")
+    for k, n in counts:
+        _check_count(k, n)
+    if draws < 100:
+        raise ValueError(f"draws must be at least 100, got {draws}")
+    _z(confidence)
+    k = np.array([c[0] for c in counts], dtype=np.int64)
+    n = np.array([c[1] for c in counts], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    resampled = rng.binomial(n, k / n, size=(draws, len(n))) / n
+    worst = resampled.min(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(worst, [tail, 1 - tail])
+    value = float((k / n).min())
+    return Estimate(
+        value, float(min(low, value)), float(max(high, value)), int(n[np.argmin(k / n)])
+    )
+
+
+def class_counts(rows: Sequence[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
+    """Pool `(y, k, n)` group rows into one `(k, n)` per class."""
+    pooled: dict[int, tuple[int, int]] = {}
+    for y, k, n in rows:
+        pk, pn = pooled.get(y, (0, 0))
+        pooled[y] = (pk + k, pn + n)
+    return dict(sorted(pooled.items()))
+
+
+def worst_class_interval(
+    rows: Sequence[tuple[int, int, int]], confidence: float = CONFIDENCE, seed: int = 0
+) -> Estimate:
+    """Worst-class accuracy (groups of a class pooled) with the same bootstrap as groups.
+
+    A colour-invariant model's worst group is in effect its worst class: showing both tells
+    whether the shortfall is the bias or the class.
+    """
+    return worst_group_interval(list(class_counts(rows).values()), confidence, seed=seed)
+
+
+def _t(confidence: float, dof: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + confidence / 2, dof))
+
+
+def seed_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
+    """Mean over seeds with a Student-t interval; one seed gives an unbounded interval."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError("need a non-empty 1-D sequence of per-seed values")
+    if not np.isfinite(x).all():
+        raise ValueError("per-seed values must be finite")
+    _z(confidence)
+    mean = float(x.mean())
+    if x.size == 1:
+        return Estimate(mean, -math.inf, math.inf, 1)
+    half = _t(confidence, x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return Estimate(mean, mean - half, mean + half, int(x.size))
+
+
+@dataclass(frozen=True)
+class Lift:
+    """A method's gain over a baseline, paired by seed."""
+
+    estimate: Estimate
+    significant: bool
+
+    def describe(self) -> str:
+        sign = "significant" if self.significant else "not significant"
+        e = self.estimate
+        return f"{100 * e.value:+.1f} points [{100 * e.low:+.1f}, {100 * e.high:+.1f}], {sign}"
+
+
+def paired_lift(
+    method: Sequence[float], baseline: Sequence[float], confidence: float = CONFIDENCE
+) -> Lift:
+    """Mean of `method[i] - baseline[i]` over seeds with its t interval.
+
+    Significant only when the interval excludes 0; with one seed it never is.
+    """
+    if len(method) != len(baseline):
+        raise ValueError(f"paired by seed: {len(method)} values vs {len(baseline)}")
+    diff = np.asarray(method, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    estimate = seed_interval(diff, confidence)
+    return Lift(estimate, estimate.excludes_zero())
+
+
+@dataclass(frozen=True)
+class ReportIntervals:
+    """The intervals of one evaluation: each group (Wilson), worst group and class (bootstrap)."""
+
+    per_group: dict[tuple[int, int], Estimate]
+    worst_group: Estimate
+    worst_class: Estimate
+    average: Estimate
+
+
+def report_intervals(report: EvalReport, confidence: float = CONFIDENCE) -> ReportIntervals:
+    """Intervals for a stored `EvalReport` (its rows hold each group's n and accuracy)."""
+    rows = [(r.y, counts_from_accuracy(r.accuracy, r.n), r.n) for r in report.per_group]
+    if not rows:
+        raise ValueError("the report has no groups")
+    per_group = {
+        (r.y, r.a): wilson_interval(k, n, confidence)
+        for r, (_, k, n) in zip(report.per_group, rows, strict=True)
+    }
+    total_k, total_n = sum(k for _, k, _ in rows), sum(n for _, _, n in rows)
+    return ReportIntervals(
+        per_group=per_group,
+        worst_group=worst_group_interval([(k, n) for _, k, n in rows], confidence),
+        worst_class=worst_class_interval(rows, confidence),
+        average=wilson_interval(total_k, total_n, confidence),
+    )
