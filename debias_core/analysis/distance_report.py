@@ -15,7 +15,7 @@ balanced test split.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -90,7 +90,8 @@ class _Sets:
     real: list[dict]
 
 
-def _load(store: Store, config: DistanceConfig, device: str, progress) -> tuple[_Sets, str, str]:
+def _query_sets(store: Store, config: DistanceConfig) -> tuple[list[dict], list[dict]]:
+    """The generated samples (with group, job, method, status) and the real ones compared."""
     generated = store.query(
         "select s.id, s.y, s.a, s.job_id, r.method, coalesce(c.status, 'pending') as status"
         " from samples s left join recipes r on r.id = s.recipe_id"
@@ -102,6 +103,11 @@ def _load(store: Store, config: DistanceConfig, device: str, progress) -> tuple[
         "select id, y, a, split from samples where source = 'real' and split in (?, ?) order by id",
         [config.reference_split, config.floor_split],
     )
+    return generated, real
+
+
+def _load(store: Store, config: DistanceConfig, device: str, progress) -> tuple[_Sets, str, str]:
+    generated, real = _query_sets(store, config)
     ids = [g["id"] for g in generated] + [r["id"] for r in real]
     result = embed_missing(store, EmbedConfig(config.features), device, progress, sample_ids=ids)
     vectors = store.get_embeddings(result.features, result.model_hash, ids)
@@ -148,7 +154,25 @@ def distance_report(
     config.check_inputs()
     get_extractor(store, config.features)  # a bad spec fails before anything is computed
     sets, features, model_hash = _load(store, config, device, progress or (lambda f, m: None))
-    report = DistanceReport(features, model_hash, asdict(config))
+    return _fill(DistanceReport(features, model_hash, asdict(config)), store, sets, config)
+
+
+def cached_distance_report(
+    store: Store, features: str, model_hash: str, config: DistanceConfig | None = None
+) -> DistanceReport:
+    """The same report from vectors already cached in one feature space: no model is loaded and
+    nothing is embedded (KeyError naming the first sample without a vector)."""
+    config = replace(config or DistanceConfig(), features=features)
+    config.check_inputs()
+    generated, real = _query_sets(store, config)
+    ids = [g["id"] for g in generated] + [r["id"] for r in real]
+    vectors = store.get_embeddings(features, model_hash, ids) if ids else []
+    sets = _Sets(dict(zip(ids, vectors, strict=True)), generated, real)
+    return _fill(DistanceReport(features, model_hash, asdict(config)), store, sets, config)
+
+
+def _fill(report: DistanceReport, store: Store, sets: _Sets, config: DistanceConfig):
+    """Rows overall, then per group, per generation job and per method."""
     if not sets.generated:
         return report
     report.rows.append(_row(sets, config, "overall", "all generated", sets.generated))

@@ -12,10 +12,19 @@ import os
 import signal
 import sys
 
-from debias_core.cli import curation, generate, jobs, personalize, project, train, verify
+from debias_core.cli import (
+    curation,
+    generate,
+    jobs,
+    personalize,
+    project,
+    report,
+    train,
+    verify,
+)
 from debias_core.cli.common import EXPECTED_ERRORS, Parser, error_line, progress_printer
 
-COMMAND_MODULES = (project, train, generate, personalize, verify, curation, jobs)
+COMMAND_MODULES = (project, train, generate, personalize, verify, curation, jobs, report)
 DEBUG_ENV = "DEBIAS_DEBUG"  # set to 1 to see the traceback of an internal error
 
 __all__ = ["EXPECTED_ERRORS", "build_parser", "main", "progress_printer"]

@@ -214,3 +214,28 @@ def report_intervals(report: EvalReport, confidence: float = CONFIDENCE) -> Repo
         worst_class=worst_class_interval(rows, confidence),
         average=wilson_interval(total_k, total_n, confidence),
     )
+
+
+def balanced_interval(
+    counts: Sequence[tuple[int, int]],
+    confidence: float = CONFIDENCE,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> Estimate:
+    """Balanced accuracy (the unweighted mean of group accuracies) with the same per-group
+    binomial bootstrap as `worst_group_interval`."""
+    if not counts:
+        raise ValueError("no groups to average")
+    for k, n in counts:
+        _check_count(k, n)
+    if draws < 100:
+        raise ValueError(f"draws must be at least 100, got {draws}")
+    _z(confidence)
+    k = np.array([c[0] for c in counts], dtype=np.int64)
+    n = np.array([c[1] for c in counts], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    means = (rng.binomial(n, k / n, size=(draws, len(n))) / n).mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    value = float((k / n).mean())
+    return Estimate(value, float(min(low, value)), float(max(high, value)), int(n.sum()))

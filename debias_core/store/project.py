@@ -24,6 +24,7 @@ from debias_core.store.jobs import JobsMixin
 from debias_core.store.mask_coverage import MaskCoverageMixin
 from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.records import dumps, loads, now
+from debias_core.store.report import ReportMixin
 from debias_core.store.review import ReviewMixin
 from debias_core.store.samples import SamplesMixin
 from debias_core.store.schema import FORMAT, MIGRATIONS
@@ -144,6 +145,7 @@ class Store(
     TagsMixin,
     ViewsMixin,
     ReviewMixin,
+    ReportMixin,
 ):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
