@@ -12,7 +12,7 @@ import sys
 import gradio as gr
 
 from debias_core.cli.common import EXPECTED_ERRORS, error_line
-from ui import embeddings, generate, groups, personalize, review, train_eval, verify
+from ui import embeddings, generate, groups, personalize, report, review, train_eval, verify
 from ui.launch import (
     add_page_loads,
     announce,
@@ -25,7 +25,7 @@ from ui.launch import (
 )
 from ui.state import AppContext
 
-TABS = (groups, personalize, generate, review, verify, embeddings, train_eval)
+TABS = (groups, personalize, generate, review, verify, embeddings, train_eval, report)
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:

@@ -12,8 +12,8 @@ from pathlib import Path
 from debias_core import __version__
 from debias_core.report.card import model_card
 from debias_core.report.dataset import dataset_section
-from debias_core.report.generated import generated_section
-from debias_core.report.results import results_section
+from debias_core.report.generated import chosen_methods, generated_section
+from debias_core.report.results import chosen_runs, results_section
 from debias_core.report.view import FairnessReport, ProjectInfo, ReportOptions
 from debias_core.store import Store
 from debias_core.store.project import known_schema
@@ -44,8 +44,10 @@ def build_fairness_report(
     """Every section, from the store only (nothing is trained, embedded or generated)."""
     say = progress or (lambda f, m: None)
     options = options or ReportOptions()
-    # 1. Check inputs: bad runs / methods are refused before any work.
+    # 1. Check inputs: bad runs / methods are refused before any work (or progress line).
     options.check_inputs()
+    chosen_methods(store, options)
+    chosen_runs(store, options)
     start = time.perf_counter()
     info = project_info(store)
     say(0.05, "results: chosen runs and intervals")

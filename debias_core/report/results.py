@@ -63,7 +63,8 @@ def chosen_runs(store: Store, options: ReportOptions) -> tuple[list[Run], str]:
             valid = ", ".join(str(r.id) for r in runs) or "none yet"
             raise ValueError(f"run {run_id} is not a finished training run; finished runs: {valid}")
     first = options.runs[0]
-    return [by_id[i] for i in dict.fromkeys(options.runs)], f"Runs chosen by hand; the first, run {first}, is the baseline"
+    note = f"Runs chosen by hand; the first, run {first}, is the baseline"
+    return [by_id[i] for i in dict.fromkeys(options.runs)], note
 
 
 def run_view(store: Store, run: Run) -> RunView:
