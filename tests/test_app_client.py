@@ -211,6 +211,19 @@ def test_train_job_runs_table_and_plots(app):
         call(c, "train_run_plot", "999")  # not a run the dropdown offers
 
 
+def test_report_tab_builds_previews_and_offers_the_file(app):
+    ctx, url = app
+    c = client(url)
+    call(c, "report_load")
+    runs, methods = call(c, "report_open")
+    run_id = str(ctx.store.list_runs("train")[-1].id)  # the train test's run
+    assert any(value == run_id for _, value in runs["choices"])
+    note, download, preview = call(c, "report_build", [run_id], [])
+    assert note.startswith("Built **") and f"runs {run_id}" in note
+    assert download["path"].endswith(".html") and preview.startswith("<iframe")
+    refused(c, "report_build", ["999"], [], match="not in the list of choices")
+
+
 def test_review_decides_undoes_and_refuses_bad_ids(app):
     ctx, url = app
     c = client(url)

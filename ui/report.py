@@ -37,10 +37,10 @@ def report_options(runs, methods):
 
 def build_report(ctx: AppContext, runs, methods) -> tuple[str, str, str]:
     """(a summary line, the written file for download, the inline preview)."""
-    from debias_core.report import write_report
+    from debias_core.report import check_options, write_report
 
     options = report_options(runs, methods)
-    options.check_inputs()
+    check_options(ctx.store, options)  # before a file or folder is made
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder = Path(tempfile.mkdtemp(prefix="debias-report-"))
     out, report = write_report(ctx.store, folder / f"{ctx.root.name}-report-{stamp}.html", options)

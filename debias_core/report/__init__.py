@@ -5,7 +5,13 @@
 the app's Report tab call the same function.
 """
 
-from debias_core.report.build import build_fairness_report, write_report
+from debias_core.report.build import build_fairness_report, check_options, write_report
 from debias_core.report.view import FairnessReport, ReportOptions
 
-__all__ = ["FairnessReport", "ReportOptions", "build_fairness_report", "write_report"]
+__all__ = [
+    "FairnessReport",
+    "ReportOptions",
+    "build_fairness_report",
+    "check_options",
+    "write_report",
+]

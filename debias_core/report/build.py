@@ -38,6 +38,13 @@ def project_info(store: Store) -> ProjectInfo:
     )
 
 
+def check_options(store: Store, options: ReportOptions) -> None:
+    """Refuse (ValueError) options this project cannot satisfy: unknown runs or methods."""
+    options.check_inputs()
+    chosen_methods(store, options)
+    chosen_runs(store, options)
+
+
 def build_fairness_report(
     store: Store, options: ReportOptions | None = None, progress: Progress | None = None
 ) -> FairnessReport:
@@ -45,9 +52,7 @@ def build_fairness_report(
     say = progress or (lambda f, m: None)
     options = options or ReportOptions()
     # 1. Check inputs: bad runs / methods are refused before any work (or progress line).
-    options.check_inputs()
-    chosen_methods(store, options)
-    chosen_runs(store, options)
+    check_options(store, options)
     start = time.perf_counter()
     info = project_info(store)
     say(0.05, "results: chosen runs and intervals")
