@@ -75,7 +75,7 @@ def _models(results: ResultsSection, generated: GeneratedSection) -> list[str]:
         c = run.config
         lines.append(
             f"Run {run.run_id}: {c.get('arch', '?')} classifier, method {run.method}, "
-            f"{c.get('epochs', '?')} epochs, seed {run.seed}, trained on {run.data}."
+            f"epochs {c.get('epochs', '?')}, seed {run.seed}, trained on {run.data}."
         )
     for b in generated.backbones:
         lines.extend(_backbone_lines(b["backbone_id"], b["backbone_hash"], b["n"]))
@@ -87,8 +87,9 @@ def _backbone_lines(spec: str, digest: str, n: int) -> list[str]:
     head = f"Generator backbone {spec} (weights {short}) made {n} of the images."
     folder = ASSET_CARDS.get(spec)
     if folder is None:
-        hub = KNOWN_MODELS.get(spec, spec)
-        return [head + f" Its card is the model's own ({hub})."]
+        if spec in KNOWN_MODELS:
+            return [head + f" Its card is the model's own: {KNOWN_MODELS[spec]} on Hugging Face."]
+        return [head + " No card ships for it in assets/."]
     card = REPO_ROOT / "assets" / folder
     lines = [head, f"From its card (assets/{folder}/README.md): {_first_paragraph(card)}"]
     quality = _quality(card)
@@ -147,7 +148,7 @@ def _limitations(
     for a in generated.agreements:
         if a.kappa is not None and a.kappa < LOW_KAPPA:
             lines.append(
-                f"Policy {a.policy} agrees with people only weakly (kappa {a.kappa:.2f} over "
+                f"Policy '{a.policy}' agrees with people only weakly (kappa {a.kappa:.2f} over "
                 f"{a.n_firm} samples): its accepts are not a substitute for review."
             )
     lines.extend(_synthetic_limits(generated, results))

@@ -34,12 +34,21 @@ def pretty(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
+def compact(value) -> str:
+    """One wrapped line: a config reads as a sentence, not a 15-line block."""
+    return json.dumps(value, sort_keys=True, default=str, separators=(", ", ": "))
+
+
+def stamp(text: str | None) -> str:
+    return (text or "")[:19].replace("T", " ")
+
+
 @cache
 def _environment():
     import jinja2
 
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, est=est, num=num, pretty=pretty)
+    env.filters.update(pct=pct, est=est, num=num, pretty=pretty, compact=compact, stamp=stamp)
     return env
 
 

@@ -30,6 +30,7 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 1
 th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: left;
   vertical-align: top; }
 th { background: #f0f3f8; font-weight: 600; }
+table.kv th { width: 130px; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.conflicting td:first-child { border-left: 3px solid #f58518; }
 .tag { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 11px;
@@ -277,15 +278,15 @@ over run {{ lift.baseline_id }}</b> ({{ lift.kind }}): {{ lift.text }}</div>
 <section class="card" id="provenance"><h2>5 · Provenance</h2>
 <p class="lead">Where every number comes from. Group counts, curation counts and agreement are
 read from <code>{{ r.project.root }}/project.db</code> (schema {{ r.project.schema }}, project
-created {{ r.project.created_at[:19] }}) when this report was built; accuracies from each run's
+created {{ r.project.created_at|stamp }} UTC) when this report was built; accuracies from each run's
 stored test report.</p>
 {% for run in res.runs %}
 <h3 id="run-{{ run.run_id }}">Run {{ run.run_id }} · {{ run.method }}</h3>
-<table><tr><th>data</th><td>{{ run.data }} ({{ run.n_synthetic }} generated images)</td></tr>
+<table class="kv"><tr><th>data</th><td>{{ run.data }} ({{ run.n_synthetic }} generated images)</td></tr>
 <tr><th>run folder</th><td><code>{{ run.run_dir }}</code> (model.safetensors, config.json, report.json)</td></tr>
 <tr><th>job</th><td>{{ run.job_id if run.job_id is not none else 'run in the foreground' }}</td></tr>
-<tr><th>time</th><td>{{ run.created_at[:19] }} → {{ (run.finished_at or '')[:19] }}</td></tr>
-<tr><th>config</th><td><pre>{{ run.config|pretty }}</pre></td></tr></table>
+<tr><th>time</th><td>{{ run.created_at|stamp }} → {{ run.finished_at|stamp }} UTC</td></tr>
+<tr><th>config</th><td><pre>{{ run.config|compact }}</pre></td></tr></table>
 {% endfor %}
 {% if gen.backbones %}<h3>Generator backbones</h3><table><tr><th>backbone</th><th>weights hash</th><th class="n">images</th></tr>
 {% for b in gen.backbones %}<tr><td>{{ b.backbone_id }}</td><td><code>{{ b.backbone_hash or 'unrecorded' }}</code></td><td class="n">{{ b.n }}</td></tr>{% endfor %}</table>{% endif %}
