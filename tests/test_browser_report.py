@@ -36,6 +36,7 @@ def offline_page():
             )
             context.set_default_timeout(WAIT_MS)
             requests: list[str] = []
+
             # Anything that is not the file itself or an inline data: URI is aborted and noted.
             def block(route):
                 url = route.request.url

@@ -12,6 +12,7 @@ import sys
 import debias_core, debias_core.store, debias_core.data, debias_core.jobs, debias_core.cli
 import debias_core.train, debias_core.evaluate, debias_core.bias.stats
 import debias_core.generate, debias_core.verify, debias_core.models.segmenters
+import debias_core.report, debias_core.report.html
 assert "gradio" not in sys.modules, "the core imported gradio"
 assert "diffusers" not in sys.modules, "importing the core loaded diffusers"
 assert "transformers" not in sys.modules, "importing the core loaded transformers"

@@ -229,3 +229,33 @@ def test_cli_writes_the_report_and_refuses_bad_input(project, tmp_path, capsys):
     missing = tmp_path / "no-such-folder" / "r.html"
     assert main(["report", str(store.root), "--out", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_distance_section_reads_cached_embeddings_without_a_model(tiny_project):
+    """With every compared sample embedded, the report shows the Fréchet rows (no model load);
+    with one missing, it says how many are missing instead."""
+    from generated_samples import add_generated, train_ids
+
+    from debias_core.analysis.distance import frechet_distance
+
+    store = tiny_project
+    sources = train_ids(store, 0, 0)[:6]
+    generated = add_generated(store, [(s, s, 0, 1) for s in sources])
+    ids = store.sample_ids()
+    vectors = np.random.default_rng(0).normal(size=(len(ids), 4)).astype(np.float32)
+    store.put_embeddings("fake", "h1", ids[1:], vectors[1:])
+    gen = build_fairness_report(store).generated
+    assert gen.distance is None
+    compared = len(ids) - store.count_samples(SampleFilter(split="val"))  # val is not compared
+    assert gen.distance_note.startswith(f"only {compared - 1} of the {compared} samples")
+    store.put_embeddings("fake", "h1", ids[:1], vectors[:1])
+    gen = build_fairness_report(store).generated
+    assert gen.distance is not None and gen.distance_note == ""
+    overall = gen.distance.rows[0]
+    test_ids = store.sample_ids(SampleFilter(source="real", split="test", y=0, a=1))
+    by_id = dict(zip(ids, vectors, strict=True))
+    expected = frechet_distance(
+        np.stack([by_id[i] for i in generated]), np.stack([by_id[i] for i in test_ids])
+    )
+    assert (overall.scope, overall.n_generated) == ("overall", 6)
+    assert overall.distance == pytest.approx(expected) and overall.floor is not None

@@ -7,7 +7,6 @@ import shlex
 from dataclasses import asdict
 
 from debias_core.analysis.distance_report import DistanceReport, cached_distance_report
-from debias_core.generate.recipes import artifact_refs
 from debias_core.report.images import thumb_uri
 from debias_core.report.view import (
     GeneratedSection,
@@ -114,6 +113,8 @@ def _grid(store: Store, method: str, options: ReportOptions, root: str) -> Metho
 
 
 def _card(store: Store, row: dict, status: str, options: ReportOptions, root: str) -> ImageCard:
+    from debias_core.generate.recipes import artifact_refs  # the generate package loads torch
+
     recipe = store.get_recipe(row["recipe_id"])
     artifacts = []
     for ref in artifact_refs(recipe):
