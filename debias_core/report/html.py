@@ -14,6 +14,8 @@ from debias_core.evaluate.uncertainty import Estimate
 from debias_core.report.template import TEMPLATE
 from debias_core.report.view import FairnessReport
 
+LONG_TABLE = 16  # group tables longer than this fold away on screen (a printout unfolds them)
+
 
 def pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{100 * value:.{digits}f}%"
@@ -86,6 +88,7 @@ def render_html(report: FairnessReport) -> str:
         plotly_js=Markup(plotly_js()),
         lifts=_lifts_by_run(report),
         shown=shown,
+        LONG=LONG_TABLE,
     )
 
 

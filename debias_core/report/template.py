@@ -44,7 +44,7 @@ tr.conflicting td:first-child { border-left: 3px solid #f58518; }
 .groups { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 10px; }
 .group { border: 1px solid var(--line); border-radius: 8px; padding: 6px 8px; }
 .group .name { font-size: 12px; font-weight: 600; margin-bottom: 4px; }
-img.px { image-rendering: pixelated; width: 48px; height: 48px; border-radius: 4px;
+img.px { image-rendering: pixelated; width: 44px; height: 44px; border-radius: 4px;
   background: #000; margin-right: 3px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
 figure.sample { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 8px;
@@ -133,6 +133,9 @@ baseline run {{ lift.baseline_id }}:</b> {{ lift.text }}</div>
 <p class="lead">Real images per (class, context) group and split. A group is <i>aligned</i> when
 its context is its class's majority context in train; the others are bias-conflicting: rare in
 train, so a classifier can get them wrong and still score well on average.</p>
+{% set long = ds.groups|length > LONG %}
+{% if long %}<p>{{ ds.groups|length }} groups: {{ ds.groups|selectattr('aligned')|list|length }} aligned,
+{{ ds.biased|length }} bias-conflicting.</p><details><summary>Show the table of all {{ ds.groups|length }} groups</summary>{% endif %}
 <table><tr><th>group</th><th>kind</th><th class="n">train</th><th class="n">share of class</th>
 <th class="n">val</th><th class="n">test</th><th class="n">gen. accepted</th>
 <th class="n">gen. pending</th><th class="n">gen. rejected</th></tr>
@@ -146,6 +149,7 @@ train, so a classifier can get them wrong and still score well on average.</p>
 <td class="n">{{ g.generated_rejected }}</td></tr>
 {% endfor %}
 </table>
+{% if long %}</details>{% endif %}
 <h3>The biased (rare) groups</h3>
 {% if ds.biased %}
 <p>{% for g in ds.biased[:12] %}<b>{{ g.label }}</b> ({{ g.train }} train){{ ', ' if not loop.last }}{% endfor %}{% if ds.biased|length > 12 %} and {{ ds.biased|length - 12 }} more{% endif %}.</p>
@@ -255,6 +259,8 @@ the average, a per-group bootstrap for worst-group and balanced accuracy.</p>
 <span class="tag {{ 'yes' if l.significant else 'meh' }}">{{ '%+.1f'|format(100 * l.value) }} pts · {{ 'significant' if l.significant else 'not significant' }}</span>{% endif %}</td></tr>
 {% endfor %}</table>
 <h3>Per-group accuracy (test)</h3>
+{% set long = res.runs[0].report.per_group|length > LONG %}
+{% if long %}<details><summary>Show the table of all {{ res.runs[0].report.per_group|length }} groups</summary>{% endif %}
 <table><tr><th>group</th><th>kind</th><th class="n">n</th>
 {% for run in res.runs %}<th class="n">run {{ run.run_id }}</th>{% endfor %}</tr>
 {% for row in res.runs[0].report.per_group %}
@@ -263,6 +269,7 @@ the average, a per-group bootstrap for worst-group and balanced accuracy.</p>
 <td class="n">{{ row.n }}</td>
 {% for run in res.runs %}<td class="n">{{ run.intervals.per_group.get((row.y, row.a))|est }}</td>{% endfor %}</tr>
 {% endfor %}</table>
+{% if long %}</details>{% endif %}
 {% for lift in res.lifts %}
 <div class="lift {{ 'sig' if lift.significant else 'nosig' }}"><b>Lift of run {{ lift.run_id }}
 over run {{ lift.baseline_id }}</b> ({{ lift.kind }}): {{ lift.text }}</div>
@@ -282,7 +289,7 @@ created {{ r.project.created_at|stamp }} UTC) when this report was built; accura
 stored test report.</p>
 {% for run in res.runs %}
 <h3 id="run-{{ run.run_id }}">Run {{ run.run_id }} · {{ run.method }}</h3>
-<table class="kv"><tr><th>data</th><td>{{ run.data }} ({{ run.n_synthetic }} generated images)</td></tr>
+<table class="kv"><tr><th>data</th><td>{{ run.data }}</td></tr>
 <tr><th>run folder</th><td><code>{{ run.run_dir }}</code> (model.safetensors, config.json, report.json)</td></tr>
 <tr><th>job</th><td>{{ run.job_id if run.job_id is not none else 'run in the foreground' }}</td></tr>
 <tr><th>time</th><td>{{ run.created_at|stamp }} → {{ run.finished_at|stamp }} UTC</td></tr>
