@@ -259,3 +259,20 @@ def test_distance_section_reads_cached_embeddings_without_a_model(tiny_project):
     )
     assert (overall.scope, overall.n_generated) == ("overall", 6)
     assert overall.distance == pytest.approx(expected) and overall.floor is not None
+
+
+def test_balanced_interval_by_hand():
+    from debias_core.evaluate.uncertainty import Estimate
+
+    # Groups that are always right or always wrong do not vary under resampling.
+    assert balanced_interval([(10, 10), (0, 5)]) == Estimate(0.5, 0.5, 0.5, 15)
+    # One group of 100 at 50%: the bootstrap's 95% interval is about 0.5 ± 1.96 * 0.05.
+    one = balanced_interval([(50, 100)])
+    assert one.value == 0.5 and one.low == pytest.approx(0.402, abs=0.02)
+    assert one.high == pytest.approx(0.598, abs=0.02)
+    # Two groups: the mean of the accuracies (not pooled), its interval narrower than either's.
+    two = balanced_interval([(50, 100), (90, 100)])
+    assert two.value == pytest.approx(0.7) and two.high - two.low < one.high - one.low
+    for bad, message in [([], "no groups"), ([(3, 2)], "must lie in"), ([(1, 0)], "positive")]:
+        with pytest.raises(ValueError, match=message):
+            balanced_interval(bad)
