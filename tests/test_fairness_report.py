@@ -276,3 +276,20 @@ def test_balanced_interval_by_hand():
     for bad, message in [([], "no groups"), ([(3, 2)], "must lie in"), ([(1, 0)], "positive")]:
         with pytest.raises(ValueError, match=message):
             balanced_interval(bad)
+
+
+def test_a_group_without_train_images_shows_test_images(tmp_path):
+    from conftest import TINY_DIGITS
+
+    from debias_core.data.ingest import create_project
+    from debias_core.report.dataset import dataset_section
+
+    options = dict(TINY_DIGITS) | {"bias_ratio": 1.0}  # no conflicting image in train
+    store = create_project(tmp_path / "proj", "colored-digits", options=options)
+    ds = dataset_section(store, ReportOptions(examples_per_group=2))
+    assert [(g.label, g.train) for g in ds.biased] == [("digit 0 / green", 0), ("digit 1 / red", 0)]
+    for g in ds.groups:
+        splits = {t.split for t in ds.examples[g.label]}
+        assert splits == ({"train"} if g.aligned else {"test"})
+        assert len(ds.examples[g.label]) == 2
+    assert "test images" in ds.examples_note

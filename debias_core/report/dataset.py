@@ -17,17 +17,29 @@ def dataset_section(store: Store, options: ReportOptions) -> DatasetSection:
     labels = {(s.y, s.a): s.label for s in stats}
     examples: dict[str, list[Thumb]] = {s.label: [] for s in stats if (s.y, s.a) in shown}
     if options.examples_per_group:
-        for row in store.group_examples(options.examples_per_group):
-            key = (row["y"], row["a"])
-            if key in shown:
-                uri = thumb_uri(store, row["path"], options.thumb_size)
-                examples[labels[key]].append(Thumb(row["id"], uri, labels[key]))
-    note = ""
+        _fill(store, examples, labels, shown, options, "train")
+        # A group with no train image is the most biased one: show what it looks like in test.
+        empty = {key for key in shown if not examples[labels[key]]}
+        _fill(store, examples, labels, empty, options, "test")
+    notes = []
     if len(shown) < len(stats):
-        note = f"examples of the {len(shown)} rarest of {len(stats)} groups"
+        notes.append(f"examples of the {len(shown)} rarest of {len(stats)} groups")
+    if any(t.split == "test" for thumbs in examples.values() for t in thumbs):
+        notes.append("groups without a train image show test images (outlined)")
+    note = "; ".join(notes)
     return DatasetSection(
         stats, biased, summary["train_samples"], summary["aligned_fraction"], examples, note
     )
+
+
+def _fill(store: Store, examples, labels, keys, options: ReportOptions, split: str) -> None:
+    if not keys:
+        return
+    for row in store.group_examples(options.examples_per_group, split):
+        key = (row["y"], row["a"])
+        if key in keys:
+            uri = thumb_uri(store, row["path"], options.thumb_size)
+            examples[labels[key]].append(Thumb(row["id"], uri, labels[key], split))
 
 
 def _groups_to_show(stats, limit: int) -> set[tuple[int, int]]:

@@ -44,6 +44,7 @@ tr.conflicting td:first-child { border-left: 3px solid #f58518; }
 .groups { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 10px; }
 .group { border: 1px solid var(--line); border-radius: 8px; padding: 6px 8px; }
 .group .name { font-size: 12px; font-weight: 600; margin-bottom: 4px; }
+img.px.test { outline: 2px dashed #a04f00; outline-offset: 1px; }
 img.px { image-rendering: pixelated; width: 44px; height: 44px; border-radius: 4px;
   background: #000; margin-right: 3px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
@@ -154,13 +155,14 @@ train, so a classifier can get them wrong and still score well on average.</p>
 {% if ds.biased %}
 <p>{% for g in ds.biased[:12] %}<b>{{ g.label }}</b> ({{ g.train }} train){{ ', ' if not loop.last }}{% endfor %}{% if ds.biased|length > 12 %} and {{ ds.biased|length - 12 }} more{% endif %}.</p>
 {% else %}<p class="note">Every group is its class's majority context: no conflicting group.</p>{% endif %}
-<h3>Example real train images per group</h3>
+<h3>Example real images per group (train)</h3>
 {% if ds.examples_note %}<p class="note">{{ ds.examples_note }}</p>{% endif %}
 <div class="groups">
 {% for label, thumbs in ds.examples.items() %}
 <div class="group"><div class="name">{{ label }}</div>
-{% for t in thumbs %}<img class="px" src="{{ t.uri }}" alt="sample {{ t.sample_id }}" title="sample {{ t.sample_id }}">{% endfor %}
-{% if not thumbs %}<span class="note">no train image</span>{% endif %}</div>
+{% if thumbs and thumbs[0].split == 'test' %}<div class="note">no train image; from test:</div>{% endif %}
+{% for t in thumbs %}<img class="px {{ t.split }}" src="{{ t.uri }}" alt="sample {{ t.sample_id }}" title="sample {{ t.sample_id }} ({{ t.split }})">{% endfor %}
+{% if not thumbs %}<span class="note">no image</span>{% endif %}</div>
 {% endfor %}
 </div>
 </section>

@@ -48,6 +48,7 @@ class Thumb:
     sample_id: int
     uri: str
     group: str
+    split: str = ""  # for real examples: the split it comes from
 
 
 @dataclass(frozen=True)
