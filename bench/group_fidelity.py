@@ -14,7 +14,8 @@ are the recorded group's.
 Sizes: txt2img 2 per group; DBB k = 2 sources per class, 1 image per (source, class), its
 textual inversion 20 samples x --ti-steps; DecoupleGen 1 source per class, each in every other
 colour, --personalize-steps per phase; DiffInject (GCE run) k = 4 content samples x 2;
-Clustered DreamBooth 2 per group, its LoRAs --cdb-steps. Raw rows: bench/raw/group_fidelity*.json.
+Clustered DreamBooth 2 per group, its LoRAs --cdb-steps. Denoising: --steps, except DiffInject's
+default 50 (its DDIM inversion needs them to reconstruct). Raw rows: bench/raw/group_fidelity*.json.
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ def run_method(store, method: str, args) -> dict:
     start = time.perf_counter()
     try:
         per_group, params = job_config(store, method, args)
+        steps = None if method == "diffinject" else args.steps  # its inversion needs its 50
         config = GenerateConfig(
-            method=method, per_group=per_group, steps=args.steps, seed=0, batch_size=16,
+            method=method, per_group=per_group, steps=steps, seed=0, batch_size=16,
             params=params,
         )  # fmt: skip
         run = run_generation(store, config)
