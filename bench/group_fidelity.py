@@ -11,11 +11,12 @@ over the job, which also records the group the judge reads next to the recorded 
 counts images whose digit, whose colour (the one carrying the spurious attribute), and both,
 are the recorded group's.
 
-Sizes: txt2img 2 per group; DBB k = 2 sources per class, 1 image per (source, class), its
-textual inversion 20 samples x --ti-steps; DecoupleGen 1 source per class, each in every other
-colour, --personalize-steps per phase; DiffInject (GCE run) k = 4 content samples x 2;
-Clustered DreamBooth 2 per group, its LoRAs --cdb-steps. Denoising: --steps, except DiffInject's
-default 50 (its DDIM inversion needs them to reconstruct). Raw rows: bench/raw/group_fidelity*.json.
+Sizes: txt2img 2 per group; DBB (and `dbb+prompt`: DBB with on_object=prompt) k = 2 sources
+per class, 1 image per (source, class), its textual inversion 20 samples x --ti-steps;
+DecoupleGen 1 source per class, each in every other colour, --personalize-steps per phase;
+DiffInject (GCE run) k = 4 content samples x 2; Clustered DreamBooth 2 per group, its LoRAs
+--cdb-steps. Denoising: --steps, except DiffInject's default 50 (its DDIM inversion needs them to
+reconstruct). Raw rows: bench/raw/group_fidelity[-TAG].json.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +38,7 @@ sys.path.insert(0, str(ROOT))  # runnable as a plain script
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_common import write_raw  # noqa: E402
 
-METHODS = ("txt2img", "dbb", "decouplegen", "diffinject", "clustered-dreambooth")
+METHODS = ("txt2img", "dbb", "dbb+prompt", "decouplegen", "diffinject", "clustered-dreambooth")
 
 
 def parse(argv=None):
@@ -88,9 +90,10 @@ def job_config(store, method: str, args):
     """(per_group, params) of each method at the bench's small sizes."""
     if method == "txt2img":
         return 2, {}
-    if method == "dbb":
+    if method.startswith("dbb"):
         run = trained(store, "erm", args.epochs)
-        return 1, {"run": run, "k": 2, "ti_samples": 20, "ti_steps": args.ti_steps}
+        params = {"run": run, "k": 2, "ti_samples": 20, "ti_steps": args.ti_steps}
+        return 1, params | ({"on_object": "prompt"} if method == "dbb+prompt" else {})
     if method == "decouplegen":
         return 1, {"sources": "majority:1", "personalize_steps": args.personalize_steps}
     if method == "diffinject":
@@ -133,6 +136,7 @@ def run_method(store, method: str, args) -> dict:
             method=method, per_group=per_group, steps=steps, seed=0, batch_size=16,
             params=params,
         )  # fmt: skip
+        config = replace(config, method=method.split("+")[0])  # dbb+prompt: dbb, on_object=prompt
         run = run_generation(store, config)
     except ValueError as exc:  # refused before queuing
         return {"method": method, "refused": str(exc), "wall_s": time.perf_counter() - start}

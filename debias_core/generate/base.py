@@ -151,8 +151,9 @@ class Generator(Protocol):
     - `attribute_site` (optional, "anywhere" when absent): where the attribute the method keeps
       or changes must lie relative to the object's mask: "outside" (DBB keeps and DecoupleGen
       changes what lies outside it), "on", or "anywhere" (the whole image follows the prompt or
-      the learned group). `handles_on_object` (optional, False): an "outside" method that, when
-      the attribute lies on the object, puts the intended context into its prompt instead.
+      the learned group). `handles_on_object(config)` (optional, False): an "outside" method
+      that, with these parameters, puts the intended context into its prompt when the attribute
+      lies on the object; `on_object_hint` (optional) says how to ask for that in the refusal.
       `generate/sites.py` refuses any other mismatch before a job is queued.
     - `check` raises a ValueError naming what is missing (a run, masks, checkpoints) and how to
       make it, before any job is queued.

@@ -21,10 +21,15 @@ inpainting only their causal part, so the context (the spurious part) stays as i
 
 Where the spurious attribute lies (generate/sites.py): the paper keeps the context by keeping
 the pixels outside the mask, which assumes the context is the background. When it lies on the
-object (a stroke colour, hair colour), the inpainted region *is* the context, so the prompt also
-names the source's context in words (on Colored Digits the caption form "a photo of <c-3> 3, red
-stroke, on a black background"): the image then shows the group it is recorded in, (j, the
-source's context).
+object (a stroke colour, hair colour), the inpainted region *is* the context, so the method is
+refused there unless `on_object=prompt`: the prompt then also names the source's context in the
+dataset's caption form ("a photo of <c-3> 3, red stroke, on a black background"), and the class
+tokens learn with their samples' contexts named (else each token learns its class's usual colour
+and draws it over the named one), so the image is asked in the group it is recorded in, (j, the
+source's context). Both read the samples' context labels, which the paper's DBB never does; it is
+not the default because on the stroke variant it brought the colour right from 5.9% to about 75%,
+not the 90% a default must reach (bench/RESULTS.md, "Recorded group"); the judge sets the rest
+aside.
 
 Targets and `--per-group N`: the method plans, for each source x of class i and each target class
 j != i, N images. Each (source, j) pair stands for the target group (j, context of x): with K
@@ -124,6 +129,13 @@ class DbbParams:
         default="a photo of a {token} {cls}",
         metadata={"help": "textual inversion prompt ({ctx} would name the context: group labels)"},
     )
+    on_object: str = field(
+        default="refuse",
+        metadata={
+            "help": "when the spurious attribute lies on the object (a stroke colour): refuse, "
+            "or prompt (name the source's context in the prompt; reads context labels)"
+        },
+    )
 
     def check_inputs(self) -> None:
         if self.k < 1:
@@ -142,6 +154,8 @@ class DbbParams:
             raise ValueError("ti_from must be random or high-loss")
         if self.ti_samples < 1 or self.ti_steps < 1:
             raise ValueError("ti_samples and ti_steps must be >= 1")
+        if self.on_object not in ("refuse", "prompt"):
+            raise ValueError(f"on_object must be refuse or prompt, got {self.on_object!r}")
 
 
 # -- sources: the K lowest-loss train samples of each class, from class labels only --------------
@@ -277,7 +291,15 @@ class Dbb:
     default_params = DbbParams()
     default_steps = 25
     attribute_site = "outside"  # the context is kept by keeping the pixels outside the mask
-    handles_on_object = True  # ... or named in the prompt when it lies on the object
+
+    on_object_hint = (
+        "--param on_object=prompt names each source's context in the prompt instead (about 75% "
+        "of colours right on Colored Digits; verify sets the rest aside)."
+    )
+
+    def handles_on_object(self, config: GenerateConfig) -> bool:
+        """With on_object=prompt the context is named in the prompt when it lies on the object."""
+        return method_params(self, config).on_object == "prompt"
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)
@@ -320,7 +342,7 @@ class Dbb:
             raise ValueError("dbb plans after its textual-inversion job: run its prerequisites")
         tokens = class_tokens(store, params.personalization)
         sources_of = low_loss_sources(store, params)
-        contexts = source_contexts(store, [s for ids in sources_of.values() for s in ids])
+        contexts = source_contexts(store, params, [s for ids in sources_of.values() for s in ids])
         units = []
         for i, sources in sources_of.items():
             masked = [(s, source_mask_id(store, params, s, i)) for s in sources]
@@ -393,17 +415,20 @@ def ti_job(store, config: GenerateConfig, params: DbbParams) -> dict:
         "backbone": config.backbone,
         "steps": params.ti_steps,
         "seed": 0,
-        "params": {"samples_per_class": params.ti_samples, "templates": [params.ti_template]},
+        "params": {
+            "samples_per_class": params.ti_samples,
+            "templates": [ti_template_for(store, params)],
+        },
     }
     if params.ti_from == "high-loss":
         return job | {"samples": high_loss_samples(store, params)}
     return job | {"classes": list(range(len(store.class_names)))}
 
 
-def source_contexts(store, sources: list[int]) -> dict[int, int]:
-    """{source: its context} when the spurious attribute lies on the object (the inpainting
-    redraws it, so the prompt must name it); {} when it lies outside the mask."""
-    if not on_object(store):
+def source_contexts(store, params: DbbParams, sources: list[int]) -> dict[int, int]:
+    """{source: its context} when the spurious attribute lies on the object and on_object=prompt
+    (the inpainting redraws it, so the prompt must name it); {} otherwise."""
+    if not (on_object(store) and params.on_object == "prompt"):
         return {}
     return {s.id: s.a for s in store.list_samples(SampleFilter(ids=sources))}
 
@@ -418,6 +443,16 @@ def context_prompt(store, params: DbbParams, j: int, a: int, token: str) -> str:
         return object_prompt(meta, j, a, token)
     base = params.prompt.replace("{token}", token).replace("{class}", store.class_names[j])
     return f"{base}, {group_text(meta, j, a).context_text}"
+
+
+def ti_template_for(store, params: DbbParams) -> str:
+    """The textual-inversion template: the context named in words ({ctx}) when it lies on the
+    object, so the class token does not learn the class's usual context (which the inpainting
+    would then draw over the named one)."""
+    template = params.ti_template
+    if on_object(store) and params.on_object == "prompt" and "{ctx}" not in template:
+        return f"{template}, {{ctx}}"
+    return template
 
 
 def target_units(

@@ -27,10 +27,10 @@ water". `--param prompt=...` sets any template over {object} {class} {context} {
 
 Where the spurious attribute lies (generate/sites.py): the paper changes the context around an
 object whose token keeps it, which assumes the context is the background. When it lies on the
-object (a stroke colour, hair colour), the learned object token carries the source's context, so
-the prompt must name the new context in words: the default wording already does, and a custom
-template that names no context gets ", {context}" appended; the learned context token stays
-replaced by words either way.
+object (a stroke colour, hair colour), the object token and LoRA learned the source's context as
+part of the object, and naming the new one in the prompt does not override them (on the stroke
+variant 25% of the images showed the named colour, with or without the LoRA, 8% at guidance 7.5;
+bench/RESULTS.md, "Recorded group"): the method is refused there before queuing.
 
 Batches: with the LoRA (the default), a unit is one source's images (its contexts x N, in
 batches), since one LoRA applies to a whole batch. With `lora=false` only tokens are attached,
@@ -58,7 +58,6 @@ from debias_core.generate.base import (
     steps_of,
 )
 from debias_core.generate.prompts import group_text
-from debias_core.generate.sites import on_object
 from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
@@ -231,13 +230,6 @@ def object_prompt(meta: dict, y: int, a: int, token: str, template: str = "") ->
     return "a photo of {object}, {context}".format(**values)
 
 
-def context_template(template: str, context_on_object: bool) -> str:
-    """A custom template that names no context gets ", {context}" when the context lies on the
-    object: the object token alone would redraw the source's context."""
-    named = "{context}" in template or "{context_name}" in template
-    return f"{template}, {{context}}" if template and context_on_object and not named else template
-
-
 def image_seed(seed: int, source: int, a: int, k: int) -> int:
     """Depends only on (job seed, source, context, index): stable across batching."""
     return int(np.random.SeedSequence([seed, source, a, k]).generate_state(1)[0])
@@ -334,7 +326,6 @@ class DecoupleGen:
     default_params = DecoupleGenParams()
     default_steps = 20
     attribute_site = "outside"  # the object token keeps the object, the prompt changes the rest
-    handles_on_object = True  # the prompt names the new context when it lies on the object
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)
@@ -366,7 +357,6 @@ class DecoupleGen:
         params = method_params(self, config)
         items = targets(store, config, params)
         meta, n = store.meta(), config.per_group
-        template = context_template(params.prompt, on_object(store))
         tokens = {t.source: source_artifacts(store, params.personalization, t.source, False)[0]
                   for t in items}  # fmt: skip
 
@@ -375,7 +365,7 @@ class DecoupleGen:
             out = []
             for j in js:
                 c, k = target.contexts[j // n], j % n
-                prompt = object_prompt(meta, target.y, c, tokens[target.source].name, template)
+                prompt = object_prompt(meta, target.y, c, tokens[target.source].name, params.prompt)
                 out.append((image_seed(config.seed, target.source, c, k), prompt, target, c))
             return out
 

@@ -39,8 +39,8 @@ def check_generate(store: Store, params: dict) -> GenerateConfig:
     """Validate job params before anything is queued: config fields, method, its parameters and
     what it needs (runs, masks, checkpoints), and groups."""
     config = config_from(GenerateConfig, params, "generation", drop=("dtype",))
-    GENERATORS.get(config.method).check(store, config)
     site_plan(store, config)  # the method's assumption on where the attribute lies
+    GENERATORS.get(config.method).check(store, config)
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")
     target_groups(store, config)

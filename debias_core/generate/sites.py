@@ -17,8 +17,11 @@ from debias_core.generate.base import GENERATORS, GenerateConfig, attribute_site
 CLASHES = {("outside", "object"), ("on", "background")}
 
 
-def handles_on_object(generator) -> bool:
-    return bool(getattr(generator, "handles_on_object", False))
+def handles_on_object(generator, config: GenerateConfig) -> bool:
+    """Whether the method, with this job's parameters, names the intended context in its prompt
+    when the attribute lies on the object (`Generator.handles_on_object(config)`)."""
+    handles = getattr(generator, "handles_on_object", None)
+    return bool(handles(config)) if callable(handles) else bool(handles)
 
 
 def on_object(store) -> bool:
@@ -36,13 +39,15 @@ def site_plan(store, config: GenerateConfig) -> str:
         return "unknown" if lies == UNKNOWN else "fits"
     if (needs, lies) not in CLASHES:
         return "fits"
-    if lies == "object" and handles_on_object(generator):
+    if lies == "object" and handles_on_object(generator, config):
         return "handled"
     where = "outside the object's mask" if needs == "outside" else "on the object"
+    hint = getattr(generator, "on_object_hint", "")
+    hint = f" {hint}" if hint and lies == "object" else ""
     lies_words = "on the object itself" if lies == "object" else "on the background"
     raise ValueError(
         f"{config.method} keeps or changes the context {where}, but in this project "
         f"{describe(meta)} lies {lies_words}: its images would be stored in groups they do not "
-        "show. Use txt2img, ffr or clustered-dreambooth, which draw the whole image from the "
-        "group (or set the dataset option spurious_site if the project's table is wrong)"
+        f"show.{hint} Or use txt2img, ffr or clustered-dreambooth, which draw the whole image "
+        "from the group (or set the dataset option spurious_site if the project's table is wrong)"
     )
