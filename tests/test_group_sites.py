@@ -210,3 +210,17 @@ def test_training_sets_disputed_samples_aside_unless_asked(judged):
         store, TrainConfig(epochs=1, batch_size=16, synthetic="all", keep_disputed=True)
     )
     assert sorted(kept.synthetic_ids) == [right, wrong] and kept.set_aside == 0
+
+
+def test_the_generate_tab_shows_the_same_refusal_and_queues_nothing(stroke_project):
+    import gradio as gr
+
+    from ui import generate as gen
+    from ui.common import friendly
+    from ui.state import make_context
+
+    ctx = make_context(stroke_project.root, reviewer="tester", create=False)
+    params = {"method": "decouplegen", "per_group": 1, "params": {"sources": "majority:1"}}
+    with pytest.raises(gr.Error, match="decouplegen keeps or changes the context outside"):
+        friendly(gen.submit)(ctx, params)
+    assert stroke_project.list_jobs() == []
