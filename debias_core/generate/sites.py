@@ -48,6 +48,6 @@ def site_plan(store, config: GenerateConfig) -> str:
     raise ValueError(
         f"{config.method} keeps or changes the context {where}, but in this project "
         f"{describe(meta)} lies {lies_words}: its images would be stored in groups they do not "
-        f"show.{hint} Or use txt2img, ffr or clustered-dreambooth, which draw the whole image "
-        "from the group (or set the dataset option spurious_site if the project's table is wrong)"
+        f"show.{hint} Or use txt2img or ffr, which draw the whole image from the group's prompt "
+        "(or set the dataset option spurious_site if the project's table is wrong)"
     )
