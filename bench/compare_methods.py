@@ -352,6 +352,8 @@ def train_row(args, store, pipeline: Pipeline, seed: int) -> dict:
         "train_s": time.perf_counter() - start,
         "run_id": result.run_id,
         "n_synthetic": len(result.synthetic_ids),
+        # generated images a judge reads in another group than their own: left out of training
+        "set_aside": result.set_aside,
     }
 
 
@@ -484,8 +486,11 @@ def table_line(label: str, done: list[dict], made: dict | None, n_seeds: int) ->
     if made is None:
         return f"| {label} | {seeds} {accuracy}| | | | {train_s:.0f} |"
     total = made["prepare_s"] + made["generate_s"] + made["verify_s"] + train_s
+    aside = max(r.get("set_aside", 0) for r in done)
+    aside = f", {aside} set aside (judge: another group)" if aside else ""
     return (
-        f"| {label} | {seeds} {accuracy}| {100 * made['acceptance']:.1f}% of {made['images']} "
+        f"| {label} | {seeds} {accuracy}| {100 * made['acceptance']:.1f}% of {made['images']}"
+        f"{aside} "
         f"| {fmt(made['frechet'])} ({fmt(made['frechet_floor'])}) "
         f"| {fmt(made['images_per_s'])} | {total:.0f} |"
     )

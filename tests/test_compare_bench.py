@@ -40,7 +40,8 @@ def test_quick_run_writes_rows_and_marks_an_unregistered_method(tmp_path, monkey
         for column in ("wga", "avg", "balanced"):
             assert 0.0 <= row[column] <= 1.0
         assert row["train_s"] > 0
-    assert by_method["train", "ffr"]["n_synthetic"] == 8  # 2 images x 4 groups
+    ffr = by_method["train", "ffr"]  # 2 images x 4 groups, less those the judge reads elsewhere
+    assert ffr["n_synthetic"] + ffr["set_aside"] == 8
     made = by_method["generation", "txt2img"]
     assert made["status"] == "done" and made["images"] == 8 and made["policy"] == "judge"
     assert made["accepted"] + made["rejected"] + made["needs_review"] == 8

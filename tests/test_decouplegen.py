@@ -174,7 +174,8 @@ def test_cli_generate_verify_train_and_bit_exact_replay(tiny_project, backbone_d
     assert main([*verify, "--param", "reject_below=0", "--param", "context=any"]) == 0
     accepted = store.sample_ids(SampleFilter(source="generated", status="accepted"))
     assert sorted(accepted) == sorted(s.id for s in generated)  # a person's reject outranks
-    train = ["train", root, "--synthetic", "accepted", "--epochs", "1", "--json"]
+    # the judge reads noise in other groups: --keep-disputed trains on them all the same
+    train = ["train", root, "--synthetic", "accepted", "--epochs", "1", "--json", "--keep-disputed"]
     assert main(train) == 0
     run = store.list_runs()[0]
     assert sorted(run.synthetic_ids) == sorted(accepted)

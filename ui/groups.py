@@ -40,6 +40,12 @@ def stats_view(ctx: AppContext) -> tuple[str, list[list]]:
         f"Generated: {counts['accepted']} accepted, {counts['pending']} pending, "
         f"{counts['rejected']} rejected. Click a row to open its images."
     )
+    aside = sum(g.generated_set_aside for g in stats)
+    if aside:
+        summary += (
+            f" **{aside}** generated images set aside: a judge reads them in another group than "
+            "the one they are recorded in (Review shows both)."
+        )
     rows = [g.table_row() for g in stats]
     return summary, rows
 

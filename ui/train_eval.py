@@ -43,7 +43,9 @@ def second_stages() -> set[str]:
     return set(OBJECTIVES.names()) | set(PROCEDURES.names())
 
 
-def train_params(method: str, data: str, arch: str, seed, epochs, source="any") -> dict:
+def train_params(
+    method: str, data: str, arch: str, seed, epochs, source="any", keep_disputed=False
+) -> dict:
     """Widget values -> TrainConfig fields; 'two-stage' is ffr with the chosen method second."""
     from debias_core.train.variants import source_from_key
 
@@ -52,6 +54,8 @@ def train_params(method: str, data: str, arch: str, seed, epochs, source="any") 
         "seed": as_int(seed, "seed", 0, MAX_SEED),
         "epochs": as_int(epochs, "epochs", 1, MAX_EPOCHS),
     } | source_from_key(source).config_fields()
+    if bool(keep_disputed):  # else generated images a judge reads in another group are left out
+        common["keep_disputed"] = True
     if data == "two-stage":
         stage2 = method if method in second_stages() else "erm"
         return common | {"method": "ffr", "synthetic": "accepted", "params": {"stage2": stage2}}
@@ -156,6 +160,13 @@ def render(ctx: AppContext) -> TabView:
                     elem_id="train-epochs",
                 )
             )
+            keep_disputed = gr.Checkbox(
+                False,
+                label="Keep disputed generated images",
+                info="by default images a judge reads in another group than their own are set "
+                "aside (Review shows both groups)",
+                elem_id="train-keep-disputed",
+            )
         submit_btn = gr.Button("Train", variant="primary", elem_id="train-submit")
         note = gr.Markdown(elem_id="train-note")
         panel = render_jobs(ctx, "train")
@@ -191,8 +202,9 @@ def render(ctx: AppContext) -> TabView:
     refresh_outputs = [*panel.outputs, *runs_outputs]
 
     @friendly
-    def do_submit(method, data, arch, seed, epochs, source):
-        return submit(ctx, train_params(method, data, arch, seed, epochs, source))
+    def do_submit(method, data, arch, seed, epochs, source, keep_disputed=False):
+        params = train_params(method, data, arch, seed, epochs, source, keep_disputed)
+        return submit(ctx, params)
 
     @friendly
     def plot_run(run):
@@ -204,7 +216,7 @@ def render(ctx: AppContext) -> TabView:
 
     submit_btn.click(
         do_submit,
-        [method, data, arch, seed, epochs, source],
+        [method, data, arch, seed, epochs, source, keep_disputed],
         [note, *panel.outputs],
         api_name="train_submit",
         concurrency_limit=1,

@@ -167,6 +167,9 @@ class Evidence:
     tags: tuple[str, ...]
     backbone: dict = field(default_factory=dict)  # {id, hash}
     artifacts: tuple[dict, ...] = ()  # learned tokens / LoRAs: {id, sha256, kind, name}
+    recorded_group: str = ""  # "digit 3 / red": the group the sample is stored in
+    # what each judge reads: {judge, group ("digit 3 / ?"), agrees}, newest reading per judge
+    read_groups: tuple[dict, ...] = ()
 
 
 def sample_evidence(store: Store, sample: Sample) -> Evidence:
@@ -190,6 +193,24 @@ def sample_evidence(store: Store, sample: Sample) -> Evidence:
         tags=tuple(store.tags_of(sample.id)),
         backbone={"id": recipe.backbone_id, "hash": recipe.backbone_hash} if recipe else {},
         artifacts=_artifact_refs(recipe),
+        recorded_group=group_words(store, sample.y, sample.a),
+        read_groups=read_group_rows(store, sample.id),
+    )
+
+
+def group_words(store: Store, y: int | None, a: int | None) -> str:
+    """'digit 3 / red'; '?' for a part not read (or none of the project's)."""
+    classes, attrs = store.class_names, store.attr_names
+    cls = classes[y] if y is not None and y < len(classes) else "?"
+    ctx = attrs[a] if a is not None and a < len(attrs) else "?"
+    return f"{cls} / {ctx}"
+
+
+def read_group_rows(store: Store, sample_id: int) -> tuple[dict, ...]:
+    reads = store.read_groups([sample_id]).get(sample_id, {})
+    return tuple(
+        {"judge": judge, "group": group_words(store, r["y"], r["a"]), "agrees": r["agrees"]}
+        for judge, r in sorted(reads.items())
     )
 
 
@@ -234,6 +255,11 @@ def evidence_text(ev: Evidence) -> str:
         f"**Method** `{ev.method}` · status **{ev.status}** · {who}"
         + (f" · {calls}" if calls else "")
     ]
+    if ev.recorded_group:
+        lines.append(f"Recorded group: **{ev.recorded_group}**")
+    for r in ev.read_groups:
+        verdict = "agrees" if r["agrees"] else "**disagrees**: set aside by stats and training"
+        lines.append(f"Judge `{r['judge']}` reads: **{r['group']}** ({verdict})")
     if ev.softmax_shift is not None:
         s = ev.softmax_shift
         extra = ""

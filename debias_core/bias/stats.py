@@ -20,6 +20,8 @@ class GroupStat:
     generated_accepted: int
     generated_pending: int
     generated_rejected: int
+    # generated samples recorded here that a judge reads in another group: counted in no status
+    generated_set_aside: int = 0
 
     @property
     def label(self) -> str:
@@ -39,6 +41,7 @@ class GroupStat:
             self.generated_accepted,
             self.generated_pending,
             self.generated_rejected,
+            self.generated_set_aside,
         ]
 
 
@@ -54,6 +57,7 @@ TABLE_COLUMNS = [
     "gen accepted",
     "gen pending",
     "gen rejected",
+    "gen set aside",
 ]
 
 
@@ -76,6 +80,7 @@ def group_stats(store: Store) -> list[GroupStat]:
                 generated_accepted=c.get("generated_accepted", 0),
                 generated_pending=c.get("generated_pending", 0),
                 generated_rejected=c.get("generated_rejected", 0),
+                generated_set_aside=c.get("generated_set_aside", 0),
             )
         )
     return rows
@@ -113,6 +118,12 @@ def format_stats_table(stats: list[GroupStat]) -> str:
         f"{summary['aligned_fraction']:.1%} in bias-aligned groups; "
         f"rarest group: {summary['rarest_group']} ({summary['rarest_count']})"
     )
+    aside = sum(s.generated_set_aside for s in stats)
+    if aside:
+        lines.append(
+            f"{aside} generated samples set aside: a judge reads them in another group than "
+            "the one they are recorded in (see `verify`; Review shows both)"
+        )
     return "\n".join(lines)
 
 

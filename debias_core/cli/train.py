@@ -30,6 +30,7 @@ def cmd_train(args) -> int:
         synthetic=args.synthetic,
         synthetic_method=args.synthetic_method,
         synthetic_job=args.synthetic_job,
+        keep_disputed=args.keep_disputed,
         lr=args.lr,
         batch_size=args.batch_size,
         params=params,
@@ -40,10 +41,14 @@ def cmd_train(args) -> int:
             "run_id": result.run_id,
             "run_dir": str(result.run_dir),
             "test": result.report.to_dict(),
+            "set_aside": result.set_aside,
         }
         print(json.dumps(summary, indent=2))
     else:
         print(format_group_table(result.report))
+        if result.set_aside:
+            print(f"\n{result.set_aside} generated samples set aside: a judge reads them in "
+                  "another group (--keep-disputed keeps them)")  # fmt: skip
         print(f"\nrun {result.run_id} written to {result.run_dir}")
     return 0
 
@@ -86,6 +91,12 @@ def add_parsers(sub) -> None:
     )
     p.add_argument(
         "--synthetic-job", type=positive_int, help="only generated samples of this generation job"
+    )
+    p.add_argument(
+        "--keep-disputed",
+        action="store_true",
+        help="also train on generated samples a judge reads in another group than their own "
+        "(set aside by default)",
     )
     p.add_argument("--epochs", type=positive_int, default=12, help="training epochs")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")

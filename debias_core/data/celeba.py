@@ -5,6 +5,9 @@ whitespace-separated row per image: `000001.jpg -1 1 ...` (1 = present, -1 = abs
 partition file has rows `000001.jpg 0` with 0/1/2 = train/val/test. The class `y` and the
 spurious attribute `a` are two attributes chosen by name (default Blond_Hair vs Male, the
 usual benchmark); both become 0/1.
+
+Where the spurious attribute lies (data/sites.py) comes from `ATTRIBUTE_SITES`, a table a user
+may edit, or per project from the option `spurious_site` (background | object).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from debias_core.data.base import DATASETS, DatasetError, DatasetImport, SampleRecord
+from debias_core.data.sites import check_site
 from debias_core.data.validate import (
     MAX_PIXELS,
     ImageChecks,
@@ -19,6 +23,56 @@ from debias_core.data.validate import (
     normalize_split,
     resolve_dir,
     resolve_inside,
+)
+
+# Where each CelebA attribute lies: on the person (the object a segmenter finds), or around them.
+# All 40 describe the face, hair or what the person wears, so all lie on the object; an attribute
+# missing here counts as on the object too. Edit this table (or pass the dataset option
+# `spurious_site`) for attributes of the scene.
+ATTRIBUTE_SITES: dict[str, str] = dict.fromkeys(
+    [
+        "5_o_Clock_Shadow",
+        "Arched_Eyebrows",
+        "Attractive",
+        "Bags_Under_Eyes",
+        "Bald",
+        "Bangs",
+        "Big_Lips",
+        "Big_Nose",
+        "Black_Hair",
+        "Blond_Hair",
+        "Blurry",
+        "Brown_Hair",
+        "Bushy_Eyebrows",
+        "Chubby",
+        "Double_Chin",
+        "Eyeglasses",
+        "Goatee",
+        "Gray_Hair",
+        "Heavy_Makeup",
+        "High_Cheekbones",
+        "Male",
+        "Mouth_Slightly_Open",
+        "Mustache",
+        "Narrow_Eyes",
+        "No_Beard",
+        "Oval_Face",
+        "Pale_Skin",
+        "Pointy_Nose",
+        "Receding_Hairline",
+        "Rosy_Cheeks",
+        "Sideburns",
+        "Smiling",
+        "Straight_Hair",
+        "Wavy_Hair",
+        "Wearing_Earrings",
+        "Wearing_Hat",
+        "Wearing_Lipstick",
+        "Wearing_Necklace",
+        "Wearing_Necktie",
+        "Young",
+    ],
+    "object",
 )
 
 
@@ -93,8 +147,13 @@ def celeba(
     attr_file: str = "list_attr_celeba.txt",
     partition_file: str = "list_eval_partition.txt",
     max_pixels: int = MAX_PIXELS,
+    spurious_site: str = "",
 ) -> DatasetImport:
     """Read CelebA with `y` = the `target` attribute, `a` = the `bias` one (0 absent, 1 present)."""
+    try:
+        check_site(spurious_site)
+    except ValueError as exc:
+        raise DatasetError(f"dataset 'celeba': {exc}") from None
     root = check_root(root)
     where_root = f"dataset {str(root)!r}"
     attr_path = resolve_inside(root, attr_file, f"{where_root} option attr_file", "file")
@@ -130,5 +189,18 @@ def celeba(
         class_names=[f"not {target}", target],
         attr_names=[f"not {bias}", bias],
         root=root,
-        params={"target": target, "bias": bias, "image_dir": image_dir, "max_pixels": max_pixels},
+        params={
+            "target": target,
+            "bias": bias,
+            "image_dir": image_dir,
+            "max_pixels": max_pixels,
+            "spurious_site": spurious_site,
+        },
     )
+
+
+def _spurious_site(params: dict) -> str:
+    return ATTRIBUTE_SITES.get(params.get("bias", ""), "object")
+
+
+celeba.spurious_site = _spurious_site  # see data/sites.py

@@ -323,3 +323,11 @@ def colored_digits(root: Path, **options) -> DatasetImport:
 
 
 colored_digits.options_type = ColoredDigitsConfig  # what load_dataset type-checks options with
+
+
+def _spurious_site(params: dict) -> str:
+    """A stroke colour lies on the object (the digit's mask); a background colour outside it."""
+    return "object" if params.get("spurious") == "stroke" else "background"
+
+
+colored_digits.spurious_site = _spurious_site  # see data/sites.py

@@ -37,3 +37,6 @@ def waterbirds(
         root=root,
         params={"csv": csv, "max_pixels": max_pixels},
     )
+
+
+waterbirds.spurious_site = lambda params: "background"  # land / water (data/sites.py)

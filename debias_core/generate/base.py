@@ -148,6 +148,13 @@ class Generator(Protocol):
     - `targets_groups` (optional, True when absent): whether a job names its target (class,
       context) groups; a method that picks its own targets (DiffInject) sets it False and is
       refused any group.
+    - `attribute_site` (optional, "anywhere" when absent): where the attribute the method keeps
+      or changes must lie relative to the object's mask: "outside" (DBB keeps and DecoupleGen
+      changes what lies outside it), "on", or "anywhere" (the whole image follows the prompt or
+      the learned group). `handles_on_object(config)` (optional, False): an "outside" method
+      that, with these parameters, puts the intended context into its prompt when the attribute
+      lies on the object; `on_object_hint` (optional) says how to ask for that in the refusal.
+      `generate/sites.py` refuses any other mismatch before a job is queued.
     - `check` raises a ValueError naming what is missing (a run, masks, checkpoints) and how to
       make it, before any job is queued.
     - `plan` cuts the work into units; `render` draws one unit; `replay` redraws one image from
@@ -218,6 +225,14 @@ def method_params(generator: Generator, config: GenerateConfig) -> Any:
 def targets_groups(generator: Generator) -> bool:
     """Whether a job of this method names its target groups (see `Generator`)."""
     return bool(getattr(generator, "targets_groups", True))
+
+
+SITES = ("outside", "on", "anywhere")
+
+
+def attribute_site(generator: Generator) -> str:
+    """Where the attribute a method keeps or changes must lie (see `Generator`)."""
+    return str(getattr(generator, "attribute_site", "anywhere"))
 
 
 def steps_of(generator: Generator, config: GenerateConfig) -> int:

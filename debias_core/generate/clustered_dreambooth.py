@@ -268,6 +268,7 @@ class ClusterBatches(LazyUnits):
 class ClusteredDreamBooth:
     default_params = ClusteredDreamBoothParams()
     default_steps = 20
+    attribute_site = "anywhere"  # each group's LoRA learned whole images of that group
 
     def prerequisites(self, store, config: GenerateConfig) -> list[Prerequisite]:
         params = method_params(self, config)

@@ -25,6 +25,13 @@ in the dataset's own caption ("a photo of <o-12> 3, white stroke, on a green bac
 the captions say "a photo of digit 3, ..."); elsewhere the paper's form "a photo of <o-12>, on
 water". `--param prompt=...` sets any template over {object} {class} {context} {context_name}.
 
+Where the spurious attribute lies (generate/sites.py): the paper changes the context around an
+object whose token keeps it, which assumes the context is the background. When it lies on the
+object (a stroke colour, hair colour), the object token and LoRA learned the source's context as
+part of the object, and naming the new one in the prompt does not override them (on the stroke
+variant 25% of the images showed the named colour, with or without the LoRA, 8% at guidance 7.5;
+bench/RESULTS.md, "Recorded group"): the method is refused there before queuing.
+
 Batches: with the LoRA (the default), a unit is one source's images (its contexts x N, in
 batches), since one LoRA applies to a whole batch. With `lora=false` only tokens are attached,
 and the loop's per-sample prompt embeddings let one batch mix sources, each row with its own
@@ -318,6 +325,7 @@ def check_personalization(store, job_id: int) -> None:
 class DecoupleGen:
     default_params = DecoupleGenParams()
     default_steps = 20
+    attribute_site = "outside"  # the object token keeps the object, the prompt changes the rest
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)

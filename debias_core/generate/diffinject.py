@@ -171,6 +171,7 @@ class DiffInject:
     default_params = DiffInjectParams()
     default_steps = 50  # DDIM inversion of the embedded model needs ~50 steps to reconstruct
     targets_groups = False  # no group labels: its targets are the run's content samples
+    attribute_site = "anywhere"  # h-space carries the content's shape; colour may come from either
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)

@@ -13,6 +13,7 @@ import itertools
 from dataclasses import asdict, replace
 
 from debias_core.generate.base import GENERATORS, GenerateConfig, steps_of
+from debias_core.generate.sites import site_plan
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
 from debias_core.params import config_from
@@ -38,6 +39,7 @@ def check_generate(store: Store, params: dict) -> GenerateConfig:
     """Validate job params before anything is queued: config fields, method, its parameters and
     what it needs (runs, masks, checkpoints), and groups."""
     config = config_from(GenerateConfig, params, "generation", drop=("dtype",))
+    site_plan(store, config)  # the method's assumption on where the attribute lies
     GENERATORS.get(config.method).check(store, config)
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")

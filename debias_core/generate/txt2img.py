@@ -53,6 +53,7 @@ class TextToImage:
     """Prompts from a template per group; no source images."""
 
     default_steps = 20
+    attribute_site = "anywhere"  # the whole image follows the group's prompt
 
     def __init__(self, template: str) -> None:
         self.default_params = PromptParams(template)

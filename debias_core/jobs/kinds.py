@@ -100,7 +100,9 @@ def train_job(ctx: JobContext, params: dict) -> dict:
     return {
         "run_id": result.run_id,
         "message": f"run {result.run_id}: test worst-group {r.worst_group_accuracy:.1%}, "
-        f"average {r.average_accuracy:.1%}",
+        f"average {r.average_accuracy:.1%}"
+        + (f"; {result.set_aside} generated samples set aside" if result.set_aside else ""),
+        "set_aside": result.set_aside,
     }
 
 

@@ -298,3 +298,25 @@ def _verify(db: Database) -> None:
     db["curation"].add_column("policy_status", str)
     db.execute("update curation set person_status = status")
     db["scores"].create_index(["scorer", "sample_id"])
+
+
+@MIGRATIONS(name="0008_read_groups")
+def _read_groups(db: Database) -> None:
+    # The group a judge reads in a generated image, next to the one it is recorded in (samples.y,
+    # samples.a). `y` / `a` are null where the judge does not read that part (a segmenter's class
+    # check reads no context); `agrees` is 0 when what it reads differs from the recorded group.
+    # Append-only: a newer reading by the same judge supersedes an older one.
+    db["read_groups"].create(
+        {
+            "id": int,
+            "sample_id": int,
+            "judge": str,  # the scorer that read it
+            "y": int,
+            "a": int,
+            "agrees": int,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sample_id", "judge", "agrees", "created_at"},
+    )
+    db["read_groups"].create_index(["sample_id", "judge"])

@@ -38,15 +38,27 @@ class MaskRow:
 
 
 @dataclass(frozen=True)
+class ReadGroup:
+    """The group a judge reads in a sample: class and context indices (None: not read, or none
+    of the project's), and whether that is the sample's recorded group."""
+
+    y: int | None
+    a: int | None
+    agrees: bool
+
+
+@dataclass(frozen=True)
 class ScoreBatch:
-    """One scorer's values for several samples (details per sample are JSON-able dicts), and
-    any masks it made on the way (stored in the same transaction as the scores)."""
+    """One scorer's values for several samples (details per sample are JSON-able dicts), any
+    masks it made on the way, and the groups it reads, where it is a judge of what an image
+    shows (all stored in the same transaction as the scores)."""
 
     scorer: str
     values: Mapping[int, float]
     details: Mapping[int, dict]
     run_id: int | None = None
     masks: Sequence[MaskRow] = ()
+    read_groups: Mapping[int, ReadGroup] = field(default_factory=dict)
 
 
 def policy_reviewer(policy: str) -> str:
@@ -141,9 +153,42 @@ class VerifyMixin:
             for batch in scores:
                 self.add_scores(batch.scorer, dict(batch.values), batch.run_id, batch.details)
                 self.record_masks(batch.masks)
+                self._record_read_groups(db, batch.scorer, batch.read_groups)
             for sid, verdict in verdicts.items():
                 self.decide_as_policy([sid], verdict.decision, policy, verdict.reason)
             self._mark_unit(db, job_id, unit_key)
+
+    @staticmethod
+    def _record_read_groups(db, judge: str, groups: Mapping[int, ReadGroup]) -> None:
+        rows = [
+            {
+                "sample_id": int(sid),
+                "judge": judge,
+                "y": g.y,
+                "a": g.a,
+                "agrees": int(g.agrees),
+                "created_at": now(),
+            }
+            for sid, g in groups.items()
+        ]
+        if rows:
+            db["read_groups"].insert_all(rows)
+
+    def read_groups(self, sample_ids: Sequence[int]) -> dict[int, dict[str, dict]]:
+        """{sample id: {judge: {y, a, agrees}}}: each judge's newest reading of each sample."""
+        ids = [int(i) for i in sample_ids]
+        marks = ",".join("?" * len(ids)) or "null"
+        rows = self.query(
+            f"select * from read_groups where sample_id in ({marks}) order by id", ids
+        )
+        out: dict[int, dict[str, dict]] = {}
+        for r in rows:
+            out.setdefault(r["sample_id"], {})[r["judge"]] = {
+                "y": r["y"],
+                "a": r["a"],
+                "agrees": bool(r["agrees"]),
+            }
+        return out
 
     def decide_as_policy(
         self, sample_ids: Sequence[int], decision: str, policy: str, reason: str = ""

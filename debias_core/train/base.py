@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import torch
@@ -38,6 +38,9 @@ class TrainConfig:
     # methods can be compared in one project
     synthetic_method: str | None = None
     synthetic_job: int | None = None
+    # generated samples a judge reads in another group than their recorded one are set aside
+    # unless this is set (`verify` records what a judge reads)
+    keep_disputed: bool = False
     seed: int = 0
     image_size: int = 32
     params: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. GroupDRO eta)
@@ -70,7 +73,16 @@ def synthetic_filter(config: TrainConfig) -> SampleFilter | None:
         status="accepted" if config.synthetic == "accepted" else None,
         method=config.synthetic_method,
         job_id=config.synthetic_job,
+        disputed=None if config.keep_disputed else False,
     )
+
+
+def set_aside_filter(config: TrainConfig) -> SampleFilter | None:
+    """The generated samples the run would use but sets aside (a judge disagrees), or None."""
+    where = synthetic_filter(config)
+    if where is None or config.keep_disputed:
+        return None
+    return replace(where, disputed=True)
 
 
 def describe_synthetic(config: TrainConfig) -> str:

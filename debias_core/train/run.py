@@ -20,6 +20,7 @@ from debias_core.train.base import (
     TrainContext,
     TrainData,
     describe_synthetic,
+    set_aside_filter,
     synthetic_filter,
 )
 from debias_core.train.loop import predict
@@ -33,6 +34,7 @@ class TrainResult:
     history: list[dict]
     run_dir: Path
     synthetic_ids: list[int]
+    set_aside: int = 0  # generated samples left out: a judge reads them in another group
 
 
 def load_train_data(store: Store, config: TrainConfig) -> TrainData:
@@ -77,7 +79,15 @@ def check_synthetic(store: Store, config: TrainConfig) -> None:
             raise ValueError(f"job {job.id} is a {job.kind} job, not a generation job")
     where = synthetic_filter(config)
     if where is not None and not store.count_samples(where):
-        raise ValueError(f"no {describe_synthetic(config)} in the project to train on")
+        aside = set_aside_count(store, config)
+        why = f" ({aside} set aside: a judge reads them in another group)" if aside else ""
+        raise ValueError(f"no {describe_synthetic(config)} in the project to train on{why}")
+
+
+def set_aside_count(store: Store, config: TrainConfig) -> int:
+    """How many generated samples the run sets aside because a judge disagrees."""
+    where = set_aside_filter(config)
+    return 0 if where is None else store.count_samples(where)
 
 
 def run_training(
@@ -92,6 +102,9 @@ def run_training(
     device = torch.device(device)
     check_synthetic(store, config)
     data = load_train_data(store, config)
+    set_aside = set_aside_count(store, config)
+    if set_aside:
+        (progress or (lambda f, m: None))(0.0, f"{set_aside} generated samples set aside")
     spec = ClassifierSpec(config.arch, data.n_classes, config.pretrained, config.image_size)
     run_id = store.create_run("train", config.method, asdict(config), job_id=job_id)
     run_dir = store.root / "runs" / f"{run_id:04d}"
@@ -116,10 +129,10 @@ def run_training(
         {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()},
         str(run_dir / "model.safetensors"),
     )
-    metrics = {"test": report.to_dict(), "history": result.history}
+    metrics = {"test": report.to_dict(), "history": result.history, "set_aside": set_aside}
     (run_dir / "report.json").write_text(json.dumps(metrics, indent=2))
     store.finish_run(run_id, metrics, result.synthetic_ids, run_dir=str(run_dir))
-    return TrainResult(run_id, report, result.history, run_dir, result.synthetic_ids)
+    return TrainResult(run_id, report, result.history, run_dir, result.synthetic_ids, set_aside)
 
 
 def load_run_model(store: Store, run_id: int, device="cpu"):

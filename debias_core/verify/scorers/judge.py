@@ -5,6 +5,10 @@ it reads, the stroke and background colours it reads, the context it reads (the 
 the project's spurious attribute, background or stroke), `context_ok`: that is the sample's
 recorded context, and `conflicting`: that is not its class's bias-aligned context in the real
 train split. Only for Colored Digits projects (the judge knows digits and these colours only).
+
+It is a judge of what an image shows, so it also records the group it reads, (class of the digit
+read, the context colour read), next to the recorded one (`read_groups`, store/verify.py): a
+sample it reads in another group is set aside by `stats`, training and the comparison bench.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from debias_core.store.verify import ReadGroup
 from debias_core.verify.base import SCORERS, ScoreBatch
 
 BUILD = "python scripts/build_embedded_backbone.py --out assets/tiny-sd"
@@ -92,9 +97,10 @@ class Judge:
         probs, strokes, backgrounds = read(
             _load(str(judge_file(params))), load_images(store, samples)
         )
-        values, details = {}, {}
+        values, details, groups = {}, {}, {}
         for k, sample in enumerate(samples):
             context = strokes[k] if on_stroke else backgrounds[k]
+            groups[sample.id] = read_group(sample, int(probs[k].argmax()), context, digits, colours)
             values[sample.id] = float(probs[k, digits[sample.y]])
             details[sample.id] = {
                 "digit": int(probs[k].argmax()),
@@ -104,4 +110,11 @@ class Judge:
                 "context_ok": context == colours[sample.a],
                 "conflicting": sample.y in aligned and context != colours[aligned[sample.y]],
             }
-        return ScoreBatch("judge", values, details)
+        return ScoreBatch("judge", values, details, read_groups=groups)
+
+
+def read_group(sample, digit: int, context: str, digits: list[int], colours: list[str]):
+    """The (class, context) a reading names; None where it is none of the project's."""
+    y = digits.index(digit) if digit in digits else None
+    a = colours.index(context) if context in colours else None
+    return ReadGroup(y, a, agrees=(y, a) == (sample.y, sample.a))

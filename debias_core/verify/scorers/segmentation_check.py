@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from debias_core.store.verify import ReadGroup
 from debias_core.verify.base import SCORERS, ScoreBatch
 from debias_core.verify.masks import load_segmenter, segment_rows, segmenter_params
 from debias_core.verify.resources import fit_mask, source_mask
@@ -64,4 +65,10 @@ class SegmentationCheck:
                 if reference is not None:
                     info["iou_with_source"] = iou(row.mask, reference)
             details[sample.id] = info
-        return ScoreBatch("segmentation-check", values, details, masks=tuple(rows.values()))
+        groups = {}
+        if "{class}" in params.prompt:  # a class check: found = the recorded class is there
+            groups = {
+                s.id: ReadGroup(s.y if s.id in rows else None, None, s.id in rows) for s in samples
+            }
+        masks = tuple(rows.values())
+        return ScoreBatch("segmentation-check", values, details, masks=masks, read_groups=groups)
