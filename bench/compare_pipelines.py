@@ -47,10 +47,11 @@ class Pipeline:
 
 SOURCES: dict[str, Source] = {
     "txt2img": Source("txt2img", paper="FFR's generation step: text-to-image per group"),
-    # FFR's prompt variants with the other contexts as negative prompts. On the embedded model
-    # the variants are one wording, so only the negatives differ from txt2img; with them the
-    # judge rejected every image of 3 of the 8 backgrounds (bench/RESULTS.md).
-    "ffr-prompts": Source("ffr", paper="FFR, its prompts with negatives"),
+    # Varied wordings with the other contexts as negative prompts (not FFR's prompts: this was
+    # the `ffr` generator before it followed the paper; the rows measured so far used it). On the
+    # embedded model the variants are one wording, so only the negatives differ from txt2img;
+    # with them the judge rejected every image of 3 of the 8 backgrounds (bench/RESULTS.md).
+    "ffr-prompts": Source("txt2img-contrastive", paper="contrastive prompts (with negatives)"),
     "diffinject": Source(
         "diffinject",
         {"k": 10},

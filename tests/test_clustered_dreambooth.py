@@ -176,3 +176,11 @@ def test_plan_needs_the_pool_of_every_group(tiny_project, backbone_dir):
     assert units[-1] == list(units)[-1] and units[1:3] == [units[1], units[2]]
     again = generator.plan(tiny_project, config, list(config.groups))
     assert list(again) == list(units)  # a resumed job plans the same units, keys and seeds
+
+
+def test_cluster_count_rounds_as_the_papers_appendix_a4():
+    from debias_core.personalize.cluster_lora import cluster_count
+
+    # Waterbirds 56 -> 3, UTKFace 103 -> 5, CelebA 1387 -> the cap of 20 (paper, A.4)
+    assert [cluster_count(n) for n in (56, 103, 1387)] == [3, 5, 20]
+    assert [cluster_count(n) for n in (0, 9, 10, 29, 30)] == [1, 1, 1, 1, 2]

@@ -56,7 +56,7 @@ class ClusteredDreamBoothParams:
     )
     clusters: int = field(
         default=0,
-        metadata={"help": "k per group when training (0: min(smallest group / 20, 20))"},
+        metadata={"help": "k per group when training (0: smallest group / 20 rounded, <= 20)"},
     )
     features: str = field(
         default="clip", metadata={"help": "features the groups are clustered on (clip, run:ID)"}

@@ -52,7 +52,7 @@ from debias_core.generate.base import (
     steps_of,
 )
 from debias_core.generate.diffinject import load_pixels
-from debias_core.generate.hooks import LoopHooks, MaskedBlend
+from debias_core.generate.hooks import BLEND_OUTSIDE, LoopHooks, MaskedBlend
 from debias_core.models.segmenters import SEGMENTERS
 from debias_core.models.segmenters.regions import edit_region
 from debias_core.params import build_params
@@ -99,6 +99,13 @@ class DbbParams:
     grow: int = field(
         default=2, metadata={"help": "pixels the mask grows by before inpainting (room for j)"}
     )
+    outside: str = field(
+        default="noised",
+        metadata={
+            "help": "the source outside the mask during denoising: noised (re-noised to each "
+            "step's level, blended latents) | clean (z_0 at every step, Eq. 2 as written)"
+        },
+    )
     ti_samples: int = field(
         default=20, metadata={"help": "textual inversion: samples per class (personalization=0)"}
     )
@@ -121,6 +128,8 @@ class DbbParams:
             raise ValueError("strength must be in (0, 1]")
         if self.grow < 0:
             raise ValueError("grow must be >= 0")
+        if self.outside not in BLEND_OUTSIDE:
+            raise ValueError(f"outside must be one of {list(BLEND_OUTSIDE)}, got {self.outside!r}")
         if self.masks < 0 or self.personalization < 0:
             raise ValueError("masks and personalization are job ids (0 = run or reuse one)")
         if "{token}" not in self.prompt:
@@ -433,12 +442,21 @@ def start_index(steps: int, strength: float) -> int:
     return steps - run
 
 
-@torch.no_grad()
-def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch: dict):
-    """Images (B, H, W, 3) uint8: each source inpainted inside its edit region (Eq. 2).
+@dataclass
+class Inpainting:
+    """What `inpaint` hands back: the denoised latents (before decoding), the source pixels and
+    the edit regions (B, H, W) bool at pixel resolution."""
 
-    The target's token must already be attached to `backbone`.
-    """
+    latents: torch.Tensor
+    clean: torch.Tensor  # the sources' latents
+    pixels: torch.Tensor  # (B, 3, H, W) in [-1, 1]
+    regions: np.ndarray
+
+
+@torch.no_grad()
+def inpaint(backbone, store, params: DbbParams, steps: int, guidance: float, batch: dict):
+    """Masked inpainting in latent space (Eq. 2): noise and denoising only inside each source's
+    edit region, the source's latents outside. The target's token must already be attached."""
     from diffusers.utils.torch_utils import randn_tensor
 
     size, region = backbone.image_size, region_params(backbone, params)
@@ -462,7 +480,7 @@ def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch:
         latents = noise * scheduler.init_noise_sigma
     else:
         latents = scheduler.add_noise(clean, noise, scheduler.timesteps[start : start + 1])
-    blend = MaskedBlend(inside.to(clean.dtype), clean, noise, scheduler)
+    blend = MaskedBlend(inside.to(clean.dtype), clean, noise, scheduler, outside=params.outside)
     latents = loop.denoise(
         backbone,
         latents,
@@ -473,9 +491,16 @@ def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch:
         hooks=LoopHooks(blend=blend),
         start=start,
     )
-    generated = loop.decode(backbone, latents)
-    original = pixels.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1)
-    return np.where(regions[..., None], generated, original.cpu().numpy())
+    return Inpainting(latents, clean, pixels, regions)
+
+
+def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch: dict):
+    """Images (B, H, W, 3) uint8: each source inpainted inside its edit region (Eq. 2), with the
+    source's own pixels pasted back outside it (the VAE round trip blurs them otherwise)."""
+    result = inpaint(backbone, store, params, steps, guidance, batch)
+    generated = loop.decode(backbone, result.latents)
+    original = result.pixels.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1)
+    return np.where(result.regions[..., None], generated, original.cpu().numpy())
 
 
 GENERATORS.register("dbb")(Dbb())
