@@ -33,8 +33,8 @@ def dummy(monkeypatch):
 def test_prompts_name_class_and_context_and_contrastive_negates_other_contexts():
     text = group_text(META, 1, 0)
     assert text.context_text == "white stroke, on a red background"
-    plan = GENERATORS.get("txt2img-contrastive").plan(
-        STORE, GenerateConfig(method="txt2img-contrastive", per_group=3, batch_size=2), [(1, 0)]
+    plan = GENERATORS.get("contrastive").plan(
+        STORE, GenerateConfig(method="contrastive", per_group=3, batch_size=2), [(1, 0)]
     )
     assert [len(u.seeds) for u in plan] == [2, 1]
     assert all("digit 1" in p and "red background" in p for u in plan for p in u.prompts)

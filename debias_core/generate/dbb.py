@@ -73,6 +73,13 @@ class DbbParams:
     k: int = field(
         default=10, metadata={"help": "K lowest-loss train samples of each class as sources"}
     )
+    portion: float = field(
+        default=0.0,
+        metadata={
+            "help": "the lowest-loss share of each class as sources instead of k (the paper's "
+            "K in {0.1, ..., 1}, sized to balance the groups); 0 = use k"
+        },
+    )
     segmenter: str = field(
         default="dataset", metadata={"help": "masks of the causal part: dataset | grounded-sam"}
     )
@@ -128,6 +135,8 @@ class DbbParams:
             raise ValueError("strength must be in (0, 1]")
         if self.grow < 0:
             raise ValueError("grow must be >= 0")
+        if not 0.0 <= self.portion <= 1.0:
+            raise ValueError("portion must be in [0, 1] (0: use k)")
         if self.outside not in BLEND_OUTSIDE:
             raise ValueError(f"outside must be one of {list(BLEND_OUTSIDE)}, got {self.outside!r}")
         if self.masks < 0 or self.personalization < 0:
@@ -162,7 +171,7 @@ def low_loss_sources(store, params: DbbParams) -> dict[int, tuple[int, ...]]:
     """{class i: D_i}, lowest loss first (losses cached per process: plans are redone on
     resume)."""
     ids, labels, losses = _train_losses(str(store.root), int(params.run))
-    chosen = lowest_loss_per_class(ids, labels, losses, params.k)
+    chosen = lowest_loss_per_class(ids, labels, losses, params.k, params.portion)
     return {c: tuple(int(i) for i in chosen[c]) for c in sorted(chosen)}
 
 
@@ -289,7 +298,8 @@ class Dbb:
         check_erm_run(store, params.run)
         if len(store.class_names) < 2:
             raise ValueError("dbb turns one class into another: it needs >= 2 classes")
-        check_class_sizes(store, params.k)
+        if not params.portion:
+            check_class_sizes(store, params.k)
         check_masks(store, params)
         check_personalization(store, config, params)
 

@@ -127,7 +127,7 @@ def contrastive(text: GroupText, variant: int) -> tuple[str, str]:
 
     Naming the contexts to avoid counters the pull of the class's usual context, which vanilla
     prompts suffer from ("a waterbird on land" drawn on water). This was the `ffr` generator's
-    template before it followed FFR; it stays as `txt2img-contrastive`.
+    template before it followed FFR; it stays as `contrastive`.
     """
     wording = text.wordings[variant % len(text.wordings)]
     negative = ", ".join(text.other_contexts[:3])

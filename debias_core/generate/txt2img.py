@@ -1,10 +1,10 @@
 """txt2img: text-to-image per group on the denoising loop (`generate/loop.py`).
 
-Registered three times: `txt2img` (vanilla prompts), `ffr` (FFR's prompts: a random kind of the
-class in a random place of the context, no negatives) and `txt2img-contrastive` (varied wordings
-with the other contexts as negatives; the `ffr` generator's prompts before it followed the
-paper). Each records, per image, the whole batch it was drawn in (seeds, prompts): a batch is
-replayed as a batch, because batched and single-image runs are not bit-identical.
+Registered twice: `txt2img` (vanilla prompts) and `contrastive` (varied wordings with the
+other contexts as negatives; the `ffr` generator's prompts before it followed the paper); `ffr`
+(generate/ffr.py) builds on it with FFR's prompts. Each records, per image, the whole batch it
+was drawn in (seeds, prompts): a batch is replayed as a batch, because batched and single-image
+runs are not bit-identical.
 """
 
 from __future__ import annotations
@@ -126,5 +126,4 @@ class TextToImage:
 
 
 GENERATORS.register("txt2img")(TextToImage("vanilla"))
-GENERATORS.register("ffr")(TextToImage("ffr"))
-GENERATORS.register("txt2img-contrastive")(TextToImage("contrastive"))
+GENERATORS.register("contrastive")(TextToImage("contrastive"))

@@ -18,10 +18,14 @@ class DbbParams:
     min_ig: float = 0.0  # P: the least attribution inside the mask towards the new class
     segmenter: str = "dataset"  # the source's mask when the recipe names none
     n_steps: int = 32  # Integrated Gradients steps
+    # IG of the softmax (default: P = 0 tuned on the demo) or of the logit (the paper's Eq. 4,
+    # where its P = 0.3 / 1 / 2 live; a softmax IG sums to at most 1)
+    ig_output: str = "softmax"
 
     def check_inputs(self) -> None:
         if self.n_steps < 2:
             raise ValueError("n_steps must be >= 2")
+        IgInMaskParams(output=self.ig_output).check_inputs()
 
 
 @POLICIES.register("dbb")
@@ -32,7 +36,10 @@ class DbbPolicy:
     def scorers(params: DbbParams) -> list[ScorerUse]:
         return [
             ScorerUse("softmax-shift", SoftmaxShiftParams(params.run)),
-            ScorerUse("ig-in-mask", IgInMaskParams(params.run, params.segmenter, params.n_steps)),
+            ScorerUse(
+                "ig-in-mask",
+                IgInMaskParams(params.run, params.segmenter, params.n_steps, params.ig_output),
+            ),
         ]
 
     @staticmethod
