@@ -70,7 +70,10 @@ class ClusteredDreamBoothParams:
     )
     train_steps: int = field(default=200, metadata={"help": "steps of each cluster's LoRA"})
     train_batch: int = field(default=16, metadata={"help": "clusters trained per step"})
-    rank: int = field(default=4, metadata={"help": "LoRA rank"})
+    rank: int = field(
+        default=4,
+        metadata={"help": "LoRA rank (the paper's r = alpha = 16 at SD scale)", "paper": 16},
+    )
 
     def check_inputs(self) -> None:
         if self.personalization < 0:

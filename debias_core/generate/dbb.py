@@ -71,7 +71,11 @@ class DbbParams:
         default=None, metadata={"help": "the ERM classifier f (train DIR --method erm)"}
     )
     k: int = field(
-        default=10, metadata={"help": "K lowest-loss train samples of each class as sources"}
+        default=10,
+        metadata={
+            "help": "K lowest-loss train samples of each class as sources",
+            "paper": "a portion K per class (see portion), sized to balance the groups",
+        },
     )
     portion: float = field(
         default=0.0,
