@@ -114,7 +114,8 @@ class DbbParams:
         default="noised",
         metadata={
             "help": "the source outside the mask during denoising: noised (re-noised to each "
-            "step's level, blended latents) | clean (z_0 at every step, Eq. 2 as written)"
+            "step's level, blended latents) | clean (z_0 at every step, Eq. 2 as written)",
+            "choices": BLEND_OUTSIDE,
         },
     )
     ti_samples: int = field(

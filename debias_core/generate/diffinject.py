@@ -74,7 +74,10 @@ class DiffInjectParams:
     )
     local_region: str = field(
         default="foreground",
-        metadata={"help": "with local: inject into the mask (foreground) or outside (background)"},
+        metadata={
+            "help": "with local: inject into the mask (foreground) or outside (background)",
+            "choices": LOCAL_REGIONS,
+        },
     )
 
     def check_inputs(self) -> None:
