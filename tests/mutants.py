@@ -1,6 +1,6 @@
 """Switch off one paper mechanic at a time in a copy of the repo and check a test catches it.
 
-    .venv/bin/python tests/mutants.py            # every mutation (about a minute on 2 cores)
+    .venv/bin/python tests/mutants.py            # every mutation (2 to 6 minutes on 2 cores)
     .venv/bin/python tests/mutants.py dbb-blend  # one of them
 
 Each mutation replaces one exact piece of source text (the script stops if the text moved, so the
