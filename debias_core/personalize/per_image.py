@@ -39,7 +39,8 @@ class PerImageParams(MethodParams):
     phase2_steps: int = -1  # -1 = as many as phase 1 (the job's steps)
     # Learning rates: demo values for the embedded model. DecoupleGen (seed 000, supplementary)
     # trains SD-2 with 1e-4 for the tokens and 1e-6 for the diffusion model (`paper` below,
-    # listed by `methods --json`; pass them with --param on an SD checkpoint).
+    # listed by `methods --json`; the defaults on an SD checkpoint). The paper also fine-tunes the
+    # text encoder; here it stays frozen: only the new token rows and a UNet LoRA train.
     lr_tokens: float = field(default=5e-3, metadata={"paper": 1e-4})  # phase 1
     phase2_lr_tokens: float = field(default=1e-3, metadata={"paper": 1e-4})
     lr_lora: float = field(default=1e-3, metadata={"paper": 1e-6})
