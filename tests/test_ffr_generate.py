@@ -36,6 +36,7 @@ def _ffr(root, backbone, *params) -> int:
     return main([*args, "--steps", "2", *[a for p in params for a in ("--param", p)]])
 
 
+@pytest.mark.slow  # personalizes 4 groups, then generates (about 15 s each on a quiet core)
 @pytest.mark.parametrize("method", ["group-lora", "group-dreambooth"])
 def test_ffr_draws_each_group_with_its_own_personalization(tiny_project, backbone_dir, method):
     store, root = tiny_project, str(tiny_project.root)
