@@ -5,8 +5,9 @@ shifted style the embedded model never saw (`slant` by default), at bias 0.99 an
 (the recipe table is `bench/compare_pipelines.py`):
 
 - real data only: ERM, GroupDRO, JTT, DFR;
-- txt2img with FFR's prompts + FFR two-stage (ERM / GroupDRO in stage 2);
-- DiffInject (GCE run, top-K contents) + the judge policy, ERM on real + accepted;
+- txt2img (vanilla prompts) + FFR two-stage (ERM / GroupDRO in stage 2);
+- DiffInject (GCE run, top-K contents), ERM on real + every generated image (as the paper),
+  and beside it the judge-filtered row (real + accepted, named so);
 - one row per other registered generator (DBB, DecoupleGen, Clustered DreamBooth once merged),
   with its own policy and training method; one not registered in this build gets a row saying
   "not available in this build", never a number.

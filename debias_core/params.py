@@ -110,6 +110,7 @@ def describe(defaults: Any) -> list[dict]:
             "type": types_[f.name],
             "default": getattr(defaults, f.name),
             "help": f.metadata.get("help", ""),
+            **({"paper": f.metadata["paper"]} if "paper" in f.metadata else {}),
         }
         for f in dataclasses.fields(defaults)
     ]

@@ -99,9 +99,20 @@ def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys):
         assert np.array_equal(replayed, np.asarray(store.sample_image(sample.id)))
 
     first_job = generated[0].job_id
-    assert _generate(root, backbone_dir, seed=2) == 0  # another seed: the same cluster pool
+    # another seed, the paper's 0.999 emphasis: the same cluster pool
+    assert _generate(root, backbone_dir, "emphasis=true", seed=2) == 0
     assert [j.id for j in store.list_jobs() if j.kind == "personalize"] == [personalize[0].id]
     assert len(store.list_samples(SampleFilter(source="generated"))) == 24
+    second = [
+        s for s in store.list_samples(SampleFilter(source="generated")) if s.job_id != first_job
+    ]
+    borrowed = [s for s in second if store.get_recipe(s.recipe_id).params["borrowed"]]
+    assert borrowed
+    for sample in borrowed:  # "((context))" and the other context negated, as the paper's A.6
+        recipe = store.get_recipe(sample.recipe_id)
+        assert "((" in recipe.prompt and recipe.negative_prompt.startswith("((")
+    replayed = np.asarray(regenerate_sample(store, borrowed[0].id))
+    assert np.array_equal(replayed, np.asarray(store.sample_image(borrowed[0].id)))
     capsys.readouterr()
 
     verify = ["verify", root, "--policy", "clip-top-m", "--job", str(first_job)]
@@ -176,3 +187,11 @@ def test_plan_needs_the_pool_of_every_group(tiny_project, backbone_dir):
     assert units[-1] == list(units)[-1] and units[1:3] == [units[1], units[2]]
     again = generator.plan(tiny_project, config, list(config.groups))
     assert list(again) == list(units)  # a resumed job plans the same units, keys and seeds
+
+
+def test_cluster_count_rounds_as_the_papers_appendix_a4():
+    from debias_core.personalize.cluster_lora import cluster_count
+
+    # Waterbirds 56 -> 3, UTKFace 103 -> 5, CelebA 1387 -> the cap of 20 (paper, A.4)
+    assert [cluster_count(n) for n in (56, 103, 1387)] == [3, 5, 20]
+    assert [cluster_count(n) for n in (0, 9, 10, 29, 30)] == [1, 1, 1, 1, 2]

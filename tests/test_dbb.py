@@ -56,6 +56,36 @@ def test_lowest_loss_per_class_reads_class_labels_only():
     assert {c: v.tolist() for c, v in chosen.items()} == {0: [11, 10], 1: [14, 15]}
 
 
+def test_lowest_loss_portion_of_each_class():
+    ids = np.arange(10, 20)
+    labels = np.array([0] * 4 + [1] * 6)
+    losses = np.array([0.4, 0.1, 0.3, 0.2, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    chosen = lowest_loss_per_class(ids, labels, losses, k=1, portion=0.5)
+    assert {c: v.tolist() for c, v in chosen.items()} == {0: [11, 13], 1: [19, 18, 17]}
+    whole = lowest_loss_per_class(ids, labels, losses, k=1, portion=1.0)
+    assert [len(v) for v in whole.values()] == [4, 6]
+    tiny = lowest_loss_per_class(ids, labels, losses, k=1, portion=0.01)
+    assert [len(v) for v in tiny.values()] == [1, 1]  # at least one
+
+
+def test_ig_totals_are_the_change_of_the_softmax_or_of_the_logit():
+    """Completeness (Eq. 4): the attributions sum to f_j(x') - f_j(x), f_j the class's softmax
+    or, the paper's reading, its logit (which a softmax IG can never exceed 1 of)."""
+    from debias_core.verify.scorers.ig_in_mask import integrated_gradients
+
+    gen = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.randn(2, 12, generator=gen) * 3)
+    source, target = torch.zeros(1, 3, 2, 2), torch.rand(1, 3, 2, 2, generator=gen) * 2
+    for output, f in (("softmax", lambda x: model(x).softmax(1)), ("logit", model)):
+        ig = integrated_gradients(model, source, target, [1], 64, output)
+        expected = (f(target) - f(source))[0, 1].detach()
+        torch.testing.assert_close(ig.sum(), expected, atol=2e-3, rtol=1e-3)
+    logit = integrated_gradients(model, source, target, [1], 64, "logit").sum()
+    assert abs(float(logit)) > 1.0  # out of the softmax's reach
+
+
 def test_strength_starts_the_schedule_where_diffusers_img2img_does():
     assert start_index(10, 1.0) == 0
     assert start_index(10, 0.5) == 5
@@ -86,6 +116,10 @@ def test_params_are_checked():
         DbbParams(prompt="a photo of a {class}").check_inputs()
     with pytest.raises(ValueError, match="grow"):
         DbbParams(grow=-1).check_inputs()
+    with pytest.raises(ValueError, match="portion"):
+        DbbParams(portion=1.5).check_inputs()
+    with pytest.raises(ValueError, match="outside"):
+        DbbParams(outside="blurred").check_inputs()
 
 
 # -- on the tiny project with the dummy backbone --------------------------------------------------

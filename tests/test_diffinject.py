@@ -72,11 +72,47 @@ def test_injection_rescales_the_content_to_h_norm_and_is_active_from_t_edit():
     torch.testing.assert_close(out, torch.ones_like(h) * (norms / 4).view(-1, 1, 1, 1))
 
 
+def test_local_injection_leaves_h_outside_the_mask_alone():
+    gen = torch.Generator().manual_seed(0)
+    h, content = torch.randn(2, 4, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen)
+    mask = torch.zeros(2, 1, 8, 8)  # image resolution: the edit takes it to h's 4 x 4
+    mask[:, :, :4, :] = 1.0  # the top half
+    edit = SlerpInjection({999: content}, gamma=1.0, t_edit=0, mask=mask)
+    out = edit(h, 999)
+    torch.testing.assert_close(out[..., 2:, :], h[..., 2:, :], rtol=0, atol=0)
+    top_h, top_c = h[..., :2, :], content[..., :2, :]
+    # gamma 1 inside: the content's region, rescaled to the norm of h's region
+    scale = top_h.flatten(1).norm(dim=1) / top_c.flatten(1).norm(dim=1)
+    torch.testing.assert_close(out[..., :2, :], top_c * scale.view(-1, 1, 1, 1))
+    whole = SlerpInjection({999: content}, gamma=1.0, t_edit=0)(h, 999)
+    assert not torch.allclose(whole[..., 2:, :], h[..., 2:, :])  # global injection edits all
+
+
+def test_local_injection_end_to_end_uses_the_originals_dataset_mask(tiny_project):
+    from debias_core.generate.diffinject import draw
+
+    backbone = dummy_backbone(seed=0)
+    ids = [s.id for s in tiny_project.list_samples()][:4]
+
+    def run(**params):
+        return draw(backbone, tiny_project, DiffInjectParams(**params), 4, ids[:2], ids[2:], [1, 2])
+
+    plain, local, background = (
+        run(),
+        run(local="dataset"),
+        run(local="dataset", local_region="background"),
+    )
+    assert local.shape == plain.shape
+    assert not np.array_equal(local, plain) and not np.array_equal(local, background)
+
+
 def test_params_are_checked():
     with pytest.raises(ValueError, match="t_boost <= t_edit"):
         DiffInjectParams(t_edit=0.1, t_boost=0.2).check_inputs()
     with pytest.raises(ValueError, match="gamma"):
         DiffInjectParams(gamma=1.5).check_inputs()
+    with pytest.raises(ValueError, match="local_region"):
+        DiffInjectParams(local="dataset", local_region="middle").check_inputs()
 
 
 # -- end to end on the dummy backbone ------------------------------------------------------------

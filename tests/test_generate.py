@@ -30,11 +30,11 @@ def dummy(monkeypatch):
     return backbone
 
 
-def test_prompts_name_class_and_context_and_ffr_negates_other_contexts():
+def test_prompts_name_class_and_context_and_contrastive_negates_other_contexts():
     text = group_text(META, 1, 0)
     assert text.context_text == "white stroke, on a red background"
-    plan = GENERATORS.get("ffr").plan(
-        STORE, GenerateConfig(method="ffr", per_group=3, batch_size=2), [(1, 0)]
+    plan = GENERATORS.get("contrastive").plan(
+        STORE, GenerateConfig(method="contrastive", per_group=3, batch_size=2), [(1, 0)]
     )
     assert [len(u.seeds) for u in plan] == [2, 1]
     assert all("digit 1" in p and "red background" in p for u in plan for p in u.prompts)
@@ -42,6 +42,25 @@ def test_prompts_name_class_and_context_and_ffr_negates_other_contexts():
     assert all(p.startswith("a photo of") for u in plan for p in u.prompts)  # its vocabulary
     vanilla = GENERATORS.get("txt2img").plan(STORE, GenerateConfig(per_group=2), [(0, 1)])
     assert vanilla[0].prompts == ("a photo of digit 0, white stroke, on a green background",) * 2
+
+
+def test_ffr_prompts_draw_a_kind_of_the_class_in_a_place_of_the_context_without_negatives():
+    birds = {"dataset": "waterbirds", "class_names": ["landbird", "waterbird"],
+             "attr_names": ["land", "water"]}  # fmt: skip
+    store = SimpleNamespace(meta=lambda: birds)
+    config = GenerateConfig(method="ffr", per_group=40, batch_size=40)
+    (unit,) = GENERATORS.get("ffr").plan(store, config, [(1, 0)])  # waterbirds on land
+    text = group_text(birds, 1, 0)
+    pairs = [p.removeprefix("a photo of ").split(" in ") for p in unit.prompts]
+    assert {kind for kind, _ in pairs} == set(text.kinds)  # 40 draws cover the 7 kinds
+    assert {place for _, place in pairs} == set(text.places) and "a lake" not in text.places
+    assert set(unit.negatives) == {""}
+    again = GENERATORS.get("ffr").plan(store, config, [(1, 0)])
+    assert again[0].prompts == unit.prompts  # seeded: a resumed job plans the same prompts
+    digits = GENERATORS.get("ffr").plan(STORE, GenerateConfig(method="ffr", per_group=2), [(0, 1)])
+    # the embedded model knows only its captions: FFR's prompt keeps the group's own words
+    assert digits[0].prompts == ("a photo of digit 0, white stroke, on a green background",) * 2
+    assert digits[0].negatives == ("", "")
 
 
 def test_seeds_do_not_depend_on_batching():

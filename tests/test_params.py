@@ -70,6 +70,13 @@ def test_methods_command_lists_every_registry(capsys):
     scorers = {"softmax-shift", "ig-in-mask", "judge", "segmentation-check"}
     assert scorers | {"clip-label", "clip-centroid"} <= set(table["scorers"])
     assert set(table["segmenters"]) == {"dataset", "grounded-sam"}
+    # the paper's value beside a demo default (DecoupleGen's SD-2 learning rates)
+    per_image = {f["name"]: f for f in table["personalizers"]["per-image"]}
+    assert per_image["lr_lora"]["default"] == 1e-3 and per_image["lr_lora"]["paper"] == 1e-6
+    assert per_image["lr_tokens"]["paper"] == 1e-4 and "paper" not in per_image["masks"]
+    assert {f["name"]: f.get("paper") for f in table["personalizers"]["group-lora"]}["rank"] == 16
+    dbb_policy = {f["name"]: f.get("paper") for f in table["policies"]["dbb"]}
+    assert dbb_policy["ig_output"] == "logit"
 
 
 @dataclass(frozen=True)

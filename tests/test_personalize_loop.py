@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -136,3 +137,23 @@ def test_gradient_checkpointing_and_autocast_options(tiny_project):
         abs(a - b) < 0.1 * abs(b) + 0.05
         for a, b in zip(low[0].loss_curve, plain[0].loss_curve, strict=True)
     )
+
+
+def test_per_image_takes_object_masks_from_a_segmenter(tiny_project):
+    """DecoupleGen on a dataset without masks: a text-prompted segmenter's stored masks."""
+    from debias_core.store.verify import MaskRow
+
+    half = np.zeros((32, 32), bool)
+    half[:, :16] = True
+    tiny_project.record_masks([MaskRow(1, half, "grounded-sam", "digit 0")])
+    masks = {"masks": "grounded-sam"}
+    config, personalizer, params, concepts = _plan(
+        tiny_project, "per-image", steps=1, samples=(1,), params=masks
+    )
+    data = personalizer.load_data(tiny_project, dummy_backbone(), concepts[0], params)
+    fg = data.masks["<o-1>"][0, 0]
+    assert fg[:, :7].min() == 1.0 and fg[:, 9:].max() == 0.0  # the recorded mask, resized
+    with pytest.raises(ValueError, match="sample 2 has no grounded-sam mask: run .*masks DIR"):
+        _plan(tiny_project, "per-image", steps=1, samples=(1, 2), params=masks)
+    with pytest.raises(ValueError, match="masks must be one of"):
+        _plan(tiny_project, "per-image", samples=(1,), params={"masks": "scissors"})

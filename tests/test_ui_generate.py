@@ -153,7 +153,7 @@ def test_diffinject_picks_its_own_targets_and_offers_gce_runs(ctx):
     assert params["groups"] == [] and params["params"] == {"run": "1", "gamma": 0.5}
     txt = gen.method_view(ctx, "txt2img").form
     assert txt.shown() == {"template": "choice"} and txt.slots["choice"][0].choices == [
-        "ffr", "vanilla",
+        "contrastive", "ffr", "vanilla",
     ]  # fmt: skip
 
 

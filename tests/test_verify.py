@@ -203,6 +203,25 @@ def test_dbb_policy_applies_algorithm_1_line_11():
     )
 
 
+def test_dbb_policy_calibrates_p_per_target_class():
+    from types import SimpleNamespace
+
+    policy, params = POLICIES.get("dbb"), POLICIES.get("dbb").default_params
+    rhos = {1: (0, 0.1), 2: (0, 0.2), 3: (0, 0.3), 4: (0, 0.4), 5: (1, 2.0), 6: (1, 3.0)}
+    samples = [SimpleNamespace(id=i, y=y) for i, (y, _) in rhos.items()]
+    scores = {
+        i: {"softmax-shift": {"value": 0.5}, "ig-in-mask": {"value": rho}}
+        for i, (_, rho) in rhos.items()
+    }
+    fixed = policy.decide_all(samples, scores, params)  # P = 0 for every class: all kept
+    assert {v.decision for v in fixed.values()} == {"accept"}
+    median = policy.decide_all(samples, scores, dataclasses.replace(params, calibrate=0.5))
+    # class 0: P = 0.25 keeps 0.3 and 0.4; class 1: P = 2.5 keeps 3.0
+    assert [i for i, v in median.items() if v.decision == "accept"] == [3, 4, 6]
+    with pytest.raises(ValueError, match="calibrate"):
+        dataclasses.replace(params, calibrate=1.0).check_inputs()
+
+
 @pytest.mark.parametrize(
     ("check", "context_ok", "conflicting", "p", "expected"),
     [

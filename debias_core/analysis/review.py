@@ -132,6 +132,7 @@ IMAGE_PANELS = ("source", "content", "mask", "generated", "ig")
 METHOD_PANELS = {
     "txt2img": ("source", "generated", "mask", "ig"),
     "ffr": ("source", "generated", "mask", "ig"),
+    "contrastive": ("source", "generated", "mask", "ig"),
     "diffinject": ("source", "content", "generated", "ig"),
     "dbb": ("source", "mask", "generated", "ig"),
     "decouplegen": ("source", "mask", "generated", "ig"),

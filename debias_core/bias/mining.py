@@ -41,12 +41,17 @@ def lowest_loss(ids: np.ndarray, losses: np.ndarray, fraction: float) -> np.ndar
 
 
 def lowest_loss_per_class(
-    ids: np.ndarray, labels: np.ndarray, losses: np.ndarray, k: int
+    ids: np.ndarray, labels: np.ndarray, losses: np.ndarray, k: int, portion: float = 0.0
 ) -> dict[int, np.ndarray]:
-    """{class: the ids of its k lowest losses, lowest first (ties: smaller id first)}."""
+    """{class: the ids of its k lowest losses, lowest first (ties: smaller id first)}.
+
+    `portion` > 0 takes that share of each class instead (DBB's K in {0.1, ..., 1}), rounded,
+    at least one sample.
+    """
     out = {}
     for c in np.unique(labels):
         inside = labels == c
         order = np.lexsort((ids[inside], losses[inside]))
-        out[int(c)] = ids[inside][order[:k]]
+        n = max(1, round(portion * int(inside.sum()))) if portion > 0 else k
+        out[int(c)] = ids[inside][order[:n]]
     return out

@@ -82,6 +82,7 @@ def cmd_methods(args) -> int:
     from debias_core.generate import GENERATORS
     from debias_core.models.segmenters import SEGMENTERS
     from debias_core.params import describe
+    from debias_core.personalize import PERSONALIZERS
     from debias_core.verify import POLICIES, SCORERS
 
     table = {
@@ -93,15 +94,26 @@ def cmd_methods(args) -> int:
             ("segmenters", SEGMENTERS),
         )
     }
+    table["personalizers"] = {
+        name: describe(PERSONALIZERS.get(name).params_class()) for name in PERSONALIZERS.names()
+    }
     if args.json:
         print(json.dumps(table, indent=2, default=str))
         return 0
     for kind, methods in table.items():
         print(f"{kind}:")
         for name, fields in methods.items():
-            shown = ", ".join(f"{f['name']}={f['default']!r}" for f in fields) or "(no parameters)"
+            shown = ", ".join(_shown(f) for f in fields) or "(no parameters)"
             print(f"  {name}: {shown}")
     return 0
+
+
+def _shown(f: dict) -> str:
+    """name=default, with the paper's value beside a demo default that differs from it."""
+    text = f"{f['name']}={f['default']!r}"
+    return text + (
+        f" (paper: {f['paper']!r})" if "paper" in f and f["paper"] != f["default"] else ""
+    )
 
 
 def policy_names() -> list[str]:

@@ -5,6 +5,7 @@ from debias_core.generate import (  # noqa: F401  (each registers its method)
     dbb,
     decouplegen,
     diffinject,
+    ffr,
     txt2img,
 )
 from debias_core.generate.base import GENERATORS, GenerateConfig

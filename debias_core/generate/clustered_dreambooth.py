@@ -56,7 +56,7 @@ class ClusteredDreamBoothParams:
     )
     clusters: int = field(
         default=0,
-        metadata={"help": "k per group when training (0: min(smallest group / 20, 20))"},
+        metadata={"help": "k per group when training (0: smallest group / 20 rounded, <= 20)"},
     )
     features: str = field(
         default="clip", metadata={"help": "features the groups are clustered on (clip, run:ID)"}
@@ -68,9 +68,22 @@ class ClusteredDreamBoothParams:
         default=True,
         metadata={"help": "smaller groups use their class's largest group's pool, no token"},
     )
+    # The paper's A.6 for bias ratio 0.999: a borrowed group's bias label in double parentheses
+    # and the opposite labels, so marked, as the negative prompt. Off on the demo: the embedded
+    # model's vocabulary has no parentheses (they would be noise to it).
+    emphasis: bool = field(
+        default=False,
+        metadata={
+            "help": "borrowed groups: ((context)) in the prompt, the other ((contexts)) negated",
+            "paper": True,
+        },
+    )
     train_steps: int = field(default=200, metadata={"help": "steps of each cluster's LoRA"})
     train_batch: int = field(default=16, metadata={"help": "clusters trained per step"})
-    rank: int = field(default=4, metadata={"help": "LoRA rank"})
+    rank: int = field(
+        default=4,
+        metadata={"help": "LoRA rank (the paper's r = alpha = 16 at SD scale)", "paper": 16},
+    )
 
     def check_inputs(self) -> None:
         if self.personalization < 0:
@@ -317,7 +330,11 @@ class ClusteredDreamBooth:
             cluster = clusters[order[segment.cluster]]
             text = group_text(meta, y, a)
             words = {"cls": text.class_text, "ctx": text.context_text}
+            negative = ""
             if source.borrowed:
+                if params.emphasis:
+                    words["ctx"] = f"(({text.context_text}))"
+                    negative = ", ".join(f"(({o}))" for o in text.other_contexts)
                 prompt, used = trained.class_prompt.format(**words), [cluster.lora]
             else:
                 prompt = trained.prompt.format(token=cluster.token.name, **words)
@@ -328,7 +345,7 @@ class ClusteredDreamBooth:
                 a=a,
                 seeds=tuple(image_seed(config.seed, y, a, i) for i in indices),
                 prompts=(prompt,) * len(indices),
-                negatives=("",) * len(indices),
+                negatives=(negative,) * len(indices),
                 extra={
                     "artifacts": [u.id for u in used],
                     "cluster": cluster.index,
@@ -353,6 +370,8 @@ class ClusteredDreamBooth:
                 backbone, unit.prompts, unit.negatives, unit.seeds, steps, config.guidance
             )
         batch = {"seeds": list(unit.seeds), "prompts": list(unit.prompts)}
+        if any(unit.negatives):  # older recipes have none: they replay with ""
+            batch["negatives"] = list(unit.negatives)
         tokens = [a.ref() for a in artifacts if a.kind == "token"]
         loras = [a.ref() for a in artifacts if a.kind == "lora"]
         described = {k: v for k, v in unit.extra.items() if k not in ("artifacts", "indices")}
@@ -368,6 +387,7 @@ class ClusteredDreamBooth:
                     config.guidance,
                     seed=unit.seeds[i],
                     prompt=unit.prompts[i],
+                    negative_prompt=unit.negatives[i],
                     tokens={"artifacts": tokens},
                     adapters={"artifacts": loras},
                     params={
@@ -386,7 +406,7 @@ class ClusteredDreamBooth:
     def replay(self, backbone, recipe: Recipe, store=None) -> np.ndarray:
         """The recipe's artifacts are attached by `regenerate`; redraw the batch, keep one."""
         batch = recipe.params["batch"]
-        negatives = [""] * len(batch["seeds"])
+        negatives = batch.get("negatives", [""] * len(batch["seeds"]))
         images = run_pipeline(
             backbone,
             batch["prompts"],

@@ -65,7 +65,7 @@ from debias_core.generate.base import (
 )
 from debias_core.generate.decouplegen import object_prompt
 from debias_core.generate.diffinject import load_pixels
-from debias_core.generate.hooks import LoopHooks, MaskedBlend
+from debias_core.generate.hooks import BLEND_OUTSIDE, LoopHooks, MaskedBlend
 from debias_core.generate.prompts import group_text
 from debias_core.generate.sites import on_object
 from debias_core.models.segmenters import SEGMENTERS
@@ -87,7 +87,18 @@ class DbbParams:
         default=None, metadata={"help": "the ERM classifier f (train DIR --method erm)"}
     )
     k: int = field(
-        default=10, metadata={"help": "K lowest-loss train samples of each class as sources"}
+        default=10,
+        metadata={
+            "help": "K lowest-loss train samples of each class as sources",
+            "paper": "a portion K per class (see portion), sized to balance the groups",
+        },
+    )
+    portion: float = field(
+        default=0.0,
+        metadata={
+            "help": "the lowest-loss share of each class as sources instead of k (the paper's "
+            "K in {0.1, ..., 1}, sized to balance the groups); 0 = use k"
+        },
     )
     segmenter: str = field(
         default="dataset", metadata={"help": "masks of the causal part: dataset | grounded-sam"}
@@ -114,6 +125,14 @@ class DbbParams:
     )
     grow: int = field(
         default=2, metadata={"help": "pixels the mask grows by before inpainting (room for j)"}
+    )
+    outside: str = field(
+        default="noised",
+        metadata={
+            "help": "the source outside the mask during denoising: noised (re-noised to each "
+            "step's level, blended latents) | clean (z_0 at every step, Eq. 2 as written)",
+            "choices": BLEND_OUTSIDE,
+        },
     )
     ti_samples: int = field(
         default=20, metadata={"help": "textual inversion: samples per class (personalization=0)"}
@@ -144,6 +163,10 @@ class DbbParams:
             raise ValueError("strength must be in (0, 1]")
         if self.grow < 0:
             raise ValueError("grow must be >= 0")
+        if not 0.0 <= self.portion <= 1.0:
+            raise ValueError("portion must be in [0, 1] (0: use k)")
+        if self.outside not in BLEND_OUTSIDE:
+            raise ValueError(f"outside must be one of {list(BLEND_OUTSIDE)}, got {self.outside!r}")
         if self.masks < 0 or self.personalization < 0:
             raise ValueError("masks and personalization are job ids (0 = run or reuse one)")
         if "{token}" not in self.prompt:
@@ -178,7 +201,7 @@ def low_loss_sources(store, params: DbbParams) -> dict[int, tuple[int, ...]]:
     """{class i: D_i}, lowest loss first (losses cached per process: plans are redone on
     resume)."""
     ids, labels, losses = _train_losses(str(store.root), int(params.run))
-    chosen = lowest_loss_per_class(ids, labels, losses, params.k)
+    chosen = lowest_loss_per_class(ids, labels, losses, params.k, params.portion)
     return {c: tuple(int(i) for i in chosen[c]) for c in sorted(chosen)}
 
 
@@ -315,7 +338,8 @@ class Dbb:
         check_erm_run(store, params.run)
         if len(store.class_names) < 2:
             raise ValueError("dbb turns one class into another: it needs >= 2 classes")
-        check_class_sizes(store, params.k)
+        if not params.portion:
+            check_class_sizes(store, params.k)
         check_masks(store, params)
         check_personalization(store, config, params)
 
@@ -512,12 +536,21 @@ def start_index(steps: int, strength: float) -> int:
     return steps - run
 
 
-@torch.no_grad()
-def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch: dict):
-    """Images (B, H, W, 3) uint8: each source inpainted inside its edit region (Eq. 2).
+@dataclass
+class Inpainting:
+    """What `inpaint` hands back: the denoised latents (before decoding), the source pixels and
+    the edit regions (B, H, W) bool at pixel resolution."""
 
-    The target's token must already be attached to `backbone`.
-    """
+    latents: torch.Tensor
+    clean: torch.Tensor  # the sources' latents
+    pixels: torch.Tensor  # (B, 3, H, W) in [-1, 1]
+    regions: np.ndarray
+
+
+@torch.no_grad()
+def inpaint(backbone, store, params: DbbParams, steps: int, guidance: float, batch: dict):
+    """Masked inpainting in latent space (Eq. 2): noise and denoising only inside each source's
+    edit region, the source's latents outside. The target's token must already be attached."""
     from diffusers.utils.torch_utils import randn_tensor
 
     size, region = backbone.image_size, region_params(backbone, params)
@@ -541,7 +574,7 @@ def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch:
         latents = noise * scheduler.init_noise_sigma
     else:
         latents = scheduler.add_noise(clean, noise, scheduler.timesteps[start : start + 1])
-    blend = MaskedBlend(inside.to(clean.dtype), clean, noise, scheduler)
+    blend = MaskedBlend(inside.to(clean.dtype), clean, noise, scheduler, outside=params.outside)
     latents = loop.denoise(
         backbone,
         latents,
@@ -552,9 +585,16 @@ def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch:
         hooks=LoopHooks(blend=blend),
         start=start,
     )
-    generated = loop.decode(backbone, latents)
-    original = pixels.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1)
-    return np.where(regions[..., None], generated, original.cpu().numpy())
+    return Inpainting(latents, clean, pixels, regions)
+
+
+def draw(backbone, store, params: DbbParams, steps: int, guidance: float, batch: dict):
+    """Images (B, H, W, 3) uint8: each source inpainted inside its edit region (Eq. 2), with the
+    source's own pixels pasted back outside it (the VAE round trip blurs them otherwise)."""
+    result = inpaint(backbone, store, params, steps, guidance, batch)
+    generated = loop.decode(backbone, result.latents)
+    original = result.pixels.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1)
+    return np.where(result.regions[..., None], generated, original.cpu().numpy())
 
 
 GENERATORS.register("dbb")(Dbb())

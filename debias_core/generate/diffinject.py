@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from debias_core.bias.mining import highest_loss, lowest_loss, per_sample_losses
@@ -46,6 +47,7 @@ from debias_core.generate.hooks import LoopHooks
 from debias_core.models.backbone import PromptEmbeds
 from debias_core.store.records import GeneratedImage, Recipe
 
+LOCAL_REGIONS = ("foreground", "background")
 GCE_HINT = "train one with `python -m debias_core train DIR --method gce` and pass --run ID"
 
 
@@ -62,6 +64,21 @@ class DiffInjectParams:
         default=0.5, metadata={"help": "originals come from this lowest-loss share"}
     )
     prompt: str = field(default="", metadata={"help": "text condition ('' = unconditional)"})
+    local: str = field(
+        default="",
+        metadata={
+            "help": "local injection (Section 2.3): '' = global; a masks source (dataset, or a "
+            "segmenter whose masks a segment job stored) whose mask of the original picks the "
+            "region of h that takes the content"
+        },
+    )
+    local_region: str = field(
+        default="foreground",
+        metadata={
+            "help": "with local: inject into the mask (foreground) or outside (background)",
+            "choices": LOCAL_REGIONS,
+        },
+    )
 
     def check_inputs(self) -> None:
         if self.k < 1:
@@ -72,6 +89,8 @@ class DiffInjectParams:
             raise ValueError("need 0 <= t_boost <= t_edit <= 1")
         if not 0.0 < self.aligned_fraction <= 1.0:
             raise ValueError("aligned_fraction must be in (0, 1]")
+        if self.local_region not in LOCAL_REGIONS:
+            raise ValueError(f"local_region must be one of {list(LOCAL_REGIONS)}")
 
 
 # -- h-space injection ---------------------------------------------------------------------------
@@ -90,15 +109,25 @@ def slerp(a: torch.Tensor, b: torch.Tensor, gamma: float) -> torch.Tensor:
     return wa.view(shape) * a + wb.view(shape) * b
 
 
+def _norm(v: torch.Tensor) -> torch.Tensor:
+    return v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+
+
 @dataclass
 class SlerpInjection:
     """An h-space edit (generate/hooks.py): h -> Slerp(h, h_c / ||h_c|| * ||h||, gamma) for
-    t >= t_edit, with the content's h taken at the closest captured timestep."""
+    t >= t_edit, with the content's h taken at the closest captured timestep.
+
+    `mask` (B, 1, H, W) in [0, 1], any resolution: local injection. Both h's are masked before
+    the Slerp (the norms are the region's) and the result goes back into h inside the mask only,
+    so h outside the mask is left exactly as it was.
+    """
 
     content_h: dict[int, torch.Tensor]
     gamma: float
     t_edit: int
     asymmetric: bool = True
+    mask: torch.Tensor | None = None
 
     def active(self, t: int) -> bool:
         return t >= self.t_edit
@@ -106,9 +135,13 @@ class SlerpInjection:
     def __call__(self, h: torch.Tensor, t: int) -> torch.Tensor:
         closest = min(self.content_h, key=lambda s: abs(s - t))
         content = self.content_h[closest].to(h.dtype)
-        norm = lambda v: v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # noqa: E731
-        rescaled = content / norm(content).clamp_min(1e-12) * norm(h)
-        return slerp(h, rescaled, self.gamma)
+        if self.mask is None:
+            return slerp(h, content / _norm(content).clamp_min(1e-12) * _norm(h), self.gamma)
+        m = self.mask.to(h.device, h.dtype)
+        m = F.interpolate(m, size=h.shape[-2:], mode="area") if m.shape[-2:] != h.shape[-2:] else m
+        region, content = h * m, content * m
+        mixed = slerp(region, content / _norm(content).clamp_min(1e-12) * _norm(region), self.gamma)
+        return h * (1 - m) + mixed * m
 
 
 # -- sources without group labels ----------------------------------------------------------------
@@ -166,6 +199,36 @@ def draws(seed: int, content_id: int, k: int, pool_size: int) -> tuple[int, int]
     return int(state[0]), int(state[1] % pool_size)
 
 
+# -- local injection: the original's mask picks the region of h ----------------------------------
+def local_mask_id(store, params: DiffInjectParams, sample_id: int) -> int | None:
+    row = store.find_mask(sample_id, segmenter=params.local)
+    return None if row is None else int(row["id"])
+
+
+def local_masks(store, params: DiffInjectParams, originals) -> torch.Tensor:
+    """(B, 1, H, W) float: each original's mask (or its complement for the background)."""
+    masks = []
+    for sample_id in originals:
+        mask_id = local_mask_id(store, params, sample_id)
+        if mask_id is None:
+            raise ValueError(f"diffinject: sample {sample_id} has no {params.local} mask")
+        masks.append(torch.from_numpy(store.mask_pixels(mask_id).astype(np.float32)))
+    stacked = torch.stack(masks)[:, None]
+    return 1.0 - stacked if params.local_region == "background" else stacked
+
+
+def check_local(store, params: DiffInjectParams) -> None:
+    from debias_core.models.segmenters import SEGMENTERS
+
+    SEGMENTERS.get(params.local)  # an unknown name lists the valid ones
+    if not store.masked_count(params.local):
+        raise ValueError(
+            f"diffinject: local={params.local} but no train sample has a {params.local} mask; "
+            "run `python -m debias_core segment DIR` first, or use local=dataset where the "
+            "dataset ships masks"
+        )
+
+
 # -- the method ----------------------------------------------------------------------------------
 class DiffInject:
     default_params = DiffInjectParams()
@@ -192,15 +255,20 @@ class DiffInject:
         n = len(store.class_labelled("real", "train"))
         if n <= params.k:
             raise ValueError(f"diffinject: k={params.k} needs more than {n} train samples")
+        if params.local:
+            check_local(store, params)
 
     def plan(self, store, config: GenerateConfig, groups) -> list[WorkUnit]:
         params = method_params(self, config)
         mined = mine(store, params)
+        pool = mined.pool_ids
+        if params.local:  # local injection needs the original's mask
+            pool = tuple(i for i in pool if local_mask_id(store, params, i) is not None)
+            if not pool:
+                raise ValueError(f"diffinject: no aligned original has a {params.local} mask")
         units = []
         for content, label in zip(mined.content_ids, mined.content_labels, strict=True):
-            picks = [
-                draws(config.seed, content, k, len(mined.pool_ids)) for k in range(config.per_group)
-            ]
+            picks = [draws(config.seed, content, k, len(pool)) for k in range(config.per_group)]
             for start in range(0, config.per_group, config.batch_size):
                 batch = picks[start : start + config.batch_size]
                 units.append(
@@ -211,7 +279,7 @@ class DiffInject:
                         seeds=tuple(seed for seed, _ in batch),
                         prompts=(params.prompt,) * len(batch),
                         negatives=("",) * len(batch),
-                        parent_ids=tuple(mined.pool_ids[i] for _, i in batch),
+                        parent_ids=tuple(pool[i] for _, i in batch),
                         extra={"content_ids": (content,) * len(batch)},
                     )
                 )
@@ -270,7 +338,10 @@ def draw(backbone, store, params: DiffInjectParams, steps: int, originals, conte
     inverted = loop.invert(backbone, clean, embeds, steps, capture_h=True)
     total = backbone.scheduler.config.num_train_timesteps
     edit = SlerpInjection(
-        {t: h[n:] for t, h in inverted.h_by_t.items()}, params.gamma, round(params.t_edit * total)
+        {t: h[n:] for t, h in inverted.h_by_t.items()},
+        params.gamma,
+        round(params.t_edit * total),
+        mask=local_masks(store, params, originals) if params.local else None,
     )
     boost = params.t_boost * total
     latents = loop.denoise(

@@ -62,21 +62,29 @@ class LoopHooks:
     on_step: Sequence[Callable[[StepState], None]] = field(default_factory=tuple)
 
 
+BLEND_OUTSIDE = ("noised", "clean")
+
+
 @dataclass(frozen=True)
 class MaskedBlend:
-    """Keep `source` latents outside `mask`, re-noised to the current level with fixed `noise`.
+    """Keep `source` latents outside `mask`; 1 = generate.
 
-    mask (B, 1, h, w) in latent resolution, 1 = generate; source / noise (B, C, h, w). After the
-    last step the outside is the clean source itself.
+    mask (B, 1, h, w) in latent resolution; source / noise (B, C, h, w). `outside`:
+    - "noised" (blended latents, diffusers' inpainting pipelines for 4-channel UNets): the
+      source re-noised to the current level with the fixed `noise`, so the UNet sees one noise
+      level everywhere;
+    - "clean": the clean source z_0 at every step, as DBB's Eq. 2 is written.
+    After the last step the outside is the clean source either way.
     """
 
     mask: torch.Tensor
     source: torch.Tensor
     noise: torch.Tensor
     scheduler: object
+    outside: str = "noised"
 
     def __call__(self, latents: torch.Tensor, t: int | None) -> torch.Tensor:
-        if t is None:
+        if t is None or self.outside == "clean":
             outside = self.source
         else:
             level = torch.tensor([int(t)], device=latents.device)

@@ -16,6 +16,7 @@ from debias_core.generate.base import GENERATORS, GenerateConfig, steps_of
 from debias_core.generate.sites import site_plan
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
+from debias_core.paper_defaults import with_family_defaults
 from debias_core.params import config_from
 from debias_core.store import GeneratedImage, SampleFilter, Store
 
@@ -40,7 +41,11 @@ def check_generate(store: Store, params: dict) -> GenerateConfig:
     what it needs (runs, masks, checkpoints), and groups."""
     config = config_from(GenerateConfig, params, "generation", drop=("dtype",))
     site_plan(store, config)  # the method's assumption on where the attribute lies
-    GENERATORS.get(config.method).check(store, config)
+    generator = GENERATORS.get(config.method)
+    # the paper's values are the defaults on Stable Diffusion (debias_core/paper_defaults.py)
+    kind = type(generator.default_params)
+    config = replace(config, params=with_family_defaults(kind, config.params, config.backbone))
+    generator.check(store, config)
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")
     target_groups(store, config)

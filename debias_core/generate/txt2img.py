@@ -1,8 +1,10 @@
 """txt2img: text-to-image per group on the denoising loop (`generate/loop.py`).
 
-Registered twice: `txt2img` (vanilla prompts) and `ffr` (FFR-style varied prompts with the other
-contexts as negatives). Both record, per image, the whole batch it was drawn in (seeds, prompts):
-a batch is replayed as a batch, because batched and single-image runs are not bit-identical.
+Registered twice: `txt2img` (vanilla prompts) and `contrastive` (varied wordings with the
+other contexts as negatives; the `ffr` generator's prompts before it followed the paper); `ffr`
+(generate/ffr.py) builds on it with FFR's prompts. Each records, per image, the whole batch it
+was drawn in (seeds, prompts): a batch is replayed as a batch, because batched and single-image
+runs are not bit-identical.
 """
 
 from __future__ import annotations
@@ -125,4 +127,4 @@ class TextToImage:
 
 
 GENERATORS.register("txt2img")(TextToImage("vanilla"))
-GENERATORS.register("ffr")(TextToImage("ffr"))
+GENERATORS.register("contrastive")(TextToImage("contrastive"))

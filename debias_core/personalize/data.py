@@ -17,7 +17,13 @@ from PIL import Image
 
 from debias_core.personalize.base import Concept
 
-MASK_SOURCES = ("dataset",)
+
+def mask_sources() -> list[str]:
+    """Where object masks can come from: the segmenter registry (`dataset` = the dataset's own
+    exact masks; a text-prompted segmenter's masks once a `masks` job stored them)."""
+    from debias_core.models.segmenters import SEGMENTERS
+
+    return SEGMENTERS.names()
 
 
 @dataclass
@@ -60,23 +66,38 @@ def read_pixels(store, sample_ids: Sequence[int], size: int) -> np.ndarray:
 def read_masks(store, sample_ids: Sequence[int], size: int, source: str = "dataset") -> np.ndarray:
     """float32 (N, size, size) foreground masks in [0, 1] from a masks source.
 
-    `dataset`: the exact masks the dataset ships (Colored Digits), from the store's masks table.
-    A segmenter registry (text-prompted masks) plugs in here later.
+    `dataset`: the exact masks the dataset ships (Colored Digits); another segmenter's name: the
+    newest mask it stored for the sample (e.g. GroundingDINO + SAM prompted with the class).
     """
-    if source not in MASK_SOURCES:
-        raise ValueError(f"unknown masks source {source!r}; valid: {list(MASK_SOURCES)}")
     out = []
     for sample_id in sample_ids:
-        rows = [r for r in store.masks_for(sample_id) if r["kind"] == "exact"]
-        if not rows:
-            raise ValueError(
-                f"sample {sample_id} has no dataset mask; this project's dataset ships none "
-                "(pick another masks source)"
-            )
-        with Image.open(store.root / rows[0]["path"]) as im:
+        path = mask_path(store, sample_id, source)
+        with Image.open(store.root / path) as im:
             mask = _fit(im.convert("L"), size, Image.BILINEAR)
         out.append(np.asarray(mask, np.float32) / 255.0)
     return np.stack(out)
+
+
+def mask_path(store, sample_id: int, source: str) -> str:
+    """The stored mask file of a sample from `source`; a clear error when there is none."""
+    if source not in mask_sources():
+        raise ValueError(f"unknown masks source {source!r}; valid: {mask_sources()}")
+    if source == "dataset":
+        rows = [r for r in store.masks_for(sample_id) if r["kind"] == "exact"]
+        if not rows:
+            raise ValueError(
+                f"sample {sample_id} has no dataset mask; this project's dataset ships none: "
+                "make masks with `python -m debias_core masks DIR --segmenter grounded-sam` and "
+                "pass --param masks=grounded-sam"
+            )
+        return rows[0]["path"]
+    row = store.find_mask(sample_id, segmenter=source)
+    if row is None:
+        raise ValueError(
+            f"sample {sample_id} has no {source} mask: run `python -m debias_core masks DIR "
+            f"--segmenter {source} --prompt '{{class}}'` first"
+        )
+    return row["path"]
 
 
 def to_unit_range(pixels: np.ndarray) -> torch.Tensor:

@@ -27,6 +27,8 @@ class GroupDreamBoothParams(GroupLoraParams):
     token_format: str = "<v-{y}-{a}>"
     identifier_init: str = "photo"
     lr_tokens: float = 1e-3  # 0 keeps the identifier at its initial embedding
+    # The paper's DreamBooth prompt has no context words ("photo of a [V] bird", A.6); the
+    # embedded model only draws from its caption form, which names the context.
     prompt: str = "a photo of {token} {cls}, {ctx}"
     class_prompt: str = "a photo of {cls}, {ctx}"  # prior preservation prompt (no identifier)
     prior_weight: float = 0.0  # 0 = no prior preservation

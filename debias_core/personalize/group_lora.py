@@ -7,7 +7,7 @@ with the group's plain prompt, e.g. "a photo of digit 3, white stroke, on a red 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from debias_core.generate.prompts import group_text
 from debias_core.personalize import targets
@@ -18,6 +18,9 @@ from debias_core.personalize.data import load_concept_data
 @dataclass(frozen=True)
 class GroupLoraParams(MethodParams):
     samples_per_group: int = 0  # l; 0 = the smallest chosen group's size
+    # LoRA rank: 4 on the embedded model; Clustered DreamBooth (A.8) uses r = alpha = 16 on SD
+    # (the project's LoRA scales by alpha / r = 1 at any rank, as r = alpha does)
+    rank: int = field(default=4, metadata={"paper": 16})
     lr: float = 1e-3
     prompt: str = "a photo of {cls}, {ctx}"
 

@@ -10,7 +10,7 @@ names a random non-empty subset of the image's tokens, in random order, as Break
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -23,29 +23,35 @@ from debias_core.personalize.base import (
     PromptDraw,
     TokenSpec,
 )
-from debias_core.personalize.data import MASK_SOURCES, load_concept_data
+from debias_core.personalize.data import load_concept_data, mask_path, mask_sources
 
 
 @dataclass(frozen=True)
 class PerImageParams(MethodParams):
     images_per_step: int = 1
-    masks: str = "dataset"  # where the object masks come from (a segmenter registry later)
+    # where the object masks come from: a segmenter's name (dataset: the dataset's own masks;
+    # grounded-sam: text-prompted masks a `masks` job stored)
+    masks: str = "dataset"
     object_format: str = "<o-{id}>"
     context_format: str = "<x-{id}>"
     object_init: str = ""  # empty = the class name
     context_init: str = "background"
     phase2_steps: int = -1  # -1 = as many as phase 1 (the job's steps)
-    lr_tokens: float = 5e-3  # phase 1 (Break-A-Scene: 5e-4 at SD scale)
-    phase2_lr_tokens: float = 1e-3
-    lr_lora: float = 1e-3
-    attention_weight: float = 1e-2  # lambda (Break-A-Scene: 1e-2)
+    # Learning rates: demo values for the embedded model. DecoupleGen (seed 000, supplementary)
+    # trains SD-2 with 1e-4 for the tokens and 1e-6 for the diffusion model (`paper` below,
+    # listed by `methods --json`; the defaults on an SD checkpoint). The paper also fine-tunes the
+    # text encoder; here it stays frozen: only the new token rows and a UNet LoRA train.
+    lr_tokens: float = field(default=5e-3, metadata={"paper": 1e-4})  # phase 1
+    phase2_lr_tokens: float = field(default=1e-3, metadata={"paper": 1e-4})
+    lr_lora: float = field(default=1e-3, metadata={"paper": 1e-6})
+    attention_weight: float = field(default=1e-2, metadata={"paper": 1e-2})  # Break-A-Scene
     max_images: int = 16  # images per class / group when targets are classes or groups
     prompt: str = "a photo of {tokens}"
 
     def check_inputs(self) -> None:
         super().check_inputs()
-        if self.masks not in MASK_SOURCES:
-            raise ValueError(f"masks must be one of {list(MASK_SOURCES)}, got {self.masks!r}")
+        if self.masks not in mask_sources():
+            raise ValueError(f"masks must be one of {mask_sources()}, got {self.masks!r}")
         for fmt in (self.object_format, self.context_format):
             if "{id}" not in fmt:
                 raise ValueError(f"token format {fmt!r} must contain {{id}} (one per image)")
@@ -70,6 +76,8 @@ class PerImage:
             for (y, a), group_ids in sorted(per_class.items()):
                 ids += targets.subset(group_ids, params.max_images, config.seed, y, a)
         by_id = {s.id: s for s in targets.check_samples(store, ids)}
+        for i in ids:  # every image needs its object mask: say so before a job is queued
+            mask_path(store, i, params.masks)
         concepts = []
         for i in ids:
             y = by_id[i].y

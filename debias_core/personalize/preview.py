@@ -73,7 +73,8 @@ def concept_preview(
     concept = concept_from_artifacts(store, artifacts)
     config = PersonalizeConfig(**artifacts[0].config)
     method = PERSONALIZERS.get(config.method)
-    draw = method.reconstruction(concept, build_params(method.params_class, dict(config.params)))
+    params = build_params(method.params_class, dict(config.params))
+    draw = method.reconstruction(concept, params)
     size = backbone.image_size
     tokens = [store.artifact_path(a) for a in artifacts if a.kind == "token"]
     loras = [store.artifact_path(a) for a in artifacts if a.kind == "lora"]
@@ -87,9 +88,10 @@ def concept_preview(
     masks = {}
     if any(t.role in ("object", "context") for t in concept.tokens):
         try:
-            fg = read_masks(store, concept.sample_ids[:1], size)
+            source = getattr(params, "masks", "dataset")  # the masks the job trained with
+            fg = read_masks(store, concept.sample_ids[:1], size, source)
             masks = {k: v[0, 0].numpy() for k, v in token_masks(concept, fg).items()}
-        except ValueError:  # a project without dataset masks: show the maps alone
+        except ValueError:  # no mask from that source: show the maps alone
             masks = {}
     return ConceptPreview(
         concept=concept_key,

@@ -9,11 +9,12 @@ reads for a live loss curve.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone
+from debias_core.paper_defaults import with_family_defaults
 from debias_core.params import config_from
 from debias_core.personalize.base import (
     PERSONALIZERS,
@@ -76,6 +77,9 @@ def check_personalize(store: Store, params: dict) -> Plan:
     """Validate everything before a job is queued: config, method, parameters, targets, tokens."""
     config = config_from(PersonalizeConfig, params, "personalization", drop=("dtype",))
     method = PERSONALIZERS.get(config.method)
+    # the paper's values are the defaults on Stable Diffusion (debias_core/paper_defaults.py)
+    filled = with_family_defaults(method.params_class, config.params, config.backbone)
+    config = replace(config, params=filled)
     method_params = build_params(method.params_class, config.params)
     concepts = method.plan(store, config, method_params)
     if not concepts:

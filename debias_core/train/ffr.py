@@ -6,6 +6,9 @@ over the generated samples; `stage2` any objective or procedure (erm, reweight, 
 class-balanced, groupdro, supcon, jtt, dfr, llr; default erm); `stage1_epochs` (default: as many
 samples as stage 2 sees, see `stage1_epochs`), `stage2_epochs` (default `epochs`) and `stage2_lr`
 (default `lr`). Real and generated samples never share a batch.
+
+FFR's stage-2 methods are GroupDRO, batch balancing (`resample`) and Domain Independence; the
+last (a classifier head per bias group) is not built here.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """`ig-in-mask` (DBB Eq. 4-5): Integrated Gradients from the source x to the generated x', for
 the generated sample's class j, summed over the mask of the source's causal part.
 
-rho = sum_k M_k * IG_k, IG_k = (x'_k - x_k) * integral of d softmax_j / d x_k along x -> x'
+rho = sum_k M_k * IG_k, IG_k = (x'_k - x_k) * integral of d f_j / d x_k along x -> x'
 (captum, with the source image as the baseline). By completeness the sum over all pixels is
-softmax_j(x') - softmax_j(x); rho is the part of that change made inside the mask. The mask is the
+f_j(x') - f_j(x); rho is the part of that change made inside the mask. f_j is, by `output`:
+- `softmax` (the default, tuned on the demo): the class probability, so |rho| <= 1;
+- `logit`: the class's raw prediction score, the paper's f_{i'} in Eq. 4, on the scale of its
+  thresholds (P = 0.3 / 1 / 2 cannot be reached on the softmax). The mask is the
 recipe's (a method that inpainted under a mask records it) or the source's own from `segmenter`.
 Samples without a source image or a mask are not scored.
 """
@@ -24,18 +27,26 @@ class IgInMaskParams:
     run: int | None = None  # the ERM classifier run f
     segmenter: str = "dataset"  # where the source's mask comes from without a recipe mask
     n_steps: int = 32
+    output: str = "softmax"  # softmax | logit (Eq. 4's prediction score f_{i'})
 
     def check_inputs(self) -> None:
         if self.n_steps < 2:
             raise ValueError("n_steps must be >= 2")
+        if self.output not in IG_OUTPUTS:
+            raise ValueError(f"output must be one of {list(IG_OUTPUTS)}, got {self.output!r}")
 
 
-def integrated_gradients(model, source, target, classes, n_steps: int) -> torch.Tensor:
-    """(N, 3, H, W) IG of softmax[class] from `source` (baseline) to `target` (input)."""
+IG_OUTPUTS = ("softmax", "logit")
+
+
+def integrated_gradients(
+    model, source, target, classes, n_steps: int, output: str = "softmax"
+) -> torch.Tensor:
+    """(N, 3, H, W) IG of the class's softmax (or logit) from `source` (baseline) to `target`."""
     from captum.attr import IntegratedGradients
 
-    probability = lambda x: model(x).softmax(1)  # noqa: E731
-    return IntegratedGradients(probability).attribute(
+    forward = (lambda x: model(x).softmax(1)) if output == "softmax" else model
+    return IntegratedGradients(forward).attribute(
         target, baselines=source, target=list(classes), n_steps=n_steps
     )
 
@@ -68,7 +79,9 @@ class IgInMask:
             target = pixels(store, [s.id for s, _ in usable], size).to(device)
             source = pixels(store, [s.parent_id for s, _ in usable], size).to(device)
             classes = [s.y for s, _ in usable]
-            attr = integrated_gradients(model, source, target, classes, params.n_steps)
+            attr = integrated_gradients(
+                model, source, target, classes, params.n_steps, params.output
+            )
             attr = attr.detach().sum(1).cpu().numpy()  # over colour channels
             for k, (sample, mask) in enumerate(usable):
                 inside = fit_mask(mask, size)
@@ -77,6 +90,7 @@ class IgInMask:
                     "total": float(attr[k].sum()),
                     "mask_fraction": float(inside.mean()),
                     "target_class": int(sample.y),
+                    "output": params.output,
                 }
         return ScoreBatch("ig-in-mask", values, details, params.run)
 
