@@ -19,6 +19,8 @@ FLAGS = {
     "batch_size": "--max-batch-size",
 }
 MAX_SEED = 2**32 - 1  # seeds are 32-bit everywhere (torch, NumPy, the recipes)
+MAX_RANK = 1024  # LoRA rank: above a layer's width it adds nothing but memory
+MAX_EPOCHS = 10_000  # classifier training epochs
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from debias_core.generate.diffinject import load_pixels
 from debias_core.generate.hooks import LoopHooks, MaskedBlend
 from debias_core.models.segmenters import SEGMENTERS
 from debias_core.models.segmenters.regions import edit_region
-from debias_core.params import build_params
+from debias_core.params import bounded, build_params
 from debias_core.store.records import GeneratedImage, Recipe
 
 ERM_HINT = "train one with `python -m debias_core train DIR --method erm` and pass --run ID"
@@ -70,8 +70,8 @@ class DbbParams:
     run: int | None = field(
         default=None, metadata={"help": "the ERM classifier f (train DIR --method erm)"}
     )
-    k: int = field(
-        default=10, metadata={"help": "K lowest-loss train samples of each class as sources"}
+    k: int = bounded(
+        10, limit="per_group", help="K lowest-loss train samples of each class as sources"
     )
     segmenter: str = field(
         default="dataset", metadata={"help": "masks of the causal part: dataset | grounded-sam"}
@@ -93,18 +93,14 @@ class DbbParams:
         default="a photo of a {token} {class}",
         metadata={"help": "inpainting prompt ({token} = the target's learned token)"},
     )
-    strength: float = field(
-        default=1.0, metadata={"help": "noise inside the mask at the start (1 = pure noise)"}
+    strength: float = bounded(
+        1.0, 0.0, 1.0, help="noise inside the mask at the start (1 = pure noise)"
     )
-    grow: int = field(
-        default=2, metadata={"help": "pixels the mask grows by before inpainting (room for j)"}
+    grow: int = bounded(2, 0, 1024, help="pixels the mask grows by before inpainting (room for j)")
+    ti_samples: int = bounded(
+        20, limit="per_group", help="textual inversion: samples per class (personalization=0)"
     )
-    ti_samples: int = field(
-        default=20, metadata={"help": "textual inversion: samples per class (personalization=0)"}
-    )
-    ti_steps: int = field(
-        default=200, metadata={"help": "textual inversion: steps (personalization=0)"}
-    )
+    ti_steps: int = bounded(200, limit="steps", help="textual inversion: steps (personalization=0)")
     ti_from: str = field(
         default="high-loss",
         metadata={"help": "textual inversion samples: high-loss (likely minority) | random"},
@@ -210,6 +206,11 @@ def check_class_sizes(store, k: int) -> None:
 
 def check_masks(store, params: DbbParams) -> None:
     kind = SEGMENTERS.get(params.segmenter)  # unknown names list the valid ones
+    if params.masks:  # a named segment job must exist and match, whichever the segmenter
+        check_job(store, params.masks, "segment", "--param masks=JOB")
+        used = store.get_job(params.masks).params.get("segmenter")
+        if used != params.segmenter:
+            raise ValueError(f"dbb: segment job {params.masks} used {used}, not {params.segmenter}")
     if params.segmenter == "dataset":
         if not store.masked_count("dataset"):
             raise ValueError(
@@ -217,12 +218,7 @@ def check_masks(store, params: DbbParams) -> None:
                 "--param segmenter=grounded-sam (text-prompted masks from local checkpoints)"
             )
         return
-    if params.masks:
-        check_job(store, params.masks, "segment", "--param masks=JOB")
-        used = store.get_job(params.masks).params.get("segmenter")
-        if used != params.segmenter:
-            raise ValueError(f"dbb: segment job {params.masks} used {used}, not {params.segmenter}")
-    else:
+    if not params.masks:
         # a missing checkpoint names the model and the folders searched
         kind.check(build_params(kind.default_params, params.segmenter_params, what="segmenter"))
 

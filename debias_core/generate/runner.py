@@ -12,10 +12,10 @@ import dataclasses
 import itertools
 from dataclasses import asdict, replace
 
-from debias_core.generate.base import GENERATORS, GenerateConfig, steps_of
+from debias_core.generate.base import GENERATORS, GenerateConfig, method_params, steps_of
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
-from debias_core.params import config_from
+from debias_core.params import check_limits, config_from
 from debias_core.store import GeneratedImage, SampleFilter, Store
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -92,9 +92,10 @@ def with_artifacts(image, artifacts: list):
 
 def check_size(store: Store, config: GenerateConfig, limits: JobLimits) -> None:
     """Refuse a job over the limits before it is queued (the limit is named in the message)."""
-    limits.check("per_group", config.per_group, "images per group")
-    limits.check("steps", steps_of(GENERATORS.get(config.method), config), "steps")
-    limits.check("batch_size", config.batch_size, "batch size")
+    generator = GENERATORS.get(config.method)
+    check_limits(config, limits)  # per_group, steps, batch_size
+    check_limits(method_params(generator, config), limits)  # the method's own sizes
+    limits.check("steps", steps_of(generator, config), "steps")  # the method's default_steps
     n_groups = len(config.groups) or len(store.class_names) * len(store.attr_names)
     limits.check("groups", n_groups, "target groups")
 

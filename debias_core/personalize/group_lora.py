@@ -10,15 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from debias_core.generate.prompts import group_text
+from debias_core.params import bounded, check_template
 from debias_core.personalize import targets
-from debias_core.personalize.base import PERSONALIZERS, Concept, MethodParams, Phase, PromptDraw
+from debias_core.personalize.base import (
+    MAX_LR,
+    PERSONALIZERS,
+    Concept,
+    MethodParams,
+    Phase,
+    PromptDraw,
+)
 from debias_core.personalize.data import load_concept_data
 
 
 @dataclass(frozen=True)
 class GroupLoraParams(MethodParams):
-    samples_per_group: int = 0  # l; 0 = the smallest chosen group's size
-    lr: float = 1e-3
+    samples_per_group: int = bounded(0, limit="per_group")  # l; 0 = the smallest group's size
+    lr: float = bounded(1e-3, 0.0, MAX_LR)
     prompt: str = "a photo of {cls}, {ctx}"
 
     def check_inputs(self) -> None:
@@ -27,6 +35,9 @@ class GroupLoraParams(MethodParams):
             raise ValueError("samples_per_group must be >= 0 (0: the smallest group's size)")
         if self.lr <= 0:
             raise ValueError("lr must be > 0")
+        check_template("prompt", self.prompt, self.placeholders)
+
+    placeholders = ("cls", "ctx")  # the words a group's prompt may name
 
 
 class GroupLora:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
+from debias_core.params import bounded, check_template
 from debias_core.personalize import targets
 from debias_core.personalize.base import (
+    MAX_LR,
     PERSONALIZERS,
     Concept,
     MethodParams,
@@ -28,22 +30,24 @@ from debias_core.personalize.data import MASK_SOURCES, load_concept_data
 
 @dataclass(frozen=True)
 class PerImageParams(MethodParams):
-    images_per_step: int = 1
+    images_per_step: int = bounded(1, limit="batch_size")
     masks: str = "dataset"  # where the object masks come from (a segmenter registry later)
     object_format: str = "<o-{id}>"
     context_format: str = "<x-{id}>"
     object_init: str = ""  # empty = the class name
     context_init: str = "background"
-    phase2_steps: int = -1  # -1 = as many as phase 1 (the job's steps)
-    lr_tokens: float = 5e-3  # phase 1 (Break-A-Scene: 5e-4 at SD scale)
-    phase2_lr_tokens: float = 1e-3
-    lr_lora: float = 1e-3
-    attention_weight: float = 1e-2  # lambda (Break-A-Scene: 1e-2)
-    max_images: int = 16  # images per class / group when targets are classes or groups
+    phase2_steps: int = bounded(-1, limit="steps")  # -1 = as many as phase 1 (the job's steps)
+    lr_tokens: float = bounded(5e-3, 0.0, MAX_LR)  # phase 1 (Break-A-Scene: 5e-4 at SD scale)
+    phase2_lr_tokens: float = bounded(1e-3, 0.0, MAX_LR)
+    lr_lora: float = bounded(1e-3, 0.0, MAX_LR)
+    attention_weight: float = bounded(1e-2, 0.0, 100.0)  # lambda (Break-A-Scene: 1e-2)
+    # images per class / group when targets are classes or groups
+    max_images: int = bounded(16, limit="per_group")
     prompt: str = "a photo of {tokens}"
 
     def check_inputs(self) -> None:
         super().check_inputs()
+        check_template("prompt", self.prompt, ["tokens"])
         if self.masks not in MASK_SOURCES:
             raise ValueError(f"masks must be one of {list(MASK_SOURCES)}, got {self.masks!r}")
         for fmt in (self.object_format, self.context_format):

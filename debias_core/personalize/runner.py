@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debias_core.limits import JobLimits
+from debias_core.models.backbone import backbone_folder
 from debias_core.models.cache import cached_backbone
-from debias_core.params import config_from
+from debias_core.params import check_limits, config_from
 from debias_core.personalize.base import (
     PERSONALIZERS,
     Concept,
@@ -75,6 +76,7 @@ def check_token_names(spec: str, concepts: list[Concept]) -> None:
 def check_personalize(store: Store, params: dict) -> Plan:
     """Validate everything before a job is queued: config, method, parameters, targets, tokens."""
     config = config_from(PersonalizeConfig, params, "personalization", drop=("dtype",))
+    backbone_folder(config.backbone)  # an unknown name or a folder that is no model: refused now
     method = PERSONALIZERS.get(config.method)
     method_params = build_params(method.params_class, config.params)
     concepts = method.plan(store, config, method_params)
@@ -162,7 +164,8 @@ def canonical_personalize_params(store: Store, params: dict, limits: JobLimits) 
     from dataclasses import asdict
 
     plan = check_personalize(store, params)
-    limits.check("batch_size", plan.config.batch, "concepts per batch")
+    check_limits(plan.config, limits)  # steps, batch, chunk_steps
+    check_limits(plan.params, limits)  # the method's own sizes
     limits.check("groups", len(plan.config.groups), "target groups")
     return asdict(plan.config) | {"dtype": params.get("dtype", "float32")}
 

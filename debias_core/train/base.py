@@ -9,7 +9,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from debias_core.limits import MAX_SEED
+from debias_core.limits import MAX_EPOCHS, MAX_SEED
+from debias_core.params import bounded, check_values
 from debias_core.registry import Registry
 from debias_core.store import SampleFilter
 from debias_core.train.tensors import Tensors
@@ -28,10 +29,10 @@ class TrainConfig:
     method: str = "erm"
     arch: str = "small-cnn"
     pretrained: str | None = None
-    epochs: int = 12
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
+    epochs: int = bounded(12, 1, MAX_EPOCHS)
+    batch_size: int = bounded(128, 1, 1_000_000)
+    lr: float = bounded(1e-3, 0.0, 10.0)
+    weight_decay: float = bounded(1e-4, 0.0, 1.0)
     patience: int = 0  # epochs without val worst-group improvement before stopping; 0 = never
     synthetic: str = "none"  # which generated samples: none | all | accepted
     # ... and only those of one generation method and/or one generation job (None: any), so
@@ -43,6 +44,7 @@ class TrainConfig:
     params: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. GroupDRO eta)
 
     def __post_init__(self) -> None:
+        check_values(self)
         if self.synthetic not in ("none", "all", "accepted"):
             raise ValueError(f"synthetic must be none, all or accepted, got {self.synthetic!r}")
         narrowed = self.synthetic_method is not None or self.synthetic_job is not None

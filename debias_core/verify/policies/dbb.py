@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from debias_core.params import bounded
 from debias_core.store.verify import PolicyVerdict
 from debias_core.verify.base import POLICIES, ScorerUse, missing
 from debias_core.verify.scorers.ig_in_mask import IgInMaskParams
@@ -15,9 +16,10 @@ from debias_core.verify.scorers.softmax_shift import SoftmaxShiftParams
 @dataclass(frozen=True)
 class DbbParams:
     run: int | None = None  # the ERM classifier f
-    min_ig: float = 0.0  # P: the least attribution inside the mask towards the new class
+    # P: the least attribution inside the mask towards the new class
+    min_ig: float = bounded(0.0, -1e6, 1e6)
     segmenter: str = "dataset"  # the source's mask when the recipe names none
-    n_steps: int = 32  # Integrated Gradients steps
+    n_steps: int = bounded(32, limit="steps")  # Integrated Gradients steps
 
     def check_inputs(self) -> None:
         if self.n_steps < 2:
