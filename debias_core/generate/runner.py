@@ -34,11 +34,16 @@ def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]
     return list(config.groups)
 
 
-def check_generate(store: Store, params: dict) -> GenerateConfig:
-    """Validate job params before anything is queued: config fields, method, its parameters and
-    what it needs (runs, masks, checkpoints), and groups."""
+def check_generate(store: Store, params: dict, limits: JobLimits | None = None) -> GenerateConfig:
+    """Validate job params before anything is queued: config fields, sizes (within `limits`
+    first, before a method plans anything), method, its parameters and what it needs (runs,
+    masks, checkpoints), and groups."""
     config = config_from(GenerateConfig, params, "generation", drop=("dtype",))
-    GENERATORS.get(config.method).check(store, config)
+    generator = GENERATORS.get(config.method)
+    if limits is not None:
+        check_limits(config, limits)  # per_group, steps, batch_size
+        check_limits(method_params(generator, config), limits)  # the method's own sizes
+    generator.check(store, config)
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")
     target_groups(store, config)
@@ -91,18 +96,16 @@ def with_artifacts(image, artifacts: list):
 
 
 def check_size(store: Store, config: GenerateConfig, limits: JobLimits) -> None:
-    """Refuse a job over the limits before it is queued (the limit is named in the message)."""
-    generator = GENERATORS.get(config.method)
-    check_limits(config, limits)  # per_group, steps, batch_size
-    check_limits(method_params(generator, config), limits)  # the method's own sizes
-    limits.check("steps", steps_of(generator, config), "steps")  # the method's default_steps
+    """Refuse a job over the limits before it is queued (the limit is named in the message);
+    the fields that declare a limit were checked by `check_generate`."""
+    limits.check("steps", steps_of(GENERATORS.get(config.method), config), "steps")
     n_groups = len(config.groups) or len(store.class_names) * len(store.attr_names)
     limits.check("groups", n_groups, "target groups")
 
 
 def canonical_generate_params(store: Store, params: dict, limits: JobLimits) -> dict:
     """Validated params with every default filled in: equal work gives equal params."""
-    config = check_generate(store, params)
+    config = check_generate(store, params, limits)
     check_size(store, config, limits)
     return asdict(config) | {"dtype": params.get("dtype", "float32")}
 

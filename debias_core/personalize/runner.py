@@ -73,12 +73,16 @@ def check_token_names(spec: str, concepts: list[Concept]) -> None:
         )
 
 
-def check_personalize(store: Store, params: dict) -> Plan:
-    """Validate everything before a job is queued: config, method, parameters, targets, tokens."""
+def check_personalize(store: Store, params: dict, limits: JobLimits | None = None) -> Plan:
+    """Validate everything before a job is queued: config, sizes (within `limits`, before any
+    planning), method, parameters, targets, tokens."""
     config = config_from(PersonalizeConfig, params, "personalization", drop=("dtype",))
     backbone_folder(config.backbone)  # an unknown name or a folder that is no model: refused now
     method = PERSONALIZERS.get(config.method)
     method_params = build_params(method.params_class, config.params)
+    if limits is not None:
+        check_limits(config, limits)  # steps, batch, chunk_steps
+        check_limits(method_params, limits)  # the method's own sizes
     concepts = method.plan(store, config, method_params)
     if not concepts:
         raise ValueError("the targets give nothing to personalize")
@@ -163,9 +167,7 @@ def canonical_personalize_params(store: Store, params: dict, limits: JobLimits) 
     """Validated params with every default filled in (equal work gives equal params)."""
     from dataclasses import asdict
 
-    plan = check_personalize(store, params)
-    check_limits(plan.config, limits)  # steps, batch, chunk_steps
-    check_limits(plan.params, limits)  # the method's own sizes
+    plan = check_personalize(store, params, limits)
     limits.check("groups", len(plan.config.groups), "target groups")
     return asdict(plan.config) | {"dtype": params.get("dtype", "float32")}
 
