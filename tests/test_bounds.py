@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 
 import pytest
@@ -170,6 +171,24 @@ def test_cli_refuses_non_finite_and_out_of_range_floats(
     tiny_project, capsys, no_runs, argv, message
 ):
     refused(tiny_project, capsys, argv, message)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", HUGE], f"parameter epochs must be in [1, 10000], got {HUGE}"),
+        (["--params", '{"eta": NaN}'], "params eta must be a finite number, got nan"),
+        (["--params", f'{{"jtt_epochs": {HUGE}}}'], "params jtt_epochs must be an integer in"),
+    ],
+)
+def test_training_refuses_absurd_epochs_and_nan(tiny_project, capsys, monkeypatch, argv, message):
+    def ran(*args, **kwargs):
+        raise RuntimeError("the training ran")
+
+    monkeypatch.setattr("debias_core.train.run.run_training", ran)
+    refused(tiny_project, capsys, ["train", "{p}", *argv], message)
+    assert tiny_project.list_runs() == []
+    app_refuses(tiny_project, "train", {"method": "erm", "params": {"eta": math.nan}}, "eta")
 
 
 def test_app_refuses_nan_and_a_200_kb_number(tiny_project):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -45,6 +46,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_values(self)
+        check_method_params(self.params)
         if self.synthetic not in ("none", "all", "accepted"):
             raise ValueError(f"synthetic must be none, all or accepted, got {self.synthetic!r}")
         narrowed = self.synthetic_method is not None or self.synthetic_job is not None
@@ -61,6 +63,20 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
+
+
+def check_method_params(params: dict) -> None:
+    """The training methods read `params` as a plain dict (no dataclass yet): at least every
+    number is finite and every `*epochs` count is a whole number in 1..MAX_EPOCHS."""
+    if not isinstance(params, dict):
+        raise ValueError(f"params must be a JSON object, got {params!r}")
+    for key, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"params {key} must be a finite number, got {value}")
+        text = str(value).strip()
+        whole = not isinstance(value, bool) and text.isascii() and text.isdigit()
+        if key.endswith("epochs") and not (whole and 1 <= int(text) <= MAX_EPOCHS):
+            raise ValueError(f"params {key} must be an integer in 1..{MAX_EPOCHS}, got {value!r}")
 
 
 def synthetic_filter(config: TrainConfig) -> SampleFilter | None:
