@@ -132,6 +132,16 @@ def range_text(low: float | None, high: float | None) -> str:
     return f">= {low}" if high is None else f"in [{low}, {high}]"
 
 
+def bounds_text(f: dataclasses.Field) -> str:
+    """A field's declared bounds for a form's help text ("" if none)."""
+    parts = []
+    if "range" in f.metadata:
+        parts.append(range_text(*f.metadata["range"]))
+    if "limit" in f.metadata:
+        parts.append(f"at most the {f.metadata['limit']} limit")
+    return ", ".join(parts)
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -207,6 +217,7 @@ class FieldSpec:
     choices: tuple[str, ...] = ()  # for "choice"
     runs: tuple[str, ...] = ()  # for "run": the training methods accepted (empty = any)
     optional: bool = False  # None is a valid value (an empty box)
+    bounds: str = ""  # its declared range and / or size limit, e.g. "in [0.0, 1.0]"
 
 
 def _names(choices: Any) -> tuple[str, ...]:
@@ -258,6 +269,7 @@ def form_fields(defaults: Any) -> list[FieldSpec]:
                 choices=choices,
                 runs=(runs,) if isinstance(runs, str) else tuple(runs),
                 optional=type(None) in _base_types(types_[f.name]),
+                bounds=bounds_text(f),
             )
         )
     return out

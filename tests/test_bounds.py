@@ -211,6 +211,12 @@ def test_ranges_are_shown_by_methods_json(capsys):
     assert lr["range"] == [0.0, 1.0]
     train_steps = {f["name"]: f for f in table["generators"]["clustered-dreambooth"]}["train_steps"]
     assert train_steps["limit"] == "steps"
+    # ... and by the app's method forms, next to each field's help
+    from debias_core.generate.diffinject import DiffInjectParams
+    from debias_core.params import form_fields
+
+    gamma = {f.name: f for f in form_fields(DiffInjectParams())}["gamma"]
+    assert gamma.bounds == "in [0.0, 1.0]"
 
 
 def test_check_values_reads_the_declared_range():
