@@ -63,6 +63,6 @@ class JobLimits:
         limit = getattr(self, name)
         if value > limit:
             raise ValueError(
-                f"{what} {value} is over the limit of {limit}; raise it with {FLAGS[name]} or "
-                f"{LIMITS_ENV}={name}=N if you mean it"
+                f"{what} {value} is over the limit of {limit}; raise it with "
+                f"{LIMITS_ENV}={name}=N (or generate's {FLAGS[name]}) if you mean it"
             )
