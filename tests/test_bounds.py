@@ -290,7 +290,7 @@ def add_generated(store, n: int = 2) -> None:
             [*TI, "--param", "templates=a {token} of {what}"],
             "may only use the placeholders {cls}, {ctx}, {token}",
         ),
-        (["distance", "{p}", "--reference", "nope"], "--reference: invalid choice: 'nope'"),
+        (["distance", "{p}", "--reference", "nope"], "reference_split must be one of ['train', "),
         (
             ["verify", "{p}", "--policy", "judge", "--param", "weights=/etc/passwd"],
             "weights /etc/passwd is not a digit judge safetensors file",
