@@ -19,6 +19,8 @@ FLAGS = {
     "batch_size": "--max-batch-size",
 }
 MAX_SEED = 2**32 - 1  # seeds are 32-bit everywhere (torch, NumPy, the recipes)
+MAX_RANK = 1024  # LoRA rank: above a layer's width it adds nothing but memory
+MAX_EPOCHS = 10_000  # classifier training epochs
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,6 @@ class JobLimits:
         limit = getattr(self, name)
         if value > limit:
             raise ValueError(
-                f"{what} {value} is over the limit of {limit}; raise it with {FLAGS[name]} or "
-                f"{LIMITS_ENV}={name}=N if you mean it"
+                f"{what} {value} is over the limit of {limit}; raise it with "
+                f"{LIMITS_ENV}={name}=N (or generate's {FLAGS[name]}) if you mean it"
             )

@@ -3,12 +3,20 @@
 The CLI (`--param key=value`) and the app build from the same dataclass fields, so a new method
 needs no CLI or UI edit. Values are coerced by the field's annotated type (int, float, bool, str,
 and `X | None`); an unknown key or a bad value is a short ValueError naming the valid keys.
+
+Bounds are declared once, next to the field, in its metadata (and shown by `methods --json`):
+- "range": (low, high), inclusive, None for an open end: `check_values` refuses a number outside
+  it, and refuses every NaN or infinite float whether or not a range is declared;
+- "limit": the `limits.JobLimits` name ("steps", "per_group", "groups", "batch_size") a size-like
+  integer is held to; `check_limits` applies it before a job is queued.
+Both run on every parameter dataclass the CLI and the app build (`build_params`, the job configs).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Iterable
@@ -95,6 +103,7 @@ def build_params(defaults: Any, raw: dict[str, Any] | None, what: str = "method"
         if f.name in values:
             _check_choice(f, values[f.name])
     params = dataclasses.replace(defaults, **values)
+    check_values(params)
     check = getattr(params, "check_inputs", None)
     if check is not None:
         check()
@@ -111,9 +120,83 @@ def describe(defaults: Any) -> list[dict]:
             "default": getattr(defaults, f.name),
             "help": f.metadata.get("help", ""),
             **({"paper": f.metadata["paper"]} if "paper" in f.metadata else {}),
+            **{k: f.metadata[k] for k in ("range", "limit") if k in f.metadata},
         }
         for f in dataclasses.fields(defaults)
     ]
+
+
+# -- bounds (see the module docstring) ------------------------------------------------------------
+def range_text(low: float | None, high: float | None) -> str:
+    if low is None:
+        return f"<= {high}"
+    return f">= {low}" if high is None else f"in [{low}, {high}]"
+
+
+def bounds_text(f: dataclasses.Field) -> str:
+    """A field's declared bounds for a form's help text ("" if none)."""
+    parts = []
+    if "range" in f.metadata:
+        parts.append(range_text(*f.metadata["range"]))
+    if "limit" in f.metadata:
+        parts.append(f"at most the {f.metadata['limit']} limit")
+    return ", ".join(parts)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def bounded(
+    default: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    limit: str | None = None,
+    help: str = "",
+    paper: Any = None,
+) -> Any:
+    """A dataclass field with its "range" (low..high) and / or size "limit" in the metadata, and
+    the paper's value where it differs from the demo default (see paper_defaults.py)."""
+    metadata: dict[str, Any] = {"help": help} if help else {}
+    if paper is not None:
+        metadata["paper"] = paper
+    if low is not None or high is not None:
+        metadata["range"] = (low, high)
+    if limit is not None:
+        metadata["limit"] = limit
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def check_template(name: str, text: str, placeholders: Iterable[str]) -> None:
+    """A prompt template that only uses these {placeholders} (else a ValueError naming them)."""
+    names = sorted(placeholders)
+    try:
+        text.format(**dict.fromkeys(names, ""))
+    except (KeyError, IndexError, ValueError, AttributeError):
+        shown = ", ".join("{" + n + "}" for n in names)
+        raise ValueError(f"{name} {text!r} may only use the placeholders {shown}") from None
+
+
+def check_values(params: Any) -> None:
+    """Every float field is finite and every number inside its declared "range"."""
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if not _number(value):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"parameter {f.name} must be a finite number, got {value}")
+        low, high = f.metadata.get("range", (None, None))
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"parameter {f.name} must be {range_text(low, high)}, got {value}")
+
+
+def check_limits(params: Any, limits: Any) -> None:
+    """Every size-like field (metadata "limit") within its JobLimits bound (a JobLimits)."""
+    for f in dataclasses.fields(params):
+        value, name = getattr(params, f.name), f.metadata.get("limit")
+        if name is not None and _number(value):
+            limits.check(name, value, f"parameter {f.name}")
 
 
 def as_dict(params: Any) -> dict:
@@ -139,6 +222,7 @@ class FieldSpec:
     choices: tuple[str, ...] = ()  # for "choice"
     runs: tuple[str, ...] = ()  # for "run": the training methods accepted (empty = any)
     optional: bool = False  # None is a valid value (an empty box)
+    bounds: str = ""  # its declared range and / or size limit, e.g. "in [0.0, 1.0]"
 
 
 def _names(choices: Any) -> tuple[str, ...]:
@@ -190,6 +274,7 @@ def form_fields(defaults: Any) -> list[FieldSpec]:
                 choices=choices,
                 runs=(runs,) if isinstance(runs, str) else tuple(runs),
                 optional=type(None) in _base_types(types_[f.name]),
+                bounds=bounds_text(f),
             )
         )
     return out

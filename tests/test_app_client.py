@@ -563,7 +563,7 @@ def test_verify_tab_runs_a_policy_and_a_segmenter_as_jobs(app):
     too_high = slots.copy()
     too_high[0] = 2.0  # the first number slot: accept_at
     n_jobs = len(ctx.store.list_jobs())
-    refused(c, "verify_submit", "judge", "txt2img", "", *too_high, "", match="reject_below <=")
+    refused(c, "verify_submit", "judge", "txt2img", "", *too_high, "", match="accept_at must be in")
     refused(c, "verify_submit", "judge", "txt2img", "abc", *slots, "", match="generation job id")
     refused(c, "verify_submit", "judge", "nope", "", *slots, "", match="a generation method")
     assert len(ctx.store.list_jobs()) == n_jobs

@@ -159,5 +159,5 @@ def test_generate_refuses_a_billion_images_before_any_job(tiny_project, capsys):
     argv = ["generate", str(tiny_project.root), "--per-group", "1000000000"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "images per group 1000000000 is over the limit of 100000" in err
+    assert "per_group 1000000000 is over the limit of 100000" in err
     assert "--max-per-group" in err and tiny_project.list_jobs() == []

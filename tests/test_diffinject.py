@@ -204,7 +204,7 @@ def test_bad_input_says_what_to_make_before_any_job(tiny_project, dummy, capsys)
     err = capsys.readouterr().err
     assert "trained with erm, not gce" in err and "--method gce" in err
     assert main(["generate", root, "--method", "diffinject", "--param", "gamma=2"]) == 2
-    assert "gamma must be in [0, 1]" in capsys.readouterr().err
+    assert "gamma must be in [0.0, 1.0], got 2.0" in capsys.readouterr().err
     assert main(["generate", root, "--method", "txt2img", "--run", "1"]) == 2
     assert "unknown txt2img parameter(s) ['run']; valid: template" in capsys.readouterr().err
     assert main(["generate", root, "--param", "oops"]) == 2

@@ -132,9 +132,9 @@ def test_generate_params_are_canonical_so_spelling_does_not_split_twins(tiny_pro
 
 # -- size limits -------------------------------------------------------------------------------
 def test_a_billion_images_is_refused_before_queueing_with_the_limit_named(tiny_project):
-    with pytest.raises(ValueError, match=r"images per group 1000000000 is over the limit of "):
+    with pytest.raises(ValueError, match=r"per_group 1000000000 is over the limit of "):
         submit_job(tiny_project, "generate", {"per_group": 10**9})
-    with pytest.raises(ValueError, match=r"--max-steps or DEBIAS_STUDIO_LIMITS=steps=N"):
+    with pytest.raises(ValueError, match=r"LIMITS=steps=N \(or generate.s --max-steps\)"):
         submit_job(tiny_project, "generate", {"steps": 5000})
     assert tiny_project.list_jobs() == []
     raised = JobLimits().with_overrides(per_group=10**9)

@@ -310,7 +310,7 @@ def test_verify_bad_input_is_one_line_before_any_job(generated, capsys):
     assert main(["verify", root, "--policy", "nope"]) == 2
     assert "unknown verdict policy 'nope'" in capsys.readouterr().err
     assert main(["verify", root, "--param", "accept_at=2"]) == 2
-    assert "reject_below <= accept_at <= 1" in capsys.readouterr().err
+    assert "accept_at must be in [0.0, 1.0], got 2.0" in capsys.readouterr().err
     assert main(["verify", root, "--param", "bogus=1"]) == 2
     assert "unknown policy judge parameter(s) ['bogus']" in capsys.readouterr().err
     assert store.list_jobs() == []

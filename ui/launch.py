@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from debias_core.cli.common import EXPECTED_ERRORS, Parser, error_line
+from debias_core.cli.common import EXPECTED_ERRORS, Parser, device_arg, error_line
 from debias_core.store import DB_NAME
 from ui.common import TabView
 from ui.hotkeys import HOTKEYS_JS
@@ -49,7 +49,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
         action="store_true",
         help="serve a non-loopback --host without a login (anyone who can reach it can use it)",
     )
-    p.add_argument("--device", default="cpu", help="torch device for jobs (cpu, cuda, cuda:1)")
+    p.add_argument("--device", type=device_arg, default="cpu", help="torch device for jobs")
     p.add_argument("--reviewer", default=None, help="name recorded with decisions (no --auth)")
     p.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
     return p

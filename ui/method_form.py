@@ -88,7 +88,7 @@ def run_choices_for(store: Store, methods: tuple[str, ...]) -> list[tuple[str, s
 
 def _slot(spec: FieldSpec, store: Store) -> SlotView:
     kind = POOL_OF[spec.widget]
-    info = spec.help
+    info = " ".join(filter(None, [spec.help, f"({spec.bounds})" if spec.bounds else ""]))
     if spec.widget == "run":
         runs = run_choices_for(store, spec.runs)
         need = f"a finished {' / '.join(spec.runs)} run" if spec.runs else "a finished run"

@@ -22,6 +22,7 @@ import numpy as np
 from debias_core.analysis.distance import frechet_distance
 from debias_core.analysis.embeddings import EmbedConfig, embed_missing
 from debias_core.analysis.features import get_extractor
+from debias_core.data.base import SPLITS
 from debias_core.store import Store
 
 STATUSES = ("all", "accepted", "pending", "rejected")
@@ -40,6 +41,10 @@ class DistanceConfig:
     def check_inputs(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        for name in ("reference_split", "floor_split"):
+            split = getattr(self, name)
+            if split not in SPLITS:
+                raise ValueError(f"{name} must be one of {list(SPLITS)}, got {split!r}")
         if self.reference_split == self.floor_split:
             raise ValueError("the reference and floor splits must differ")
         if not isinstance(self.min_samples, int) or self.min_samples < 2:

@@ -17,7 +17,7 @@ import numpy as np
 from debias_core.analysis.features import get_extractor, read_images
 from debias_core.analysis.features.base import input_size
 from debias_core.analysis.projection import PROJECTIONS, ProjectionConfig, build_params
-from debias_core.params import config_from
+from debias_core.params import bounded, config_from
 from debias_core.store import Store
 from debias_core.store.embeddings import Projection, set_key
 
@@ -33,7 +33,7 @@ class EmbedConfig:
     """Which feature space to fill, in batches of `batch_size` images (one work unit each)."""
 
     features: str = "clip"
-    batch_size: int = 256
+    batch_size: int = bounded(256, 1, 4096)
 
     def check_inputs(self) -> None:
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 4096:

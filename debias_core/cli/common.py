@@ -95,6 +95,22 @@ def positive_float(text: str) -> float:
     return value
 
 
+def device_arg(text: str) -> str:
+    """--device: one check for every command (parses with torch.device and exists here)."""
+    from debias_core.devices import check_device
+
+    try:
+        return check_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_device_arg(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    from debias_core.devices import DEVICE_HELP
+
+    p.add_argument("--device", type=device_arg, default="cpu", help=help or DEVICE_HELP)
+
+
 def json_object(text: str | None, option: str) -> dict:
     """A JSON object given on the command line (not a list, a number or a string)."""
     if not text:

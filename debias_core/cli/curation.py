@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from debias_core.cli.common import (
+    add_device_arg,
     add_project_arg,
     open_project,
     positive_int,
@@ -125,7 +126,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--umap", action="store_true", help="then compute the 2-D UMAP view (a job)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per work unit")
     p.add_argument("--seed", type=seed_int, default=0, help="UMAP seed")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    add_device_arg(p)
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser(
@@ -139,8 +140,8 @@ def add_parsers(sub) -> None:
         default="all",
         help="which generated samples to compare",
     )
-    p.add_argument("--reference", default="test", help="real split to compare with (floor: train)")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    p.add_argument("--reference", default="test", help="real split to compare with: test or val")
+    add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_distance)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from debias_core.cli.common import (
+    add_device_arg,
     add_project_arg,
     lists_names,
     non_negative_float,
@@ -117,7 +118,7 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per work unit")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the whole job")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    add_device_arg(p)
     limits = p.add_argument_group(
         "job-size limits", "refuse oversized requests before queuing (also DEBIAS_STUDIO_LIMITS)"
     )
@@ -135,5 +136,5 @@ def add_parsers(sub) -> None:
     add_project_arg(p)
     p.add_argument("--sample", type=positive_int, required=True, help="the generated sample's id")
     p.add_argument("--out", required=True, help="the PNG file to write")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    add_device_arg(p)
     p.set_defaults(func=cmd_regenerate)

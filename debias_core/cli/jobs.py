@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
-from debias_core.cli.common import add_project_arg, open_project, positive_int, progress_printer
+from debias_core.cli.common import (
+    add_device_arg,
+    add_project_arg,
+    open_project,
+    positive_int,
+    progress_printer,
+)
 
 COLUMNS = ("id", "kind", "status", "progress", "units", "started", "finished", "error")
 
@@ -113,5 +119,5 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.add_argument("--limit", type=positive_int, default=50, help="list at most N jobs")
-    p.add_argument("--device", default="cpu", help="torch device for --resume (cpu, cuda, ...)")
+    add_device_arg(p, "torch device for --resume (cpu, cuda, cuda:1, mps)")
     p.set_defaults(func=cmd_jobs)

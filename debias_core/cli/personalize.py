@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from debias_core.cli.common import (
+    add_device_arg,
     add_project_arg,
     lists_names,
     open_project,
@@ -152,7 +153,7 @@ def add_parsers(sub) -> None:
         p.add_argument("--backbone", default="embedded", help="diffusion backbone"),
         backbone_names,
     )
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    add_device_arg(p)
     p.add_argument(
         "--mixed-precision",
         choices=["no", "bf16", "fp16"],

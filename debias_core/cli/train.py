@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from debias_core.cli.common import (
+    add_device_arg,
     add_project_arg,
     json_object,
     lists_names,
@@ -103,7 +104,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--batch-size", type=positive_int, default=128, help="batch size")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the run")
     p.add_argument("--params", help="method parameters as a JSON object, e.g. '{\"eta\": 0.01}'")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from debias_core.cli.common import (
+    add_device_arg,
     add_project_arg,
     lists_names,
     open_project,
@@ -78,24 +79,13 @@ def cmd_masks(args) -> int:
 
 
 def cmd_methods(args) -> int:
-    """Every registered generator, policy, scorer and segmenter with its parameters."""
-    from debias_core.generate import GENERATORS
-    from debias_core.models.segmenters import SEGMENTERS
+    """Every registered generator, personalizer, policy, scorer and segmenter with its
+    parameters (and each number's declared range or size limit)."""
     from debias_core.params import describe
-    from debias_core.personalize import PERSONALIZERS
-    from debias_core.verify import POLICIES, SCORERS
 
     table = {
-        kind: {name: describe(registry.get(name).default_params) for name in registry.names()}
-        for kind, registry in (
-            ("generators", GENERATORS),
-            ("policies", POLICIES),
-            ("scorers", SCORERS),
-            ("segmenters", SEGMENTERS),
-        )
-    }
-    table["personalizers"] = {
-        name: describe(PERSONALIZERS.get(name).params_class()) for name in PERSONALIZERS.names()
+        kind: {name: describe(p) for name, p in methods.items()}
+        for kind, methods in method_defaults().items()
     }
     if args.json:
         print(json.dumps(table, indent=2, default=str))
@@ -114,6 +104,28 @@ def _shown(f: dict) -> str:
     return text + (
         f" (paper: {f['paper']!r})" if "paper" in f and f["paper"] != f["default"] else ""
     )
+
+
+def method_defaults() -> dict[str, dict]:
+    """{kind: {name: the method's default parameters}} over every method registry."""
+    from debias_core.generate import GENERATORS
+    from debias_core.models.segmenters import SEGMENTERS
+    from debias_core.personalize import PERSONALIZERS
+    from debias_core.verify import POLICIES, SCORERS
+
+    table = {
+        kind: {name: registry.get(name).default_params for name in registry.names()}
+        for kind, registry in (
+            ("generators", GENERATORS),
+            ("policies", POLICIES),
+            ("scorers", SCORERS),
+            ("segmenters", SEGMENTERS),
+        )
+    }
+    table["personalizers"] = {
+        name: PERSONALIZERS.get(name).params_class() for name in PERSONALIZERS.names()
+    }
+    return table
 
 
 def policy_names() -> list[str]:
@@ -144,7 +156,7 @@ def add_parsers(sub) -> None:
         generator_names,
     )
     p.add_argument("--job", type=positive_int, help="only samples of this generation job")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    add_device_arg(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("agreement", help="policies vs people: confusion matrix and Cohen's kappa")
@@ -166,7 +178,7 @@ def add_parsers(sub) -> None:
         choices=("train", "val", "test", "any"),
         help="which split of the samples",
     )
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    add_device_arg(p)
     p.set_defaults(func=cmd_masks, run=None)
 
     p = sub.add_parser("methods", help="generators, policies, scorers, segmenters and parameters")

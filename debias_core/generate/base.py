@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, overload
 
 from debias_core.limits import MAX_SEED
-from debias_core.params import build_params
+from debias_core.params import bounded, build_params, check_values
 from debias_core.registry import Registry
 from debias_core.store.records import GeneratedImage, Recipe
 
@@ -25,11 +25,11 @@ class GenerateConfig:
     method: str = "txt2img"
     backbone: str = "embedded"
     groups: tuple[tuple[int, int], ...] = ()
-    per_group: int = 16
+    per_group: int = bounded(16, limit="per_group")
     seed: int = 0
-    steps: int | None = None  # None: the method's `default_steps`
-    guidance: float = 4.0
-    batch_size: int = 8
+    steps: int | None = bounded(None, limit="steps")  # None: the method's `default_steps`
+    guidance: float = bounded(4.0, 0.0, 100.0)
+    batch_size: int = bounded(8, limit="batch_size")
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -45,8 +45,7 @@ class GenerateConfig:
             raise ValueError("per_group, batch_size and steps must be >= 1")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
-        if not self.guidance >= 0 or self.guidance == float("inf"):  # NaN fails >= too
-            raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
+        check_values(self)  # guidance finite and in its range
         if not isinstance(self.params, dict):
             raise ValueError(f"params must be a JSON object, got {self.params!r}")
         object.__setattr__(self, "groups", _groups(self.groups))

@@ -38,6 +38,8 @@ from debias_core.generate.base import (
 )
 from debias_core.generate.prompts import group_text
 from debias_core.generate.txt2img import image_seed, run_pipeline
+from debias_core.limits import MAX_RANK
+from debias_core.params import bounded
 from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
@@ -54,9 +56,8 @@ class ClusteredDreamBoothParams:
         default=0,
         metadata={"help": "a finished cluster-lora personalize job; 0 = run or reuse one"},
     )
-    clusters: int = field(
-        default=0,
-        metadata={"help": "k per group when training (0: smallest group / 20 rounded, <= 20)"},
+    clusters: int = bounded(
+        0, limit="groups", help="k per group when training (0: smallest group / 20 rounded, <= 20)"
     )
     features: str = field(
         default="clip", metadata={"help": "features the groups are clustered on (clip, run:ID)"}
@@ -78,11 +79,10 @@ class ClusteredDreamBoothParams:
             "paper": True,
         },
     )
-    train_steps: int = field(default=200, metadata={"help": "steps of each cluster's LoRA"})
-    train_batch: int = field(default=16, metadata={"help": "clusters trained per step"})
-    rank: int = field(
-        default=4,
-        metadata={"help": "LoRA rank (the paper's r = alpha = 16 at SD scale)", "paper": 16},
+    train_steps: int = bounded(200, limit="steps", help="steps of each cluster's LoRA")
+    train_batch: int = bounded(16, limit="batch_size", help="clusters trained per step")
+    rank: int = bounded(
+        4, 1, MAX_RANK, help="LoRA rank (the paper's r = alpha = 16 at SD scale)", paper=16
     )
 
     def check_inputs(self) -> None:

@@ -70,7 +70,7 @@ from debias_core.generate.prompts import group_text
 from debias_core.generate.sites import on_object
 from debias_core.models.segmenters import SEGMENTERS
 from debias_core.models.segmenters.regions import edit_region
-from debias_core.params import build_params
+from debias_core.params import bounded, build_params
 from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
@@ -86,19 +86,18 @@ class DbbParams:
     run: int | None = field(
         default=None, metadata={"help": "the ERM classifier f (train DIR --method erm)"}
     )
-    k: int = field(
-        default=10,
-        metadata={
-            "help": "K lowest-loss train samples of each class as sources",
-            "paper": "a portion K per class (see portion), sized to balance the groups",
-        },
+    k: int = bounded(
+        10,
+        limit="per_group",
+        help="K lowest-loss train samples of each class as sources",
+        paper="a portion K per class (see portion), sized to balance the groups",
     )
-    portion: float = field(
-        default=0.0,
-        metadata={
-            "help": "the lowest-loss share of each class as sources instead of k (the paper's "
-            "K in {0.1, ..., 1}, sized to balance the groups); 0 = use k"
-        },
+    portion: float = bounded(
+        0.0,
+        0.0,
+        1.0,
+        help="the lowest-loss share of each class as sources instead of k (the paper's "
+        "K in {0.1, ..., 1}, sized to balance the groups); 0 = use k",
     )
     segmenter: str = field(
         default="dataset", metadata={"help": "masks of the causal part: dataset | grounded-sam"}
@@ -120,12 +119,10 @@ class DbbParams:
         default="a photo of a {token} {class}",
         metadata={"help": "inpainting prompt ({token} = the target's learned token)"},
     )
-    strength: float = field(
-        default=1.0, metadata={"help": "noise inside the mask at the start (1 = pure noise)"}
+    strength: float = bounded(
+        1.0, 0.0, 1.0, help="noise inside the mask at the start (1 = pure noise)"
     )
-    grow: int = field(
-        default=2, metadata={"help": "pixels the mask grows by before inpainting (room for j)"}
-    )
+    grow: int = bounded(2, 0, 1024, help="pixels the mask grows by before inpainting (room for j)")
     outside: str = field(
         default="noised",
         metadata={
@@ -134,12 +131,10 @@ class DbbParams:
             "choices": BLEND_OUTSIDE,
         },
     )
-    ti_samples: int = field(
-        default=20, metadata={"help": "textual inversion: samples per class (personalization=0)"}
+    ti_samples: int = bounded(
+        20, limit="per_group", help="textual inversion: samples per class (personalization=0)"
     )
-    ti_steps: int = field(
-        default=200, metadata={"help": "textual inversion: steps (personalization=0)"}
-    )
+    ti_steps: int = bounded(200, limit="steps", help="textual inversion: steps (personalization=0)")
     ti_from: str = field(
         default="high-loss",
         metadata={"help": "textual inversion samples: high-loss (likely minority) | random"},
@@ -258,6 +253,11 @@ def check_class_sizes(store, k: int) -> None:
 
 def check_masks(store, params: DbbParams) -> None:
     kind = SEGMENTERS.get(params.segmenter)  # unknown names list the valid ones
+    if params.masks:  # a named segment job must exist and match, whichever the segmenter
+        check_job(store, params.masks, "segment", "--param masks=JOB")
+        used = store.get_job(params.masks).params.get("segmenter")
+        if used != params.segmenter:
+            raise ValueError(f"dbb: segment job {params.masks} used {used}, not {params.segmenter}")
     if params.segmenter == "dataset":
         if not store.masked_count("dataset"):
             raise ValueError(
@@ -265,12 +265,7 @@ def check_masks(store, params: DbbParams) -> None:
                 "--param segmenter=grounded-sam (text-prompted masks from local checkpoints)"
             )
         return
-    if params.masks:
-        check_job(store, params.masks, "segment", "--param masks=JOB")
-        used = store.get_job(params.masks).params.get("segmenter")
-        if used != params.segmenter:
-            raise ValueError(f"dbb: segment job {params.masks} used {used}, not {params.segmenter}")
-    else:
+    if not params.masks:
         # a missing checkpoint names the model and the folders searched
         kind.check(build_params(kind.default_params, params.segmenter_params, what="segmenter"))
 

@@ -58,6 +58,7 @@ from debias_core.generate.base import (
     steps_of,
 )
 from debias_core.generate.prompts import group_text
+from debias_core.params import bounded
 from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
@@ -98,8 +99,8 @@ class DecoupleGenParams:
         default=True,
         metadata={"help": "attach the source's LoRA too (false: tokens only, sources mixed)"},
     )
-    personalize_steps: int = field(
-        default=200, metadata={"help": "steps per phase of the personalization it runs"}
+    personalize_steps: int = bounded(
+        200, limit="steps", help="steps per phase of the personalization it runs"
     )
     personalize_params: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "per-image parameters of that personalization"}

@@ -45,6 +45,7 @@ from debias_core.generate.base import (
 )
 from debias_core.generate.hooks import LoopHooks
 from debias_core.models.backbone import PromptEmbeds
+from debias_core.params import bounded
 from debias_core.store.records import GeneratedImage, Recipe
 
 LOCAL_REGIONS = ("foreground", "background")
@@ -56,12 +57,12 @@ class DiffInjectParams:
     run: int | None = field(
         default=None, metadata={"help": "the GCE-trained biased classifier", "runs": "gce"}
     )
-    k: int = field(default=10, metadata={"help": "top-K highest-loss samples as content"})
-    gamma: float = field(default=0.7, metadata={"help": "Slerp weight of the content h"})
-    t_edit: float = field(default=0.5, metadata={"help": "inject for t >= t_edit * T"})
-    t_boost: float = field(default=0.2, metadata={"help": "eta = 1 for t <= t_boost * T"})
-    aligned_fraction: float = field(
-        default=0.5, metadata={"help": "originals come from this lowest-loss share"}
+    k: int = bounded(10, limit="per_group", help="top-K highest-loss samples as content")
+    gamma: float = bounded(0.7, 0.0, 1.0, help="Slerp weight of the content h")
+    t_edit: float = bounded(0.5, 0.0, 1.0, help="inject for t >= t_edit * T")
+    t_boost: float = bounded(0.2, 0.0, 1.0, help="eta = 1 for t <= t_boost * T")
+    aligned_fraction: float = bounded(
+        0.5, 0.0, 1.0, help="originals come from this lowest-loss share"
     )
     prompt: str = field(default="", metadata={"help": "text condition ('' = unconditional)"})
     local: str = field(

@@ -12,12 +12,12 @@ import dataclasses
 import itertools
 from dataclasses import asdict, replace
 
-from debias_core.generate.base import GENERATORS, GenerateConfig, steps_of
+from debias_core.generate.base import GENERATORS, GenerateConfig, method_params, steps_of
 from debias_core.generate.sites import site_plan
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
 from debias_core.paper_defaults import with_family_defaults
-from debias_core.params import config_from
+from debias_core.params import check_limits, config_from
 from debias_core.store import GeneratedImage, SampleFilter, Store
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -36,15 +36,19 @@ def target_groups(store: Store, config: GenerateConfig) -> list[tuple[int, int]]
     return list(config.groups)
 
 
-def check_generate(store: Store, params: dict) -> GenerateConfig:
-    """Validate job params before anything is queued: config fields, method, its parameters and
-    what it needs (runs, masks, checkpoints), and groups."""
+def check_generate(store: Store, params: dict, limits: JobLimits | None = None) -> GenerateConfig:
+    """Validate job params before anything is queued: config fields, sizes (within `limits`
+    first, before a method plans anything), method, its parameters and what it needs (runs,
+    masks, checkpoints), and groups."""
     config = config_from(GenerateConfig, params, "generation", drop=("dtype",))
     site_plan(store, config)  # the method's assumption on where the attribute lies
     generator = GENERATORS.get(config.method)
     # the paper's values are the defaults on Stable Diffusion (debias_core/paper_defaults.py)
     kind = type(generator.default_params)
     config = replace(config, params=with_family_defaults(kind, config.params, config.backbone))
+    if limits is not None:
+        check_limits(config, limits)  # per_group, steps, batch_size
+        check_limits(method_params(generator, config), limits)  # the method's own sizes
     generator.check(store, config)
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")
@@ -98,17 +102,16 @@ def with_artifacts(image, artifacts: list):
 
 
 def check_size(store: Store, config: GenerateConfig, limits: JobLimits) -> None:
-    """Refuse a job over the limits before it is queued (the limit is named in the message)."""
-    limits.check("per_group", config.per_group, "images per group")
+    """Refuse a job over the limits before it is queued (the limit is named in the message);
+    the fields that declare a limit were checked by `check_generate`."""
     limits.check("steps", steps_of(GENERATORS.get(config.method), config), "steps")
-    limits.check("batch_size", config.batch_size, "batch size")
     n_groups = len(config.groups) or len(store.class_names) * len(store.attr_names)
     limits.check("groups", n_groups, "target groups")
 
 
 def canonical_generate_params(store: Store, params: dict, limits: JobLimits) -> dict:
     """Validated params with every default filled in: equal work gives equal params."""
-    config = check_generate(store, params)
+    config = check_generate(store, params, limits)
     check_size(store, config, limits)
     return asdict(config) | {"dtype": params.get("dtype", "float32")}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from debias_core.devices import check_device
 from debias_core.jobs.base import watch_progress
 from debias_core.jobs.local import JobFailed, run_job
 from debias_core.jobs.submit import canonical_params, submit_job
@@ -40,6 +41,7 @@ def run_now(
     kind a finished one stands. `progress(fraction, message)` mirrors the persisted progress.
     Raises JobFailed when the job does not end 'done' (resume it to continue).
     """
+    check_device(device)  # a job is never queued for a device this machine lacks
     submission = submit_job(store, kind, params, limits or JobLimits.from_env())
     job_id = submission.job_id
     if submission.runnable:

@@ -82,7 +82,7 @@ def verify_job(ctx: JobContext, params: dict) -> dict:
 def check_verify(store, params: dict, limits: JobLimits) -> dict:
     from debias_core.verify.runner import canonical_verify_params
 
-    return canonical_verify_params(store, params)
+    return canonical_verify_params(store, params, limits)
 
 
 verify_job.validate = check_verify

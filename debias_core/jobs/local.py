@@ -7,6 +7,7 @@ import queue
 import threading
 import traceback
 
+from debias_core.devices import check_device
 from debias_core.jobs.base import (
     JOB_KINDS,
     RESUMABLE,
@@ -33,7 +34,7 @@ class LocalExecutor:
 
     def __init__(self, store: Store, device: str = "cpu", limits: JobLimits | None = None) -> None:
         self.store = store
-        self.device = device
+        self.device = check_device(device)  # before any job is queued for it
         self.limits = limits or JobLimits.from_env()
         self.owner = ProcessId.current()
         self._queue: queue.Queue[int | None] = queue.Queue()

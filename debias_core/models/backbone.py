@@ -377,8 +377,13 @@ def backbone_folder(spec: str) -> Path:
     """The folder a spec names: a registered spec, a diffusers-format folder, or a hub id."""
     if spec in BACKBONES:
         return BACKBONES.get(spec)()
-    if Path(spec).expanduser().is_dir():
-        return Path(spec).expanduser()
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        if not (folder / "model_index.json").is_file():  # e.g. --backbone /etc
+            raise ValueError(
+                f"backbone folder {spec!r} is not a diffusers-format model (no model_index.json)"
+            )
+        return folder
     if "/" not in spec:
         valid = ", ".join(BACKBONES.names())
         raise ValueError(f"unknown backbone {spec!r}; valid: {valid}, or a diffusers folder path")

@@ -13,9 +13,12 @@ from typing import Any, Protocol
 
 import torch
 
+from debias_core.limits import MAX_RANK
+from debias_core.params import bounded, check_values
 from debias_core.registry import Registry
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
+MAX_LR = 1.0  # learning rates of the personalization methods: (0, MAX_LR]
 
 
 @dataclass(frozen=True)
@@ -27,15 +30,16 @@ class PersonalizeConfig:
     samples: tuple[int, ...] = ()
     groups: tuple[tuple[int, int], ...] = ()
     classes: tuple[int, ...] = ()
-    steps: int = 200
-    batch: int = 16  # concepts trained together in one optimisation step (= one work unit)
+    steps: int = bounded(200, limit="steps")
+    batch: int = bounded(16, limit="batch_size")  # concepts trained together in one step (a unit)
     seed: int = 0
     mixed_precision: str = "no"  # GPU option: autocast to bf16 / fp16
     gradient_checkpointing: bool = False  # GPU option: trade compute for memory
-    chunk_steps: int = 25  # progress, loss log and cancel checks every this many steps
+    chunk_steps: int = bounded(25, limit="steps")  # progress, loss log, cancel checks every N
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_values(self)
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.batch < 1 or self.chunk_steps < 1:
@@ -102,9 +106,9 @@ class Phase:
 class MethodParams:
     """Fields every method shares; each method's dataclass adds its own."""
 
-    images_per_step: int = 2  # images of each concept in every optimisation step
-    rank: int = 4  # LoRA rank (methods that train LoRA)
-    weight_decay: float = 0.0
+    images_per_step: int = bounded(2, limit="batch_size")  # images of each concept per step
+    rank: int = bounded(4, 1, MAX_RANK)  # LoRA rank (methods that train LoRA)
+    weight_decay: float = bounded(0.0, 0.0, 1.0)
 
     def check_inputs(self) -> None:
         if self.images_per_step < 1:
@@ -121,6 +125,7 @@ def build_params(cls: type, values: dict) -> Any:
         raise ValueError(f"unknown parameter(s) {unknown}; valid: {sorted(known)}")
     typed = {k: _coerce(known[k].type, v, k) for k, v in values.items()}
     params = cls(**typed)
+    check_values(params)
     params.check_inputs()
     return params
 

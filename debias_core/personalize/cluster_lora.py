@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from debias_core.params import bounded
 from debias_core.personalize import targets
 from debias_core.personalize.base import PERSONALIZERS
 from debias_core.personalize.group_dreambooth import GroupDreamBooth, GroupDreamBoothParams
@@ -23,7 +24,7 @@ CLUSTER_CAP = 20  # the paper's k_D = min(M_gs / 20, 20)
 @dataclass(frozen=True)
 class ClusterLoraParams(GroupDreamBoothParams):
     features: str = "clip"  # a feature extractor spec: clip, or run:ID
-    clusters: int = 0  # k; 0 = the paper's rule (cluster_count)
+    clusters: int = bounded(0, limit="groups")  # k; 0 = the paper rule (cluster_count), >= 1
     token_format: str = "<v-{y}-{a}-{k}>"
 
     def check_inputs(self) -> None:

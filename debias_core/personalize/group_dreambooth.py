@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from debias_core.params import bounded, check_template
 from debias_core.personalize import targets
-from debias_core.personalize.base import PERSONALIZERS, Phase, PromptDraw, TokenSpec
+from debias_core.personalize.base import MAX_LR, PERSONALIZERS, Phase, PromptDraw, TokenSpec
 from debias_core.personalize.data import load_concept_data
 from debias_core.personalize.group_lora import GroupLora, GroupLoraParams
 
@@ -23,17 +24,18 @@ PRIOR_GUIDANCE = 4.0  # classifier-free guidance of the prior-preservation image
 
 @dataclass(frozen=True)
 class GroupDreamBoothParams(GroupLoraParams):
-    samples_per_group: int = 100  # "we sample 100 images from each training group"
+    # "we sample 100 images from each training group"
+    samples_per_group: int = bounded(100, limit="per_group")
     token_format: str = "<v-{y}-{a}>"
     identifier_init: str = "photo"
-    lr_tokens: float = 1e-3  # 0 keeps the identifier at its initial embedding
+    lr_tokens: float = bounded(1e-3, 0.0, MAX_LR)  # 0 keeps the identifier's initial embedding
     # The paper's DreamBooth prompt has no context words ("photo of a [V] bird", A.6); the
     # embedded model only draws from its caption form, which names the context.
     prompt: str = "a photo of {token} {cls}, {ctx}"
     class_prompt: str = "a photo of {cls}, {ctx}"  # prior preservation prompt (no identifier)
-    prior_weight: float = 0.0  # 0 = no prior preservation
-    prior_images: int = 8
-    prior_steps: int = 20  # denoising steps for the prior images
+    prior_weight: float = bounded(0.0, 0.0, 100.0)  # 0 = no prior preservation
+    prior_images: int = bounded(8, limit="per_group")
+    prior_steps: int = bounded(20, limit="steps")  # denoising steps for the prior images
 
     def check_inputs(self) -> None:
         super().check_inputs()
@@ -41,6 +43,9 @@ class GroupDreamBoothParams(GroupLoraParams):
             raise ValueError("prompt must contain {token}")
         if self.prior_weight < 0 or self.prior_images < 1 or self.lr_tokens < 0:
             raise ValueError("prior_weight and lr_tokens must be >= 0, prior_images >= 1")
+        check_template("class_prompt", self.class_prompt, ("cls", "ctx"))
+
+    placeholders = ("token", "cls", "ctx")
 
 
 class GroupDreamBooth(GroupLora):

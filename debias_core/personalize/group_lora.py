@@ -7,21 +7,30 @@ with the group's plain prompt, e.g. "a photo of digit 3, white stroke, on a red 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from debias_core.generate.prompts import group_text
+from debias_core.limits import MAX_RANK
+from debias_core.params import bounded, check_template
 from debias_core.personalize import targets
-from debias_core.personalize.base import PERSONALIZERS, Concept, MethodParams, Phase, PromptDraw
+from debias_core.personalize.base import (
+    MAX_LR,
+    PERSONALIZERS,
+    Concept,
+    MethodParams,
+    Phase,
+    PromptDraw,
+)
 from debias_core.personalize.data import load_concept_data
 
 
 @dataclass(frozen=True)
 class GroupLoraParams(MethodParams):
-    samples_per_group: int = 0  # l; 0 = the smallest chosen group's size
+    samples_per_group: int = bounded(0, limit="per_group")  # l; 0 = the smallest group's size
     # LoRA rank: 4 on the embedded model; Clustered DreamBooth (A.8) uses r = alpha = 16 on SD
     # (the project's LoRA scales by alpha / r = 1 at any rank, as r = alpha does)
-    rank: int = field(default=4, metadata={"paper": 16})
-    lr: float = 1e-3
+    rank: int = bounded(4, 1, MAX_RANK, paper=16)
+    lr: float = bounded(1e-3, 0.0, MAX_LR)
     prompt: str = "a photo of {cls}, {ctx}"
 
     def check_inputs(self) -> None:
@@ -30,6 +39,9 @@ class GroupLoraParams(MethodParams):
             raise ValueError("samples_per_group must be >= 0 (0: the smallest group's size)")
         if self.lr <= 0:
             raise ValueError("lr must be > 0")
+        check_template("prompt", self.prompt, self.placeholders)
+
+    placeholders = ("cls", "ctx")  # the words a group's prompt may name
 
 
 class GroupLora:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from debias_core.models.attention import capture_cross_attention
+from debias_core.numerics import require_finite
 from debias_core.personalize.base import Concept, Phase, PromptDraw
 from debias_core.personalize.data import ConceptData, downsample
 
@@ -219,6 +220,7 @@ def run_phase(
             per_concept = _step_losses(
                 backbone, batch, trainables, phase, options, slots, len(concepts), store
             )
+            require_finite(per_concept, f"personalization phase {phase.name}, step {step + 1}")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(per_concept.sum()).backward()
             scaler.step(optimizer)

@@ -10,12 +10,14 @@ names a random non-empty subset of the image's tokens, in random order, as Break
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
+from debias_core.params import bounded, check_template
 from debias_core.personalize import targets
 from debias_core.personalize.base import (
+    MAX_LR,
     PERSONALIZERS,
     Concept,
     MethodParams,
@@ -28,7 +30,7 @@ from debias_core.personalize.data import load_concept_data, mask_path, mask_sour
 
 @dataclass(frozen=True)
 class PerImageParams(MethodParams):
-    images_per_step: int = 1
+    images_per_step: int = bounded(1, limit="batch_size")
     # where the object masks come from: a segmenter's name (dataset: the dataset's own masks;
     # grounded-sam: text-prompted masks a `masks` job stored)
     masks: str = "dataset"
@@ -36,20 +38,22 @@ class PerImageParams(MethodParams):
     context_format: str = "<x-{id}>"
     object_init: str = ""  # empty = the class name
     context_init: str = "background"
-    phase2_steps: int = -1  # -1 = as many as phase 1 (the job's steps)
+    phase2_steps: int = bounded(-1, limit="steps")  # -1 = as many as phase 1 (the job's steps)
     # Learning rates: demo values for the embedded model. DecoupleGen (seed 000, supplementary)
     # trains SD-2 with 1e-4 for the tokens and 1e-6 for the diffusion model (`paper` below,
     # listed by `methods --json`; the defaults on an SD checkpoint). The paper also fine-tunes the
     # text encoder; here it stays frozen: only the new token rows and a UNet LoRA train.
-    lr_tokens: float = field(default=5e-3, metadata={"paper": 1e-4})  # phase 1
-    phase2_lr_tokens: float = field(default=1e-3, metadata={"paper": 1e-4})
-    lr_lora: float = field(default=1e-3, metadata={"paper": 1e-6})
-    attention_weight: float = field(default=1e-2, metadata={"paper": 1e-2})  # Break-A-Scene
-    max_images: int = 16  # images per class / group when targets are classes or groups
+    lr_tokens: float = bounded(5e-3, 0.0, MAX_LR, paper=1e-4)  # phase 1
+    phase2_lr_tokens: float = bounded(1e-3, 0.0, MAX_LR, paper=1e-4)
+    lr_lora: float = bounded(1e-3, 0.0, MAX_LR, paper=1e-6)
+    attention_weight: float = bounded(1e-2, 0.0, 100.0, paper=1e-2)  # lambda (Break-A-Scene)
+    # images per class / group when targets are classes or groups
+    max_images: int = bounded(16, limit="per_group")
     prompt: str = "a photo of {tokens}"
 
     def check_inputs(self) -> None:
         super().check_inputs()
+        check_template("prompt", self.prompt, ["tokens"])
         if self.masks not in mask_sources():
             raise ValueError(f"masks must be one of {mask_sources()}, got {self.masks!r}")
         for fmt in (self.object_format, self.context_format):

@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from debias_core.limits import JobLimits
+from debias_core.models.backbone import backbone_folder
 from debias_core.models.cache import cached_backbone
 from debias_core.paper_defaults import with_family_defaults
-from debias_core.params import config_from
+from debias_core.params import check_limits, config_from
 from debias_core.personalize.base import (
     PERSONALIZERS,
     Concept,
@@ -73,14 +74,19 @@ def check_token_names(spec: str, concepts: list[Concept]) -> None:
         )
 
 
-def check_personalize(store: Store, params: dict) -> Plan:
-    """Validate everything before a job is queued: config, method, parameters, targets, tokens."""
+def check_personalize(store: Store, params: dict, limits: JobLimits | None = None) -> Plan:
+    """Validate everything before a job is queued: config, sizes (within `limits`, before any
+    planning), method, parameters, targets, tokens."""
     config = config_from(PersonalizeConfig, params, "personalization", drop=("dtype",))
+    backbone_folder(config.backbone)  # an unknown name or a folder that is no model: refused now
     method = PERSONALIZERS.get(config.method)
     # the paper's values are the defaults on Stable Diffusion (debias_core/paper_defaults.py)
     filled = with_family_defaults(method.params_class, config.params, config.backbone)
     config = replace(config, params=filled)
     method_params = build_params(method.params_class, config.params)
+    if limits is not None:
+        check_limits(config, limits)  # steps, batch, chunk_steps
+        check_limits(method_params, limits)  # the method's own sizes
     concepts = method.plan(store, config, method_params)
     if not concepts:
         raise ValueError("the targets give nothing to personalize")
@@ -165,8 +171,7 @@ def canonical_personalize_params(store: Store, params: dict, limits: JobLimits) 
     """Validated params with every default filled in (equal work gives equal params)."""
     from dataclasses import asdict
 
-    plan = check_personalize(store, params)
-    limits.check("batch_size", plan.config.batch, "concepts per batch")
+    plan = check_personalize(store, params, limits)
     limits.check("groups", len(plan.config.groups), "target groups")
     return asdict(plan.config) | {"dtype": params.get("dtype", "float32")}
 

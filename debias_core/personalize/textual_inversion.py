@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from debias_core.params import bounded, check_template
 from debias_core.personalize import targets
 from debias_core.personalize.base import (
+    MAX_LR,
     PERSONALIZERS,
     Concept,
     MethodParams,
@@ -25,11 +27,11 @@ from debias_core.personalize.data import load_concept_data
 
 @dataclass(frozen=True)
 class TextualInversionParams(MethodParams):
-    samples_per_class: int = 20  # K; DBB used 20-40 per class
+    samples_per_class: int = bounded(20, limit="per_group")  # K; DBB used 20-40 per class
     token_format: str = "<c-{y}>"
     templates: tuple[str, ...] = ("a photo of a {token} {cls}, {ctx}",)
     initializer: str = ""  # words the token starts from; empty = the class name
-    lr: float = 5e-3
+    lr: float = bounded(5e-3, 0.0, MAX_LR)
 
     def check_inputs(self) -> None:
         super().check_inputs()
@@ -37,6 +39,8 @@ class TextualInversionParams(MethodParams):
             raise ValueError("samples_per_class must be >= 1")
         if not self.templates or any("{token}" not in t for t in self.templates):
             raise ValueError("every template must contain {token}")
+        for template in self.templates:
+            check_template("template", template, ("token", "cls", "ctx"))
         if "{y}" not in self.token_format:
             raise ValueError("token_format must contain {y} (one token per class)")
         if self.lr <= 0:

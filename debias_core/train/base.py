@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -9,7 +10,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from debias_core.limits import MAX_SEED
+from debias_core.limits import MAX_EPOCHS, MAX_SEED
+from debias_core.params import bounded, check_values
 from debias_core.registry import Registry
 from debias_core.store import SampleFilter
 from debias_core.train.tensors import Tensors
@@ -28,10 +30,10 @@ class TrainConfig:
     method: str = "erm"
     arch: str = "small-cnn"
     pretrained: str | None = None
-    epochs: int = 12
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
+    epochs: int = bounded(12, 1, MAX_EPOCHS)
+    batch_size: int = bounded(128, 1, 1_000_000)
+    lr: float = bounded(1e-3, 0.0, 10.0)
+    weight_decay: float = bounded(1e-4, 0.0, 1.0)
     patience: int = 0  # epochs without val worst-group improvement before stopping; 0 = never
     synthetic: str = "none"  # which generated samples: none | all | accepted
     # ... and only those of one generation method and/or one generation job (None: any), so
@@ -46,6 +48,8 @@ class TrainConfig:
     params: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. GroupDRO eta)
 
     def __post_init__(self) -> None:
+        check_values(self)
+        check_method_params(self.params)
         if self.synthetic not in ("none", "all", "accepted"):
             raise ValueError(f"synthetic must be none, all or accepted, got {self.synthetic!r}")
         narrowed = self.synthetic_method is not None or self.synthetic_job is not None
@@ -62,6 +66,20 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
+
+
+def check_method_params(params: dict) -> None:
+    """The training methods read `params` as a plain dict (no dataclass yet): at least every
+    number is finite and every `*epochs` count is a whole number in 1..MAX_EPOCHS."""
+    if not isinstance(params, dict):
+        raise ValueError(f"params must be a JSON object, got {params!r}")
+    for key, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"params {key} must be a finite number, got {value}")
+        text = str(value).strip()
+        whole = not isinstance(value, bool) and text.isascii() and text.isdigit()
+        if key.endswith("epochs") and not (whole and 1 <= int(text) <= MAX_EPOCHS):
+            raise ValueError(f"params {key} must be an integer in 1..{MAX_EPOCHS}, got {value!r}")
 
 
 def synthetic_filter(config: TrainConfig) -> SampleFilter | None:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from debias_core.evaluate.metrics import average_accuracy, worst_group_accuracy
+from debias_core.numerics import require_finite
 from debias_core.train.base import TrainContext
 from debias_core.train.tensors import Tensors
 
@@ -104,6 +105,7 @@ def fit(
             batch = data_dev.subset(idx)
             features = model.forward_features(x[idx])
             loss = loss_fn(model.forward_head(features), features, batch, idx)
+            require_finite(loss, f"{stage or 'train'} epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

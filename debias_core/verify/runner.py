@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from debias_core.params import build_params, config_from
+from debias_core.params import build_params, check_limits, config_from
 from debias_core.store import SampleFilter, Store
 from debias_core.verify.base import POLICIES, SCORERS
 
@@ -105,9 +105,13 @@ def _ranking_job(ctx: JobContext, config: VerifyConfig, chosen, samples, chunks)
         ctx.store.record_verification([], config.policy, verdicts, ctx.job_id, "decide")
 
 
-def canonical_verify_params(store: Store, params: dict) -> dict:
-    """Validated params with every default filled in (equal work gives equal params)."""
-    return asdict(check_verify(store, params))
+def canonical_verify_params(store: Store, params: dict, limits=None) -> dict:
+    """Validated params with every default filled in (equal work gives equal params), the
+    policy's sizes within `limits` (a JobLimits)."""
+    config = check_verify(store, params)
+    if limits is not None:
+        check_limits(policy_params(config.policy, config.params), limits)
+    return asdict(config)
 
 
 def run_verify_job(ctx: JobContext, params: dict) -> dict:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from debias_core.analysis.projection.base import PROJECTIONS
+from debias_core.params import bounded
 
 METRICS = ("cosine", "euclidean")
 
@@ -15,7 +16,7 @@ METRICS = ("cosine", "euclidean")
 @dataclass(frozen=True)
 class UmapParams:
     n_neighbors: int = 15
-    min_dist: float = 0.1
+    min_dist: float = bounded(0.1, 0.0, 1.0)
     metric: str = "cosine"
 
     def check_inputs(self) -> None:

@@ -21,6 +21,7 @@ import torch
 
 from debias_core.models.checkpoints import resolve_checkpoint
 from debias_core.models.segmenters.base import SEGMENTERS, Segment
+from debias_core.params import bounded
 
 DETECTORS = ("IDEA-Research/grounding-dino-tiny", "IDEA-Research/grounding-dino-base")
 SAMS = ("facebook/sam-vit-base", "facebook/sam-vit-huge")
@@ -30,8 +31,8 @@ SAMS = ("facebook/sam-vit-base", "facebook/sam-vit-huge")
 class GroundedSamParams:
     detector: str = field(default=DETECTORS[0], metadata={"help": "GroundingDINO id or folder"})
     sam: str = field(default=SAMS[0], metadata={"help": "SAM id or folder"})
-    box_threshold: float = 0.3
-    text_threshold: float = 0.25
+    box_threshold: float = bounded(0.3, 0.0, 1.0)
+    text_threshold: float = bounded(0.25, 0.0, 1.0)
 
     def check_inputs(self) -> None:
         for name in ("box_threshold", "text_threshold"):

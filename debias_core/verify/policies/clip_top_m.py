@@ -15,6 +15,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from debias_core.params import bounded
 from debias_core.store.verify import PolicyVerdict
 from debias_core.verify.base import POLICIES, ScorerUse
 from debias_core.verify.scorers.clip_centroid import ClipCentroidParams
@@ -23,9 +24,9 @@ from debias_core.verify.scorers.clip_label import CLIP_HELP, ClipLabelParams
 
 @dataclass(frozen=True)
 class ClipTopMParams:
-    alpha: float = field(default=0.5, metadata={"help": "weight of CLIP-Label in Eq. 1"})
-    m: int = field(default=0, metadata={"help": "images accepted per group (0: the top `keep`)"})
-    keep: float = field(default=0.75, metadata={"help": "share accepted per group when m = 0"})
+    alpha: float = bounded(0.5, 0.0, 1.0, help="weight of CLIP-Label in Eq. 1")
+    m: int = bounded(0, limit="per_group", help="images accepted per group (0: the top `keep`)")
+    keep: float = bounded(0.75, 0.0, 1.0, help="share accepted per group when m = 0")
     clip: str = field(default="embedded", metadata={"help": CLIP_HELP})
     prompt: str = field(default="a photo of {cls}", metadata={"help": "CLIP-Label's text"})
     min_samples: int = field(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from debias_core.params import bounded
 from debias_core.store.verify import PolicyVerdict
 from debias_core.verify.base import POLICIES, ScorerUse, missing
 from debias_core.verify.scorers.ig_in_mask import IgInMaskParams
@@ -25,13 +26,14 @@ class DbbParams:
     run: int | None = None  # the ERM classifier f
     # P: the least attribution inside the mask towards the new class. The paper's P (0.3 / 1 / 2)
     # is on the logit scale (ig_output=logit), calibrated per class (calibrate)
-    min_ig: float = field(default=0.0, metadata={"paper": "0.3 / 1 / 2 on the logit"})
+    min_ig: float = bounded(0.0, -1e6, 1e6, paper="0.3 / 1 / 2 on the logit")
     segmenter: str = "dataset"  # the source's mask when the recipe names none
-    n_steps: int = 32  # Integrated Gradients steps
+    n_steps: int = bounded(32, limit="steps")  # Integrated Gradients steps
     # IG of the softmax (default: P = 0 tuned on the demo) or of the logit (the paper's Eq. 4,
     # where its P = 0.3 / 1 / 2 live; a softmax IG sums to at most 1)
     ig_output: str = field(default="softmax", metadata={"paper": "logit"})
-    calibrate: float = 0.0  # q: P per target class = q-quantile of its rho (0: min_ig for all)
+    # q: P per target class = q-quantile of its rho (0: min_ig for all)
+    calibrate: float = bounded(0.0, 0.0, 1.0)
 
     def check_inputs(self) -> None:
         if self.n_steps < 2:

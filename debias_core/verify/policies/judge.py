@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from debias_core.params import bounded
 from debias_core.store.verify import PolicyVerdict
 from debias_core.verify.base import POLICIES, ScorerUse, missing
 from debias_core.verify.scorers.judge import JudgeParams
@@ -23,8 +24,8 @@ CONTEXT_CHECKS = ("recorded", "conflicting", "any")
 
 @dataclass(frozen=True)
 class JudgePolicyParams:
-    accept_at: float = 0.8
-    reject_below: float = 0.2
+    accept_at: float = bounded(0.8, 0.0, 1.0)
+    reject_below: float = bounded(0.2, 0.0, 1.0)
     context: str = "recorded"
     weights: str = ""
 

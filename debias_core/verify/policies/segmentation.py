@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from debias_core.params import bounded
 from debias_core.store.verify import PolicyVerdict
 from debias_core.verify.base import POLICIES, ScorerUse, missing
 from debias_core.verify.scorers.segmentation_check import SegmentationCheckParams
@@ -16,8 +17,8 @@ class SegmentationPolicyParams:
     segmenter: str = "grounded-sam"
     prompt: str = "{class}"
     segmenter_params: dict[str, Any] = field(default_factory=dict)
-    accept_at: float = 0.5
-    reject_below: float = 0.2
+    accept_at: float = bounded(0.5, 0.0, 1.0)
+    reject_below: float = bounded(0.2, 0.0, 1.0)
 
     def check_inputs(self) -> None:
         if not 0.0 <= self.reject_below <= self.accept_at <= 1.0:

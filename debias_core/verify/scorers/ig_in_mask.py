@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from debias_core.params import bounded
 from debias_core.verify.base import SCORERS, ScoreBatch
 from debias_core.verify.resources import check_run, classifier, fit_mask, pixels, source_mask
 
@@ -26,7 +27,7 @@ from debias_core.verify.resources import check_run, classifier, fit_mask, pixels
 class IgInMaskParams:
     run: int | None = None  # the ERM classifier run f
     segmenter: str = "dataset"  # where the source's mask comes from without a recipe mask
-    n_steps: int = 32
+    n_steps: int = bounded(32, limit="steps")
     output: str = "softmax"  # softmax | logit (Eq. 4's prediction score f_{i'})
 
     def check_inputs(self) -> None:

@@ -83,8 +83,13 @@ class Judge:
     @staticmethod
     def check(store, params: JudgeParams) -> None:
         class_digits(store.meta())
-        if not judge_file(params).is_file():
-            raise ValueError(f"the digit judge {judge_file(params)} is missing; build it: {BUILD}")
+        path = judge_file(params)
+        if not path.is_file():
+            raise ValueError(f"the digit judge {path} is missing; build it: {BUILD}")
+        try:  # a wrong file fails here, before a job is queued, never inside one
+            _load(str(path))
+        except Exception:  # noqa: BLE001  (any reader error; its text may quote the file)
+            raise ValueError(f"weights {path} is not a digit judge safetensors file") from None
 
     @staticmethod
     def score(store, samples, params: JudgeParams, device: str = "cpu") -> ScoreBatch:
