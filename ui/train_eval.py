@@ -8,7 +8,7 @@ from __future__ import annotations
 import gradio as gr
 
 from debias_core.evaluate.report import EvalReport
-from debias_core.models.classifiers import CLASSIFIERS
+from debias_core.models.classifiers import CLASSIFIERS, DEFAULT_ARCH
 from debias_core.train import TRAIN_METHODS
 from ui.common import (
     MAX_SEED,
@@ -140,7 +140,7 @@ def render(ctx: AppContext) -> TabView:
                 elem_id="train-source",
             )
         with gr.Row():
-            arch = gr.Dropdown(CLASSIFIERS.names(), value="small-cnn", label="Classifier")
+            arch = gr.Dropdown(CLASSIFIERS.names(), value=DEFAULT_ARCH, label="Classifier")
             seed = checked(
                 gr.Number(
                     0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="train-seed"

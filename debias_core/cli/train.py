@@ -14,6 +14,7 @@ from debias_core.cli.common import (
     progress_printer,
     seed_int,
 )
+from debias_core.models import DEFAULT_ARCH
 
 
 def cmd_train(args) -> int:
@@ -72,7 +73,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="train + evaluate a method; prints the per-group table")
     add_project_arg(p)
     lists_names(p.add_argument("--method", default="erm", help="training method"), method_names)
-    lists_names(p.add_argument("--arch", default="small-cnn", help="classifier"), arch_names)
+    arch = p.add_argument("--arch", default=DEFAULT_ARCH, help="classifier")
+    lists_names(arch, arch_names)
     p.add_argument(
         "--synthetic",
         choices=["none", "all", "accepted"],

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from debias_core.limits import MAX_SEED
+from debias_core.models.classifiers import DEFAULT_ARCH
 from debias_core.registry import Registry
 from debias_core.store import SampleFilter
 from debias_core.train.tensors import Tensors
@@ -26,7 +27,7 @@ class TrainConfig:
     """One training run. Saved as config.json next to the run's outputs."""
 
     method: str = "erm"
-    arch: str = "small-cnn"
+    arch: str = DEFAULT_ARCH
     pretrained: str | None = None
     epochs: int = 12
     batch_size: int = 128
