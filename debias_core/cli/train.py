@@ -19,6 +19,7 @@ from debias_core.models import DEFAULT_ARCH
 
 def cmd_train(args) -> int:
     from debias_core.evaluate.report import format_group_table
+    from debias_core.evaluate.uncertainty import intervals_dict
     from debias_core.train import TrainConfig
     from debias_core.train.run import run_training
 
@@ -41,6 +42,7 @@ def cmd_train(args) -> int:
             "run_id": result.run_id,
             "run_dir": str(result.run_dir),
             "test": result.report.to_dict(),
+            "test_intervals": intervals_dict(result.report),  # 95%: Wilson, bootstrap
         }
         print(json.dumps(summary, indent=2))
     else:

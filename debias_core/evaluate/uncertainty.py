@@ -214,3 +214,21 @@ def report_intervals(report: EvalReport, confidence: float = CONFIDENCE) -> Repo
         worst_class=worst_class_interval(rows, confidence),
         average=wilson_interval(total_k, total_n, confidence),
     )
+
+
+def estimate_dict(e: Estimate) -> dict:
+    """JSON-safe `{"value", "low", "high", "n"}`."""
+    return {"value": e.value, "low": e.low, "high": e.high, "n": e.n}
+
+
+def intervals_dict(report: EvalReport, confidence: float = CONFIDENCE) -> dict:
+    """`report_intervals` as plain JSON: worst group / class and average, then one entry per group
+    (`y`, `a` and its Wilson interval), in the report's order."""
+    iv = report_intervals(report, confidence)
+    return {
+        "confidence": confidence,
+        "worst_group": estimate_dict(iv.worst_group),
+        "worst_class": estimate_dict(iv.worst_class),
+        "average": estimate_dict(iv.average),
+        "per_group": [{"y": y, "a": a, **estimate_dict(e)} for (y, a), e in iv.per_group.items()],
+    }
