@@ -30,7 +30,7 @@ def _seconds(start: str | None, end: str | None) -> float | None:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def _intervals(test: dict) -> dict:
+def interval_fields(test: dict) -> dict:
     """Worst-group and worst-class accuracy with 95% bootstrap intervals (None without a report)."""
     if not test.get("per_group"):
         return {"test_wga_interval": None, "test_worst_n": None, "test_worst_class": None}
@@ -56,7 +56,7 @@ def run_row(run: Run) -> dict:
         "test_wga": test.get("worst_group_accuracy"),
         "test_avg": test.get("average_accuracy"),
         "test_balanced": test.get("balanced_accuracy"),
-        **_intervals(test),
+        **interval_fields(test),
         "wall_s": _seconds(run.created_at, run.finished_at),
         "n_synthetic": len(run.synthetic_ids or []),
     }
