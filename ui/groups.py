@@ -12,6 +12,7 @@ import gradio as gr
 from debias_core.analysis.attribution import thumbnail_path
 from debias_core.analysis.group_figures import group_counts_figure
 from debias_core.bias.stats import TABLE_COLUMNS, bias_summary, group_stats
+from debias_core.data.world_split import leak_warning
 from debias_core.store import SampleFilter
 from ui.common import TabView, as_int, checked, friendly, group_choices, parse_group
 from ui.state import AppContext
@@ -40,6 +41,9 @@ def stats_view(ctx: AppContext) -> tuple[str, list[list]]:
         f"Generated: {counts['accepted']} accepted, {counts['pending']} pending, "
         f"{counts['rejected']} rejected. Click a row to open its images."
     )
+    warning = leak_warning(ctx.store.meta())
+    if warning:  # a project drawn before the world / task split was fixed to the models' build
+        summary = f"⚠️ **Results may be optimistic:** {warning}\n\n{summary}"
     rows = [g.table_row() for g in stats]
     return summary, rows
 
