@@ -301,14 +301,6 @@ def keep_incoming(
     return StageResult(kept, [row, *result.history])
 
 
-def continue_stage(
-    name: str, ctx: TrainContext, model: nn.Module, data: Tensors, stage: str | None = None
-) -> StageResult:
-    """`run_stage` on a trained model, keeping the incoming one unless the stage beats it."""
-    label = stage or name
-    return keep_incoming(ctx, model, lambda m: run_stage(name, ctx, m, data, label), label)
-
-
 def real_data_method(name: str) -> Callable[[TrainContext], MethodResult]:
     """The registered method for stage `name`: a fresh model on real train (+ configured
     generated samples, as ERM does)."""
