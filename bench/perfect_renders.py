@@ -1,7 +1,7 @@
 """Which classifier learns digits from a small generated set: train on perfect renders only.
 
 python bench/perfect_renders.py [--per-group 10] [--epochs 30] [--archs small-cnn spatial-cnn]
-python bench/perfect_renders.py --ffr --epochs 6 --archs spatial-cnn   # + stage 2 on real train
+python bench/perfect_renders.py --ffr --epochs 6 --archs spatial-cnn [--stage2 llr]  # + real train
 
 The generated set is the best a generator could draw: world-pool digits painted by the dataset's
 own renderer, `per-group` images in each of the 80 (digit, colour) groups (800 at the default),
@@ -91,6 +91,7 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--ffr", action="store_true", help="renders as FFR stage 1, then real train")
     p.add_argument("--bias", type=float, default=0.99, help="real train's bias (with --ffr)")
+    p.add_argument("--stage2", default="erm", help="FFR's stage 2 (with --ffr): erm, llr, ...")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     samples = render_dataset(ColoredDigitsConfig(bias_ratio=args.bias))
@@ -104,7 +105,8 @@ def main(argv=None) -> None:
         else:
             data = TrainData(train, val, test, None, 10, len(PALETTE), {})
         for arch in args.archs:
-            config = TrainConfig(arch=arch, epochs=args.epochs, seed=seed)
+            params = {"stage2": args.stage2} if args.ffr else {}
+            config = TrainConfig(arch=arch, epochs=args.epochs, seed=seed, params=params)
             spec = ClassifierSpec(arch, 10)
             ctx = TrainContext(
                 data, config, torch.device("cpu"), lambda s=spec, x=seed: create_classifier(s, x)
