@@ -76,7 +76,7 @@ def test_accuracy_chart_puts_the_worst_group_first_and_marks_zero():
     text = next(t for t in fig.data if getattr(t, "mode", "") == "text")
     assert [t.strip() for t in text.text] == ["0.0%", "50.0%", "90.0%", "100.0%"]
     assert list(fig.layout.xaxis.range) == [0.0, 1.12] and fig.layout.title.text.startswith("run 1")
-    assert "worst group 0.0 [0.0, 0.0] (n = 3)" in fig.layout.title.text
+    assert "worst group 0.0 [0.0, 56.1] (n = 3)" in fig.layout.title.text  # 0 of 3: Wilson
     # whiskers: a / y is 0 of 3, Wilson upper end (z^2/6) / (1 + z^2/3) * 2 = 0.561497 by hand
     conflicting = by_name(fig, "conflicting")
     assert list(conflicting.y) == ["a / y", "b / x"]
