@@ -12,18 +12,22 @@ shifted style the embedded model never saw (`slant` by default), at bias 0.99 an
   with its own policy and training method; one not registered in this build gets a row saying
   "not available in this build", never a number.
 
-Columns: test worst-group, average and balanced accuracy (mean ± std over training seeds); per
+Columns: test worst-group, worst-class, average and balanced accuracy (mean ± the half-width of
+its 95% Student-t interval over every (dataset seed, training seed) run), the lift in WGA over
+ERM paired by those seeds (significant only when its 95% interval excludes 0); per
 generator also the acceptance rate of its policy, the Fréchet distance of its images to the real
 test images of the same groups in the embedded CLIP's space (with the real-train floor drawn with
 as many images), images per second and total wall time (preparing runs + generating + verifying,
 plus one training run).
 
-The dataset and each generated set are made once per (variant, bias) with `--gen-seed`; the
-seeds vary the classifier's initialisation and batch order. Every finished row is written at once
-to the raw JSON (`--raw`, rewritten atomically), so a crash loses at most the row in flight, and a
-rerun with the same sizes skips the rows already there (rows "not available" or failed are
-retried). Generation and verification run as persisted jobs in a per-method copy of the project
-under `--workdir`, so an interrupted generation resumes.
+The dataset and each generated set are made once per (variant, bias, dataset seed) with
+`--gen-seed`; `--dataset-seeds` redraw the dataset (`init --seed`), the seeds vary the
+classifier's initialisation and batch order. `--arch` picks the classifier (default: the
+project's default; rows made with `small-cnn` before it was replaced keep their old setting).
+Every finished row is written at once to the raw JSON (`--raw`, rewritten atomically), so a crash
+loses at most the row in flight, and a rerun with the same sizes skips the rows already there (rows
+"not available" or failed are retried). Generation and verification run as persisted jobs in a
+per-method copy of the project under `--workdir`, so an interrupted generation resumes.
 
     python bench/compare_methods.py --quick                 # 1 seed, plain, bias 0.99, tiny sizes
     nice -n 15 python bench/compare_methods.py --threads 1 --per-group 5 --epochs 10 \\
@@ -58,6 +62,8 @@ from compare_pipelines import (  # noqa: E402
     Source,
 )
 
+from debias_core.models import DEFAULT_ARCH  # noqa: E402
+
 NOT_AVAILABLE = "not available in this build"
 DEFAULT_RAW = HERE / "raw" / "compare_methods.json"
 
@@ -69,6 +75,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--variants", help="styles, comma-separated (default plain,slant)")
     p.add_argument("--biases", help="bias ratios, comma-separated (default 0.99,0.999)")
     p.add_argument("--seeds", help="training seeds, comma-separated (default 0,1,2)")
+    p.add_argument("--dataset-seeds", default="0", help="dataset seeds, comma-separated")
+    p.add_argument("--arch", default=DEFAULT_ARCH, help="classifier every row trains")
     p.add_argument("--methods", help=f"row keys (default: all): {','.join(PIPELINES)}")
     p.add_argument("--per-group", type=int, help="images per target the method plans (def. 5)")
     p.add_argument("--epochs", type=int, help="training epochs per stage (default 10)")
@@ -105,8 +113,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.options = json.loads(args.dataset_options)
     except json.JSONDecodeError as exc:
         p.error(f"--dataset-options is not JSON: {exc}")
-    if not isinstance(args.options, dict) or {"bias_ratio", "style"} & set(args.options):
-        p.error("--dataset-options must be a JSON object without bias_ratio / style (see --biases)")
+    if not isinstance(args.options, dict) or {"bias_ratio", "style", "seed"} & set(args.options):
+        p.error(
+            "--dataset-options must be a JSON object without bias_ratio / style / seed "
+            "(see --biases, --variants, --dataset-seeds)"
+        )
     args.workdir = args.workdir or Path(tempfile.gettempdir()) / "compare-methods"
     return args
 
@@ -126,9 +137,11 @@ def default_methods() -> list[str]:
 def setting_of(args) -> str:
     """The sizes a row was measured with: a rerun skips only rows of the same setting."""
     options = json.dumps(args.options, sort_keys=True) if args.options else ""
+    arch = "" if args.arch == "small-cnn" else f"-{args.arch}"  # old rows: small-cnn, no suffix
     return (
         f"pg{args.per_group}-ep{args.epochs}-gce{args.gce_epochs}-st{args.steps or 'def'}"
         f"-g{args.guidance:g}-gs{args.gen_seed}-{args.features}{'-' + options if options else ''}"
+        f"{arch}"
     )
 
 
@@ -147,7 +160,8 @@ class RawLog:
 
     @staticmethod
     def key(row: dict) -> tuple:
-        return tuple(row.get(k) for k in ("kind", "setting", "variant", "bias", "method", "seed"))
+        fields = ("kind", "setting", "variant", "bias", "method", "seed")
+        return (*(row.get(k) for k in fields), row.get("dataset_seed", 0))
 
     def get(self, **fields) -> dict | None:
         """The row with these key fields, if any."""
@@ -175,26 +189,33 @@ class RawLog:
 
 
 # -- projects ------------------------------------------------------------------------------------
-def base_project(args, variant: str, bias: float):
-    """The (variant, bias) project with real data only; real-data rows train here."""
+def cell_folder(args, variant: str, bias: float, dataset_seed: int) -> Path:
+    """Where one (variant, bias, dataset seed)'s projects live (seed 0 keeps the old name)."""
+    suffix = f"-ds{dataset_seed}" if dataset_seed else ""
+    return args.workdir / f"{variant}-bias{bias}{suffix}"
+
+
+def base_project(args, variant: str, bias: float, dataset_seed: int = 0):
+    """The (variant, bias, dataset seed) project with real data only; real-data rows train here."""
     from debias_core.data.ingest import create_project
     from debias_core.store import Store
 
-    folder = args.workdir / f"{variant}-bias{bias}" / "base"
+    folder = cell_folder(args, variant, bias, dataset_seed) / "base"
     if (folder / "project.db").exists():
         return Store.open(folder)
     options = {"spurious": "background"} | args.options | {"bias_ratio": bias, "style": variant}
-    return create_project(folder, "colored-digits", options=options)
+    return create_project(folder, "colored-digits", options=options | {"seed": dataset_seed})
 
 
-def source_project(args, base, variant: str, bias: float, source_key: str):
+def source_project(args, base, variant: str, bias: float, source_key: str, dataset_seed: int = 0):
     """A copy of the base project for one generator's set (training reads every generated
     sample of a project, so each set needs its own). Real features are embedded in the base
     first, so every copy inherits them."""
     from debias_core.analysis.embeddings import EmbedConfig, embed_missing
     from debias_core.store import SampleFilter, Store
 
-    folder = args.workdir / f"{variant}-bias{bias}" / f"{source_key}-{setting_hash(args)}"
+    cell = cell_folder(args, variant, bias, dataset_seed)
+    folder = cell / f"{source_key}-{setting_hash(args)}"
     if (folder / "project.db").exists():
         return Store.open(folder)
     real = [s.id for s in base.list_samples(SampleFilter(source="real"))]
@@ -223,7 +244,8 @@ def classifier_run(store, kind: str, args) -> tuple[int, float]:
         if run.method == kind and run.status == "done" and same:
             return run.id, 0.0
     start = time.perf_counter()
-    result = run_training(store, TrainConfig(method=kind, epochs=epochs, seed=0), args.device)
+    config = TrainConfig(method=kind, arch=args.arch, epochs=epochs, seed=0)
+    result = run_training(store, config, args.device)
     return result.run_id, time.perf_counter() - start
 
 
@@ -333,11 +355,13 @@ def frechet(store, args) -> dict:
 
 # -- one training row ----------------------------------------------------------------------------
 def train_row(args, store, pipeline: Pipeline, seed: int) -> dict:
+    from debias_core.evaluate.uncertainty import report_intervals
     from debias_core.train import TrainConfig
     from debias_core.train.run import run_training
 
     config = TrainConfig(
         method=pipeline.train,
+        arch=args.arch,
         epochs=args.epochs,
         synthetic=pipeline.synthetic,
         seed=seed,
@@ -346,8 +370,13 @@ def train_row(args, store, pipeline: Pipeline, seed: int) -> dict:
     start = time.perf_counter()
     result = run_training(store, config, args.device)
     report = result.report
+    intervals = report_intervals(report)
     return {
         "wga": report.worst_group_accuracy,
+        "wga_low": intervals.worst_group.low,
+        "wga_high": intervals.worst_group.high,
+        "worst_n": intervals.worst_group.n,
+        "worst_class": intervals.worst_class.value,
         "avg": report.average_accuracy,
         "balanced": report.balanced_accuracy,
         "train_s": time.perf_counter() - start,
@@ -371,11 +400,14 @@ def attempt(log: RawLog, row: dict, work) -> dict:
 
 
 # -- the loop ------------------------------------------------------------------------------------
-def run_cell(args, log: RawLog, variant: str, bias: float, methods: list[str]) -> None:
-    """Every chosen row for one (variant, bias): the generated sets first, then seed by seed
-    every row, so a run cut short still has whole rows (with fewer seeds)."""
-    cell = {"setting": setting_of(args), "variant": variant, "bias": bias}
-    base = base_project(args, variant, bias)
+def run_cell(
+    args, log: RawLog, variant: str, bias: float, methods: list[str], dataset_seed: int = 0
+) -> None:
+    """Every chosen row for one (variant, bias, dataset seed): the generated sets first, then
+    seed by seed every row, so a run cut short still has whole rows (with fewer seeds)."""
+    cell = {"setting": setting_of(args), "variant": variant, "bias": bias,
+            "dataset_seed": dataset_seed}  # fmt: skip
+    base = base_project(args, variant, bias, dataset_seed)
     by_source: dict[str | None, list[str]] = {}
     for method in methods:
         missing = why_unavailable(method)
@@ -387,7 +419,7 @@ def run_cell(args, log: RawLog, variant: str, bias: float, methods: list[str]) -
         by_source.setdefault(PIPELINES[method].source, []).append(method)
     stores = {None: base}
     for source_key in [k for k in by_source if k is not None]:
-        store = source_project(args, base, variant, bias, source_key)
+        store = source_project(args, base, variant, bias, source_key, dataset_seed)
         if generated_set(args, log, cell, store, source_key):
             stores[source_key] = store
             continue
@@ -448,79 +480,132 @@ def fmt(value, digits: int = 2) -> str:
 
 
 # -- tables --------------------------------------------------------------------------------------
-def mean_std(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
-    mean = statistics.fmean(values) * scale
-    std = (statistics.stdev(values) if len(values) > 1 else 0.0) * scale
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+def pair_key(row: dict) -> tuple[int, int]:
+    """Runs pair across methods by (dataset seed, training seed)."""
+    return (row.get("dataset_seed") or 0, row["seed"])
+
+
+def mean_interval(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+    """'62.0 ± 8.1': the mean and the half-width of its 95% t interval over runs ('± ?' with one
+    run, whose interval is unbounded)."""
+    from debias_core.evaluate.uncertainty import seed_interval
+
+    e = seed_interval(values)
+    if len(values) < 2:
+        return f"{scale * e.value:.{digits}f} ± ?"
+    return f"{scale * e.value:.{digits}f} ± {scale * e.half_width:.{digits}f}"
+
+
+def lift_over(done: list[dict], baseline: list[dict]):
+    """The paired lift in WGA over `baseline`'s runs (a `Lift`), or None without common pairs."""
+    from debias_core.evaluate.uncertainty import paired_lift
+
+    base = {pair_key(r): r["wga"] for r in baseline}
+    pairs = [(r["wga"], base[pair_key(r)]) for r in done if pair_key(r) in base]
+    if not pairs:
+        return None
+    return paired_lift([m for m, _ in pairs], [b for _, b in pairs])
+
+
+def lift_text(lift) -> str:
+    if lift is None:
+        return "-"
+    e = lift.estimate
+    if e.n is not None and e.n < 2:
+        return f"{100 * e.value:+.1f} (1 pair)"
+    mark = "**" if lift.significant else ""
+    return f"{mark}{100 * e.value:+.1f} [{100 * e.low:+.1f}, {100 * e.high:+.1f}]{mark}"
 
 
 HEADER = (
-    "| method | seeds | test WGA | test avg | test balanced | accepted | Fréchet to real "
-    "(floor) | images/s | wall s |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| method | runs | test WGA | WGA lift over ERM (paired) | worst class | test avg "
+    "| test balanced | accepted | Fréchet to real (floor) | images/s | wall s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
 )
 
 
-def table(rows: list[dict], methods: list[str], variant: str, bias: float, n_seeds: int) -> list:
+def done_rows(rows: list[dict], method: str) -> list[dict]:
+    return [
+        r for r in rows if r["kind"] == "train" and r["method"] == method and r["status"] == "done"
+    ]
+
+
+def table(rows: list[dict], methods: list[str], variant: str, bias: float, n_runs: int) -> list:
     lines = [f"### Colored Digits `{variant}`, background bias {bias}", "", *HEADER]
+    erm = done_rows(rows, BASELINE)
     for method in methods:
         mine = [r for r in rows if r["kind"] == "train" and r["method"] == method]
         label = PIPELINES[method].label if method in PIPELINES else method
-        done = [r for r in mine if r["status"] == "done"]
+        done = done_rows(rows, method)
         if not done:
             why = f"{mine[0]['status']}: {mine[0].get('note', '')}" if mine else "not run yet"
-            lines.append(f"| {label} | {why} | | | | | | | |")
+            lines.append(f"| {label} | {why} | | | | | | | | | |")
             continue
         source = PIPELINES[method].source
-        made = next((r for r in rows if r["kind"] == "generation" and r["method"] == source), None)
-        lines.append(table_line(label, done, made, n_seeds))
-    return lines + [""]
+        made = [
+            r
+            for r in rows
+            if r["kind"] == "generation" and r["method"] == source and r["status"] == "done"
+        ]
+        lift = None if method == BASELINE else lift_over(done, erm)
+        lines.append(table_line(label, done, made, n_runs, lift))
+    return lines + [
+        "",
+        "Mean ± the half-width of its 95% t interval over runs (dataset seed x training seed); "
+        "a lift in **bold** is significant (its paired 95% interval excludes 0).",
+        "",
+    ]
 
 
-def table_line(label: str, done: list[dict], made: dict | None, n_seeds: int) -> str:
+def table_line(label: str, done: list[dict], made: list[dict], n_runs: int, lift) -> str:
     train_s = statistics.fmean(r["train_s"] for r in done)
+    worst_class = [r["worst_class"] for r in done if r.get("worst_class") is not None]
     accuracy = (
-        f"| {mean_std([r['wga'] for r in done])} | {mean_std([r['avg'] for r in done])} "
-        f"| {mean_std([r['balanced'] for r in done])} "
+        f"| {mean_interval([r['wga'] for r in done])} | {lift_text(lift)} "
+        f"| {mean_interval(worst_class) if worst_class else '-'} "
+        f"| {mean_interval([r['avg'] for r in done])} "
+        f"| {mean_interval([r['balanced'] for r in done])} "
     )
-    seeds = f"{len(done)}" + ("" if len(done) == n_seeds else f" of {n_seeds}")
-    if made is None:
-        return f"| {label} | {seeds} {accuracy}| | | | {train_s:.0f} |"
-    total = made["prepare_s"] + made["generate_s"] + made["verify_s"] + train_s
+    runs = f"{len(done)}" + ("" if len(done) == n_runs else f" of {n_runs}")
+    if not made:
+        return f"| {label} | {runs} {accuracy}| | | | {train_s:.0f} |"
+    images = sum(r["images"] for r in made)
+    accepted = sum(r["accepted"] for r in made)
+    frechet = [r["frechet"] for r in made if r["frechet"] is not None]
+    floor = [r["frechet_floor"] for r in made if r["frechet_floor"] is not None]
+    rate = [r["images_per_s"] for r in made if r["images_per_s"] is not None]
+    made_s = statistics.fmean(r["prepare_s"] + r["generate_s"] + r["verify_s"] for r in made)
     aside = max(r.get("set_aside", 0) for r in done)
     aside = f", {aside} set aside (judge: another group)" if aside else ""
+
+    def mean(values: list[float]):
+        return statistics.fmean(values) if values else None
+
     return (
-        f"| {label} | {seeds} {accuracy}| {100 * made['acceptance']:.1f}% of {made['images']}"
+        f"| {label} | {runs} {accuracy}| {100 * accepted / max(images, 1):.1f}% of {images}"
         f"{aside} "
-        f"| {fmt(made['frechet'])} ({fmt(made['frechet_floor'])}) "
-        f"| {fmt(made['images_per_s'])} | {total:.0f} |"
+        f"| {fmt(mean(frechet))} ({fmt(mean(floor))}) "
+        f"| {fmt(mean(rate))} | {made_s + train_s:.0f} |"
     )
 
 
 def verdict_lines(rows: list[dict]) -> list[str]:
-    """Best generated-data row against ERM and GroupDRO, and who is closest to real."""
-    wga: dict[str, float] = {}
-    for method in {r["method"] for r in rows if r["kind"] == "train" and r["status"] == "done"}:
-        values = [
-            r["wga"]
-            for r in rows
-            if r["kind"] == "train" and r["method"] == method and r["status"] == "done"
-        ]
-        wga[method] = statistics.fmean(values)
+    """Best generated-data row against ERM and GroupDRO (paired lifts), and who is closest to
+    real."""
+    done = {m: done_rows(rows, m) for m in {r["method"] for r in rows if r["kind"] == "train"}}
+    wga = {m: statistics.fmean(r["wga"] for r in d) for m, d in done.items() if d}
     generated = [m for m in wga if m in PIPELINES and PIPELINES[m].source is not None]
     lines = []
     if generated and BASELINE in wga:
         best = max(generated, key=wga.get)
-        lines.append(
+        line = (
             f"Best generated-data row: {PIPELINES[best].label}, WGA {100 * wga[best]:.1f} vs ERM "
-            f"{100 * wga[BASELINE]:.1f} ({100 * (wga[best] - wga[BASELINE]):+.1f} points)"
-            + (
-                f", vs GroupDRO {100 * wga[GROUP_LABEL_BASELINE]:.1f} "
-                f"({100 * (wga[best] - wga[GROUP_LABEL_BASELINE]):+.1f})."
-                if GROUP_LABEL_BASELINE in wga
-                else "."
-            )
+            f"{100 * wga[BASELINE]:.1f}: lift {describe(lift_over(done[best], done[BASELINE]))}"
         )
+        if GROUP_LABEL_BASELINE in wga:
+            vs = lift_over(done[best], done[GROUP_LABEL_BASELINE])
+            line += f"; vs GroupDRO {100 * wga[GROUP_LABEL_BASELINE]:.1f}: {describe(vs)}"
+        lines.append(line + ".")
     sets = [r for r in rows if r["kind"] == "generation" and r["status"] == "done"]
     if sets:
         ranked = sorted(sets, key=lambda r: (r["frechet"] is None, r["frechet"] or 0.0))
@@ -535,10 +620,17 @@ def verdict_lines(rows: list[dict]) -> list[str]:
     return lines + ([""] if lines else [])
 
 
+def describe(lift) -> str:
+    return "-" if lift is None else lift.describe()
+
+
 def tables(log: RawLog, args, methods: list[str]) -> str:
     setting = setting_of(args)
-    lines = [f"Setting `{setting}`; seeds {args.seeds}.", ""]
-    n_seeds = len(split(args.seeds))
+    lines = [
+        f"Setting `{setting}`; dataset seeds {args.dataset_seeds}; training seeds {args.seeds}.",
+        "",
+    ]
+    n_seeds = len(split(args.seeds)) * len(split(args.dataset_seeds))
     for bias in [float(b) for b in split(args.biases)]:
         for variant in split(args.variants):
             rows = [
@@ -567,8 +659,9 @@ def main(argv=None) -> dict:
     start = time.perf_counter()
     for bias in [float(b) for b in split(args.biases)]:
         for variant in split(args.variants):
-            if not args.tables_only:
-                run_cell(args, log, variant, bias, methods)
+            for dataset_seed in [int(s) for s in split(args.dataset_seeds)]:
+                if not args.tables_only:
+                    run_cell(args, log, variant, bias, methods, dataset_seed)
     log.reload()  # rows other processes wrote meanwhile
     text = tables(log, args, methods)
     say("\n" + text)

@@ -9,7 +9,9 @@ from debias_core.models.checkpoints import CheckpointMissing
 from debias_core.models.classifiers import ClassifierSpec, create_classifier
 
 
-@pytest.mark.parametrize("arch, dim", [("small-cnn", 64), ("resnet18", 512), ("resnet50", 2048)])
+@pytest.mark.parametrize(
+    "arch, dim", [("small-cnn", 64), ("spatial-cnn", 128), ("resnet18", 512), ("resnet50", 2048)]
+)
 def test_features_then_head_equals_forward(arch, dim):
     model = create_classifier(ClassifierSpec(arch, num_classes=3), seed=0).eval()
     x = torch.randn(2, 3, 32, 32)
@@ -39,5 +41,12 @@ def test_missing_pretrained_resnet_names_model_places_and_fetch_command(tmp_path
 
 
 def test_unknown_arch_lists_valid_ones():
-    with pytest.raises(ValueError, match="valid: resnet18, resnet50, small-cnn"):
+    with pytest.raises(ValueError, match="valid: resnet18, resnet50, small-cnn, spatial-cnn"):
         create_classifier(ClassifierSpec("vit"))
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_spatial_cnn_keeps_a_4x4_layout_at_any_image_size(size):
+    model = create_classifier(ClassifierSpec("spatial-cnn", 10, image_size=size)).eval()
+    assert model.forward_features(torch.randn(2, 3, size, size)).shape == (2, 128)
+    assert model.hidden[1].in_features == 64 * 4 * 4  # the flattened grid, not a global mean

@@ -30,9 +30,14 @@ def test_train_writes_report_and_runs_lists_it(project, capsys):
     out = json.loads(capsys.readouterr().out)
     report = json.loads((project / "runs" / "0001" / "report.json").read_text())
     assert out["test"] == report["test"]
+    worst = min(out["test"]["per_group"], key=lambda r: r["accuracy"])
+    wg = out["test_intervals"]["worst_group"]
+    assert wg["value"] == worst["accuracy"] and wg["n"] == worst["n"]
+    assert wg["low"] <= wg["value"] <= wg["high"] and len(out["test_intervals"]["per_group"]) == 4
     assert len(report["history"]) == 2
     assert main(["runs", str(project)]) == 0
-    assert "erm" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "erm" in table and "test WGA [95%]" in table and "worst class [95%]" in table
 
 
 def test_export_writes_subpopbench_metadata(project, tmp_path):

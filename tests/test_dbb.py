@@ -278,8 +278,9 @@ def test_retrain_continues_from_the_erm_run(tiny_project, erm_run):
     end = load_file(f"{result.run_dir}/model.safetensors")
     weights = [k for k in start if "running_" not in k and "num_batches" not in k]  # not BN stats
     assert weights and all(torch.allclose(start[k], end[k], atol=1e-6) for k in weights)
-    assert [h["stage"] for h in result.history] == ["retrain"]  # no ERM trained again
-    with pytest.raises(ValueError, match="has arch 'small-cnn'"):
+    # no ERM trained again: the ERM run scored as epoch 0, then one retraining epoch
+    assert [(h["stage"], h["epoch"]) for h in result.history] == [("retrain", 0), ("retrain", 1)]
+    with pytest.raises(ValueError, match="has arch 'spatial-cnn'"):
         other = dataclasses.replace(config, arch="resnet18", params=params)
         run_training(store, other)
     with pytest.raises(ValueError, match="gammas needs 2 numbers"):

@@ -75,7 +75,13 @@ def test_accuracy_chart_puts_the_worst_group_first_and_marks_zero():
     assert list(by_name(fig, "zero").y) == ["a / y"]
     text = next(t for t in fig.data if getattr(t, "mode", "") == "text")
     assert [t.strip() for t in text.text] == ["0.0%", "50.0%", "90.0%", "100.0%"]
-    assert list(fig.layout.xaxis.range) == [0.0, 1.12] and fig.layout.title.text == "run 1"
+    assert list(fig.layout.xaxis.range) == [0.0, 1.12] and fig.layout.title.text.startswith("run 1")
+    assert "worst group 0.0 [0.0, 56.1] (n = 3)" in fig.layout.title.text  # 0 of 3: Wilson
+    # whiskers: a / y is 0 of 3, Wilson upper end (z^2/6) / (1 + z^2/3) * 2 = 0.561497 by hand
+    conflicting = by_name(fig, "conflicting")
+    assert list(conflicting.y) == ["a / y", "b / x"]
+    assert conflicting.error_x.array[0] == pytest.approx(0.561497, abs=1e-5)
+    assert conflicting.error_x.arrayminus[0] == 0.0
 
 
 @pytest.fixture
@@ -113,3 +119,19 @@ def test_runs_are_labelled_with_their_data_variant(store_with_generated):
     assert label("ffr-llr", {"synthetic": "accepted"}, generated[:1]) == (
         "two-stage: 1 accepted generated (txt2img 1), then real (llr)"
     )
+
+
+def test_train_tab_runs_table_shows_worst_group_with_interval_and_n(tiny_project):
+    from types import SimpleNamespace
+
+    from ui.train_eval import RUN_HEADERS, runs_rows
+
+    rows = [GroupRow(0, 0, "a", "x", 4, 0.5, True), GroupRow(0, 1, "a", "y", 5, 1.0, False)]
+    report = EvalReport(rows, 0.5, 0.78, 0.75, 0.5)
+    run = tiny_project.create_run("train", "erm", {"synthetic": "none", "seed": 0})
+    tiny_project.finish_run(run, {"test": report.to_dict()}, [])
+    (row,) = runs_rows(SimpleNamespace(store=tiny_project))
+    cells = dict(zip(RUN_HEADERS, row, strict=True))
+    # 2 of 4: Wilson [15.0, 85.0]; the bootstrap's worst group stays at or below 50%
+    assert cells["worst group [95%]"].startswith("50.0% [") and cells["worst n"] == 4
+    assert cells["worst class [95%]"].startswith("77.8% [")  # the one class: 7 of 9

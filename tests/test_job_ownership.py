@@ -112,7 +112,7 @@ def test_equivalent_job_is_resumed_refused_or_reported_never_duplicated(store):
 def test_training_is_not_idempotent_so_a_finished_twin_does_not_block_it(store):
     params = {"method": "erm", "epochs": 1}
     job = submit_job(store, "train", params).job
-    assert job.params["arch"] == "small-cnn"  # canonical: defaults filled in
+    assert job.params["arch"] == "spatial-cnn"  # canonical: defaults filled in
     store.update_job(job.id, status="done")
     assert submit_job(store, "train", params).action == "created"
     with pytest.raises(ValueError, match="unknown classifier 'nope'"):

@@ -69,12 +69,21 @@ def test_table_lists_every_group_and_summary(report):
         assert any(r.class_name in ln and r.attr_name in ln for ln in lines)
     (worst_line,) = [ln for ln in lines if ln.endswith("*")]
     assert "landbird" in worst_line and "water" in worst_line and "0.00%" in worst_line
-    summary = dict(ln.rsplit(None, 1) for ln in lines[-6:])
-    assert summary["worst-group accuracy"].strip() == "0.00%"
-    assert summary["average accuracy"].strip() == "62.50%"
-    assert summary["conflicting accuracy"].strip() == "33.33%"
-    # header, rule, 4 groups, blank, 6 summary lines
-    assert len(lines) == 2 + 4 + 1 + 6
+    summary = {ln[:22].strip(): ln[22:].split()[0] for ln in lines[-7:]}
+    assert summary["worst-group accuracy"] == "0.00%"
+    assert summary["worst-class accuracy"] == "50.00%"  # landbird: 2 of 4
+    assert summary["average accuracy"] == "62.50%"
+    assert summary["conflicting accuracy"] == "33.33%"
+    assert "worst group n=1" in table and "worst class n=4" in table
+    # header, rule, 4 groups, blank, title, 7 summary lines
+    assert len(lines) == 2 + 4 + 1 + 1 + 7
+
+
+def test_table_shows_each_groups_wilson_interval_computed_by_hand(report):
+    # waterbird / land: 1 of 2 right. z = 1.959964: centre (0.5 + z^2/8) / (1 + z^2/2) = 0.5,
+    # half-width z * sqrt(0.5^2 / 2 + z^2 / 16) / (1 + z^2/2) = 0.405469 -> [9.45%, 90.55%].
+    line = next(ln for ln in format_group_table(report).splitlines() if "waterbird  land" in ln)
+    assert "50.00%" in line and "[9.45%, 90.55%]" in line
 
 
 def test_group_figure_has_one_bar_per_group(report):
@@ -84,7 +93,11 @@ def test_group_figure_has_one_bar_per_group(report):
     assert {t.name for t in bars} == {"aligned", "conflicting"}
     conflicting = next(t for t in bars if t.name == "conflicting")
     assert list(conflicting.marker.line.width) == [3, 0]  # worst group outlined
-    assert fig.layout.annotations[0].text == "worst"
+    assert fig.layout.annotations[0].text == "worst (n=1)"
+    # waterbird / land (1 of 2): whiskers to its Wilson interval [0.0945, 0.9055]
+    assert list(conflicting.x).index("waterbird / land") == 1
+    assert conflicting.error_y.array[1] == pytest.approx(0.405469, abs=1e-5)
+    assert conflicting.error_y.arrayminus[1] == pytest.approx(0.405469, abs=1e-5)
     assert fig.layout.title.text == "val"
 
 
@@ -92,7 +105,9 @@ def test_compare_figure_grouped_bars(report):
     other = build_report(Y, Y, A, CLASSES, ATTRS, aligned_attr={0: 0, 1: 1})
     fig = compare_reports_figure({"erm": report, "oracle": other})
     assert fig.layout.barmode == "group"
-    assert [t.name for t in fig.data] == ["worst-group", "average", "balanced"]
+    assert [t.name for t in fig.data] == ["worst-group", "worst-class", "average", "balanced"]
+    # the average's whisker: Wilson on 5 of 8 (erm) and 8 of 8 (oracle), nothing above 1
+    assert fig.data[2].error_y.array[1] == 0.0 and fig.data[2].error_y.arrayminus[1] > 0
     assert list(fig.data[0].x) == ["erm", "oracle"]
     assert list(fig.data[0].y) == [0.0, 1.0]
 
@@ -106,3 +121,22 @@ def test_import_is_light():
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_runs_table_shows_worst_group_and_class_with_intervals(report):
+    from debias_core.evaluate.compare import format_runs_table, run_row
+    from debias_core.evaluate.uncertainty import report_intervals
+    from debias_core.store.records import Run
+
+    metrics = {"test": report.to_dict()}
+    run = Run(1, "train", "erm", {"seed": 0}, "done", metrics, [], "", None, "", None)
+    row = run_row(run)
+    iv = report_intervals(report)
+    assert row["test_wga_interval"]["high"] == iv.worst_group.high and row["test_worst_n"] == 1
+    assert row["test_worst_class"]["value"] == 0.5  # landbird: 2 of 4
+    lines = format_runs_table([row]).splitlines()
+    assert "test WGA [95%]" in lines[0] and "worst class [95%]" in lines[0]
+    wc = iv.worst_class
+    assert f"50.0 [{100 * wc.low:.1f}, {100 * wc.high:.1f}]" in lines[2]
+    failed = Run(2, "train", "erm", {}, "failed", {"error": "x"}, [], "", None, "", None)
+    assert run_row(failed)["test_worst_class"] is None

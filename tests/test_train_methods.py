@@ -13,13 +13,13 @@ import torch.nn.functional as F
 import debias_core.train  # noqa: F401  (fills the registries)
 from debias_core.evaluate.compare import format_runs_table, runs_table
 from debias_core.models.classifiers import SmallCNN
-from debias_core.train import augment_uniform, dfr, ffr, groupdro, jtt
+from debias_core.train import augment_uniform, dbb_retrain, dfr, ffr, groupdro, jtt
 from debias_core.train.augment_uniform import top_up
 from debias_core.train.base import TRAIN_METHODS, TrainConfig, TrainContext, TrainData
 from debias_core.train.class_balanced import effective_number_weights
-from debias_core.train.common import group_counts, group_index
+from debias_core.train.common import StageResult, group_counts, group_index, keep_incoming
 from debias_core.train.dbb_retrain import dbb_loss
-from debias_core.train.loop import fit
+from debias_core.train.loop import fit, val_metrics
 from debias_core.train.supcon import supcon_loss
 from debias_core.train.tensors import Tensors
 
@@ -100,7 +100,8 @@ def make_ctx(synthetic_counts=None, epochs=3, lr=1e-2, **params) -> TrainContext
 def by_stage(history: list[dict]) -> dict[str, list[float]]:
     stages: dict[str, list[float]] = {}
     for row in history:
-        stages.setdefault(row["stage"], []).append(row["train_loss"])
+        if row["train_loss"] is not None:  # None: a stage's epoch 0, the incoming model scored
+            stages.setdefault(row["stage"], []).append(row["train_loss"])
     return stages
 
 
@@ -242,7 +243,69 @@ def test_ffr_stage2_starts_from_stage1_weights(monkeypatch, stage2):
     assert bool(seen["data1"].synthetic.all()) and not bool(seen["data2"].synthetic.any())
     assert {r["stage"][0] for r in result.history} == {"1", "2"}
     if stage2 == "groupdro":
-        assert all("group_weights" in r for r in result.history if r["stage"].startswith("2"))
+        trained = [r for r in result.history if r["stage"].startswith("2") and r["epoch"]]
+        assert trained and all("group_weights" in r for r in trained)
+
+
+def constant_model(like: torch.nn.Module, label: int = 0) -> torch.nn.Module:
+    """A copy of `like` that predicts `label` for every image (val WGA 0)."""
+    model = copy.deepcopy(like)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        model.head.bias[label] = 1.0
+    return model
+
+
+@pytest.mark.parametrize("stage2", ["erm", "llr"])
+def test_ffr_keeps_stage1_when_stage2_only_makes_validation_worse(monkeypatch, stage2):
+    """Old behaviour: stage 2's output was returned even when it scored below stage 1."""
+    ctx = make_ctx(synthetic_counts={g: 6 for g in BIASED}, epochs=2, stage2=stage2)
+    seen, real_stage = {}, ffr.run_stage
+
+    def worse_stage(name, ctx, model, data, stage=None):
+        seen["stage1"] = copy.deepcopy(model)
+        real_stage(name, ctx, model, data, stage)
+        return ffr.StageResult(constant_model(model), [])
+
+    monkeypatch.setattr(ffr, "run_stage", worse_stage)
+    result = TRAIN_METHODS.get("ffr")(ctx)
+    stage1_score = val_metrics(seen["stage1"], ctx.data.val, "cpu")
+    assert (stage1_score["val_wga"], stage1_score["val_acc"]) > (0.0, 0.5)  # precondition
+    kept = result.model.state_dict()
+    assert all(torch.equal(v, kept[k]) for k, v in seen["stage1"].state_dict().items())
+    epoch0 = [r for r in result.history if r["stage"] == f"2:{stage2}" and r["epoch"] == 0]
+    assert epoch0 == [
+        {"stage": f"2:{stage2}", "epoch": 0, "train_loss": None, **stage1_score}
+        | {"kept_incoming": True}
+    ]
+
+
+def test_keep_incoming_takes_the_stage_when_it_is_better():
+    ctx = make_ctx(epochs=2)
+    good = fit(ctx, ctx.new_model(), ctx.data.train).model
+    incoming = constant_model(good)
+    result = keep_incoming(ctx, incoming, lambda m: StageResult(good, []), "2:x")
+    assert result.model is good and result.history[0]["kept_incoming"] is False
+    kept = keep_incoming(ctx, good, lambda m: StageResult(constant_model(m), []), "2:x")
+    assert kept.model is not good  # a copy of the incoming weights, not the trained-on object
+    assert all(torch.equal(v, kept.model.state_dict()[k]) for k, v in good.state_dict().items())
+
+
+def test_dbb_retrain_keeps_the_erm_model_when_retraining_is_worse(monkeypatch):
+    ctx = make_ctx(synthetic_counts={g: 6 for g in BIASED}, epochs=2)
+    seen, real_fit = {}, dbb_retrain.fit
+
+    def worse_fit(ctx, model, data, **kw):
+        if kw.get("stage") != "retrain":
+            return real_fit(ctx, model, data, **kw)
+        seen["erm"] = copy.deepcopy(model)
+        return StageResult(constant_model(model), [])
+
+    monkeypatch.setattr(dbb_retrain, "fit", worse_fit)
+    result = TRAIN_METHODS.get("dbb-retrain")(ctx)
+    kept = result.model.state_dict()
+    assert all(torch.equal(v, kept[k]) for k, v in seen["erm"].state_dict().items())
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,13 @@ def test_worst_group_interval_is_a_point_when_every_group_is_perfect():
     assert (e.value, e.low, e.high) == (1.0, 1.0, 1.0)
 
 
+def test_a_worst_group_at_zero_gets_its_wilson_upper_end_not_a_point():
+    # 0 of 25: Wilson centre = half-width = (z^2/50) / (1 + z^2/25) = 0.066596 by hand
+    e = worst_group_interval([(0, 25), (20, 25), (0, 10)])
+    assert (e.value, e.low, e.n) == (0.0, 0.0, 25)
+    assert e.high == pytest.approx(2 * 0.066596, abs=1e-5)  # the larger group's, the tighter
+
+
 def test_worst_group_interval_widens_with_fewer_images():
     small = worst_group_interval([(20, 25), (1000, 1000)])
     large = worst_group_interval([(800, 1000), (1000, 1000)])

@@ -12,6 +12,7 @@ import gradio as gr
 from debias_core.analysis.attribution import thumbnail_path
 from debias_core.analysis.group_figures import group_counts_figure
 from debias_core.bias.stats import TABLE_COLUMNS, bias_summary, group_stats
+from debias_core.data.world_split import leak_warning
 from debias_core.store import SampleFilter
 from ui.common import TabView, as_int, checked, friendly, group_choices, parse_group
 from ui.state import AppContext
@@ -46,6 +47,9 @@ def stats_view(ctx: AppContext) -> tuple[str, list[list]]:
             f" **{aside}** generated images set aside: a judge reads them in another group than "
             "the one they are recorded in (Review shows both)."
         )
+    warning = leak_warning(ctx.store.meta())
+    if warning:  # a project drawn before the world / task split was fixed to the models' build
+        summary = f"⚠️ **Results may be optimistic:** {warning}\n\n{summary}"
     rows = [g.table_row() for g in stats]
     return summary, rows
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from debias_core.evaluate.compare import interval_fields
 from debias_core.evaluate.report import EvalReport
-from debias_core.models.classifiers import CLASSIFIERS
+from debias_core.models.classifiers import CLASSIFIERS, DEFAULT_ARCH
 from debias_core.train import TRAIN_METHODS
 from ui.common import (
     MAX_SEED,
@@ -32,7 +33,8 @@ DATA_CHOICES = [
 MAX_EPOCHS = 10_000  # a typo guard: an epoch count past this is not a real request
 RUN_HEADERS = [
     "run", "method", "data", "seed", "epochs", "status",
-    "worst-group", "average", "balanced", "aligned", "conflicting", "finished",
+    "worst group [95%]", "worst n", "worst class [95%]", "average", "balanced", "aligned",
+    "conflicting", "finished",
 ]  # fmt: skip
 
 
@@ -80,10 +82,19 @@ def _pct(value) -> str:
     return "" if value is None else f"{100 * value:.1f}%"
 
 
+def _with_interval(estimate: dict | None) -> str:
+    """'12.0% [4.1, 25.0]' from an interval dict (empty for a run without a report)."""
+    if estimate is None:
+        return ""
+    low, high = 100 * estimate["low"], 100 * estimate["high"]
+    return f"{_pct(estimate['value'])} [{low:.1f}, {high:.1f}]"
+
+
 def runs_rows(ctx: AppContext) -> list[list]:
     rows = []
     for run in reversed(ctx.store.list_runs("train")):
         test, cfg = run.metrics.get("test", {}), run.config
+        iv = interval_fields(test)
         rows.append(
             [
                 run.id,
@@ -92,8 +103,11 @@ def runs_rows(ctx: AppContext) -> list[list]:
                 cfg.get("seed", ""),
                 cfg.get("epochs", ""),
                 run.status,
-                *(_pct(test.get(k)) for k in ("worst_group_accuracy", "average_accuracy")),
-                *(_pct(test.get(k)) for k in ("balanced_accuracy", "aligned_accuracy")),
+                _with_interval(iv["test_wga_interval"]),
+                iv["test_worst_n"] or "",
+                _with_interval(iv["test_worst_class"]),
+                *(_pct(test.get(k)) for k in ("average_accuracy", "balanced_accuracy")),
+                _pct(test.get("aligned_accuracy")),
                 _pct(test.get("conflicting_accuracy")),
                 (run.finished_at or "")[:19].replace("T", " "),
             ]
@@ -144,7 +158,7 @@ def render(ctx: AppContext) -> TabView:
                 elem_id="train-source",
             )
         with gr.Row():
-            arch = gr.Dropdown(CLASSIFIERS.names(), value="small-cnn", label="Classifier")
+            arch = gr.Dropdown(CLASSIFIERS.names(), value=DEFAULT_ARCH, label="Classifier")
             seed = checked(
                 gr.Number(
                     0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="train-seed"

@@ -34,11 +34,27 @@ class GroupBar:
     aligned: bool
     extra: float = 0.0
     hover: str = ""
+    interval: tuple[float, float] | None = None  # (low, high) of `value`: drawn as a whisker
 
 
 def sorted_bars(bars: Sequence[GroupBar]) -> list[GroupBar]:
     """Smallest value first (then the smaller extra, then the label): the rarest on top."""
     return sorted(bars, key=lambda b: (b.value, b.extra, b.label))
+
+
+def _whiskers(bars: Sequence[GroupBar]) -> dict | None:
+    """Asymmetric error bars from each bar's value to its interval's ends (None without)."""
+    if not any(b.interval for b in bars):
+        return None
+    ends = [b.interval or (b.value, b.value) for b in bars]
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [hi - b.value for b, (_, hi) in zip(bars, ends, strict=True)],
+        "arrayminus": [b.value - lo for b, (lo, _) in zip(bars, ends, strict=True)],
+        "thickness": 1.5,
+        "width": 3,
+    }
 
 
 def group_bars_figure(
@@ -69,6 +85,7 @@ def group_bars_figure(
                 marker_color=color,
                 customdata=[b.hover for b in part],
                 hovertemplate="%{y}: %{x}<br>%{customdata}<extra></extra>",
+                error_x=_whiskers(part),
             )
     if extra_name and any(b.extra for b in rows):
         fig.add_bar(
@@ -138,8 +155,26 @@ def group_counts_figure(stats: Sequence[GroupStat]) -> go.Figure:
 
 
 def group_accuracy_bars(report: EvalReport, title: str = "Accuracy per group") -> go.Figure:
-    """Accuracy per group of one evaluation, worst group on top."""
-    bars = [GroupBar(r.label, r.accuracy, r.aligned, hover=f"n = {r.n}") for r in report.per_group]
+    """Accuracy per group of one evaluation, worst group on top, each with its Wilson 95%
+    interval as a whisker and its n; the title adds worst-group and worst-class accuracy with
+    their bootstrap intervals and the worst group's n."""
+    from debias_core.evaluate.uncertainty import report_intervals
+
+    iv = report_intervals(report)
+    bars = []
+    for r in report.per_group:
+        e = iv.per_group[(r.y, r.a)]
+        hover = f"n = {r.n} · 95% interval {e.as_percent()}"
+        bars.append(GroupBar(r.label, r.accuracy, r.aligned, hover=hover, interval=(e.low, e.high)))
+    wg, wc = iv.worst_group, iv.worst_class
+    subtitle = (
+        f"worst group {wg.as_percent()} (n = {wg.n}) · worst class {wc.as_percent()} · "
+        "95% intervals"
+    )
     return group_bars_figure(
-        bars, title, "accuracy", value_text=lambda b: f"{b.value:.1%}", x_range=(0.0, 1.12)
+        bars,
+        f"{title}<br><sub>{subtitle}</sub>",
+        "accuracy",
+        value_text=lambda b: f"{b.value:.1%}",
+        x_range=(0.0, 1.12),
     )

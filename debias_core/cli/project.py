@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from debias_core.cli.common import (
@@ -39,8 +40,13 @@ def cmd_init(args) -> int:
 
 def cmd_stats(args) -> int:
     from debias_core.bias.stats import format_stats_table, group_stats, stats_as_dicts
+    from debias_core.data.world_split import leak_warning
 
-    stats = group_stats(open_project(args))
+    store = open_project(args)
+    warning = leak_warning(store.meta())
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    stats = group_stats(store)
     print(json.dumps(stats_as_dicts(stats), indent=2) if args.json else format_stats_table(stats))
     return 0
 

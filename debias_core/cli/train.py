@@ -15,10 +15,12 @@ from debias_core.cli.common import (
     progress_printer,
     seed_int,
 )
+from debias_core.models import DEFAULT_ARCH
 
 
 def cmd_train(args) -> int:
     from debias_core.evaluate.report import format_group_table
+    from debias_core.evaluate.uncertainty import intervals_dict
     from debias_core.train import TrainConfig
     from debias_core.train.run import run_training
 
@@ -42,6 +44,7 @@ def cmd_train(args) -> int:
             "run_id": result.run_id,
             "run_dir": str(result.run_dir),
             "test": result.report.to_dict(),
+            "test_intervals": intervals_dict(result.report),  # 95%: Wilson, bootstrap
             "set_aside": result.set_aside,
         }
         print(json.dumps(summary, indent=2))
@@ -78,7 +81,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="train + evaluate a method; prints the per-group table")
     add_project_arg(p)
     lists_names(p.add_argument("--method", default="erm", help="training method"), method_names)
-    lists_names(p.add_argument("--arch", default="small-cnn", help="classifier"), arch_names)
+    arch = p.add_argument("--arch", default=DEFAULT_ARCH, help="classifier")
+    lists_names(arch, arch_names)
     p.add_argument(
         "--synthetic",
         choices=["none", "all", "accepted"],

@@ -7,9 +7,11 @@ counted as LfF's Colored MNIST counts it: `bias_ratio` is 1 - rho of LfF / DiffI
 rho = 1% of bias-conflicting samples is `bias_ratio=0.99`;
 val and test render every held-out source digit in every colour, so they are balanced over groups.
 
-The 1,797 source digits are split once, by `seed`, into a *world pool* (for training the embedded
-generative model: the stand-in for web-scale pretraining) and a *task pool* (the biased dataset).
-No source digit is in both.
+The 1,797 source digits are split once into a *world pool* (for training the embedded generative
+model, CLIP and judge: the stand-in for web-scale pretraining) and a *task pool* (the biased
+dataset). No source digit is in both: the split is the one the embedded models were built on
+(their cards' seed, `world_split.world_seed`), and the dataset `seed` only draws which task-pool
+digits are train, val and test and how they are rendered.
 
 `style` changes how the *task pool* is drawn, never the world pool, so the embedded generative
 model (trained on world-pool renders) has not seen it: `thick` (strokes dilated by one pixel),
@@ -26,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from debias_core.data.base import DATASETS, DatasetImport, SampleRecord
+from debias_core.data.world_split import BUILD_WORLD_FRACTION, world_seed
 
 PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (230, 25, 25),
@@ -73,8 +76,12 @@ class ColoredDigitsConfig:
             raise ValueError(f"classes must be digits 0-9, got {self.classes}")
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes repeat: {self.classes}")
-        if not 0.0 < self.world_fraction < 1.0:
-            raise ValueError("world_fraction must be in (0, 1)")
+        if not BUILD_WORLD_FRACTION <= self.world_fraction < 1.0:
+            # a smaller world would hand digits the embedded models learned to the task pool
+            raise ValueError(
+                f"world_fraction must be in [{BUILD_WORLD_FRACTION}, 1): the embedded models were "
+                f"trained on a world pool of {BUILD_WORLD_FRACTION}"
+            )
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ValueError("val_fraction + test_fraction must be < 1")
         if self.train_per_class < 1:
@@ -262,8 +269,13 @@ def restyle(
 
 
 def render_dataset(config: ColoredDigitsConfig) -> list[RenderedSample]:
-    """All samples of the dataset, in a deterministic order."""
-    _, task = load_pools(config.seed, config.world_fraction)
+    """All samples of the dataset, in a deterministic order.
+
+    The task pool is the digits outside the embedded models' world pool (its seed read from
+    their cards, `world_split.world_seed`); `config.seed` draws only the train / val / test split
+    and the rendering. At seed 0 this is the split the dataset always had.
+    """
+    _, task = load_pools(world_seed(), config.world_fraction)
     keep = np.isin(task.digits, config.classes)
     task = DigitPool(task.images[keep], task.digits[keep], task.source_index[keep])
     rng = np.random.default_rng(config.seed + 1)
@@ -309,6 +321,7 @@ def write_dataset(config: ColoredDigitsConfig, out_dir: Path) -> DatasetImport:
         attr_names=list(config.palette),
         root=out_dir,
         params={
+            "world_seed": world_seed(),  # lets an opened project tell whether its split can leak
             "spurious": config.spurious,
             "bias_ratio": config.bias_ratio,
             "style": config.style,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from debias_core.evaluate.report import EvalReport
+from debias_core.evaluate.uncertainty import estimate_dict, report_intervals
 from debias_core.store import Run, Store
 
 COLUMNS = (
@@ -12,7 +14,9 @@ COLUMNS = (
     ("synthetic", "synthetic"),
     ("seed", "seed"),
     ("status", "status"),
-    ("test_wga", "test WGA"),
+    ("test_wga", "test WGA [95%]"),
+    ("test_worst_n", "worst n"),
+    ("test_worst_class", "worst class [95%]"),
     ("test_avg", "test avg"),
     ("test_balanced", "test bal"),
     ("wall_s", "wall s"),
@@ -26,8 +30,21 @@ def _seconds(start: str | None, end: str | None) -> float | None:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+def interval_fields(test: dict) -> dict:
+    """Worst-group and worst-class accuracy with 95% bootstrap intervals (None without a report)."""
+    if not test.get("per_group"):
+        return {"test_wga_interval": None, "test_worst_n": None, "test_worst_class": None}
+    iv = report_intervals(EvalReport.from_dict(test))
+    return {
+        "test_wga_interval": estimate_dict(iv.worst_group),
+        "test_worst_n": iv.worst_group.n,
+        "test_worst_class": estimate_dict(iv.worst_class),
+    }
+
+
 def run_row(run: Run) -> dict:
-    """One run's summary: config, test metrics (None when it has none), wall time, synthetic use."""
+    """One run's summary: config, test metrics (None when it has none) with the worst group's
+    and worst class's intervals, wall time, synthetic use."""
     test = run.metrics.get("test") or {}
     return {
         "run": run.id,
@@ -39,6 +56,7 @@ def run_row(run: Run) -> dict:
         "test_wga": test.get("worst_group_accuracy"),
         "test_avg": test.get("average_accuracy"),
         "test_balanced": test.get("balanced_accuracy"),
+        **interval_fields(test),
         "wall_s": _seconds(run.created_at, run.finished_at),
         "n_synthetic": len(run.synthetic_ids or []),
     }
@@ -55,7 +73,11 @@ def _cell(key: str, row: dict) -> str:
         return "-"
     if key == "method" and row.get("params"):
         return value + " (" + ", ".join(f"{k}={v}" for k, v in sorted(row["params"].items())) + ")"
-    if key.startswith("test_"):
+    if key == "test_wga" and row.get("test_wga_interval"):
+        value = row["test_wga_interval"]
+    if isinstance(value, dict):  # an interval: "12.0 [4.1, 25.0]"
+        return f"{100 * value['value']:.1f} [{100 * value['low']:.1f}, {100 * value['high']:.1f}]"
+    if key.startswith("test_") and isinstance(value, float):
         return f"{100 * value:.1f}"
     if key == "wall_s":
         return f"{value:.1f}"

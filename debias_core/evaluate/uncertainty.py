@@ -99,6 +99,11 @@ def worst_group_interval(
     `counts` holds one `(k, n)` per group (correct, total). Each draw resamples every group's
     test images with replacement, i.e. draws `Binomial(n, k / n)` correct ones, and takes the
     minimum accuracy over groups; the interval is the draws' central `confidence` share.
+
+    A group at 0 of n never moves under resampling, so the bootstrap alone would report a
+    worst-group accuracy of exactly 0 (the percentile bootstrap fails at the boundary). The
+    true minimum is at most any one group's true accuracy, so the upper end is then raised to
+    the smallest Wilson upper end of the groups at 0 (0 of 25: 13.3%).
     """
     if not counts:
         raise ValueError("no groups to take the worst of")
@@ -115,6 +120,8 @@ def worst_group_interval(
     tail = (1 - confidence) / 2
     low, high = np.quantile(worst, [tail, 1 - tail])
     value = float((k / n).min())
+    if value == 0.0:
+        high = max(high, min(wilson_interval(0, int(m), confidence).high for m in n[k == 0]))
     return Estimate(
         value, float(min(low, value)), float(max(high, value)), int(n[np.argmin(k / n)])
     )
@@ -239,3 +246,21 @@ def balanced_interval(
     low, high = np.quantile(means, [tail, 1 - tail])
     value = float((k / n).mean())
     return Estimate(value, float(min(low, value)), float(max(high, value)), int(n.sum()))
+
+
+def estimate_dict(e: Estimate) -> dict:
+    """JSON-safe `{"value", "low", "high", "n"}`."""
+    return {"value": e.value, "low": e.low, "high": e.high, "n": e.n}
+
+
+def intervals_dict(report: EvalReport, confidence: float = CONFIDENCE) -> dict:
+    """`report_intervals` as plain JSON: worst group / class and average, then one entry per group
+    (`y`, `a` and its Wilson interval), in the report's order."""
+    iv = report_intervals(report, confidence)
+    return {
+        "confidence": confidence,
+        "worst_group": estimate_dict(iv.worst_group),
+        "worst_class": estimate_dict(iv.worst_class),
+        "average": estimate_dict(iv.average),
+        "per_group": [{"y": y, "a": a, **estimate_dict(e)} for (y, a), e in iv.per_group.items()],
+    }

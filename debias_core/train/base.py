@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from debias_core.limits import MAX_EPOCHS, MAX_SEED
+from debias_core.models.classifiers import DEFAULT_ARCH
 from debias_core.params import bounded, check_values
 from debias_core.registry import Registry
 from debias_core.store import SampleFilter
@@ -28,7 +29,7 @@ class TrainConfig:
     """One training run. Saved as config.json next to the run's outputs."""
 
     method: str = "erm"
-    arch: str = "small-cnn"
+    arch: str = DEFAULT_ARCH
     pretrained: str | None = None
     epochs: int = bounded(12, 1, MAX_EPOCHS)
     batch_size: int = bounded(128, 1, 1_000_000)

@@ -14,6 +14,9 @@ Params: `run` (the ERM run to retrain: the f that `generate --method dbb` mined 
 default `epochs`); `gammas` (one per class, a list or "g0,g1,..."), else `gamma1` for class
 `gen1_class` (default 0) and `gamma2` for every other class (both default 2; the seed tunes them
 in 1..10); `retrain_lr` (default `lr`).
+
+The ERM model is scored on validation as the retraining's epoch 0 and comes back unchanged unless
+retraining beats it (`keep_incoming`), so retraining cannot lose what ERM had.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ import torch
 import torch.nn.functional as F
 
 from debias_core.train.base import TRAIN_METHODS, MethodResult, TrainContext
-from debias_core.train.common import param, require_synthetic, with_progress_range
+from debias_core.train.common import (
+    keep_incoming,
+    param,
+    require_synthetic,
+    with_progress_range,
+)
 from debias_core.train.loop import LossFn, fit
 from debias_core.train.tensors import Tensors
 
@@ -88,12 +96,13 @@ def dbb_retrain(ctx: TrainContext) -> MethodResult:
     synthetic = require_synthetic(ctx)
     loss = per_class_loss(gammas_of(ctx))
     model, history = erm_model(ctx)
-    retrain = fit(
-        with_progress_range(ctx, 0.5, 1.0),
-        model,
-        Tensors.concat([ctx.data.train, synthetic]),
-        loss_fn=loss,
-        lr=float(param(ctx, "retrain_lr", ctx.config.lr)),
-        stage="retrain",
-    )
-    return MethodResult(retrain.model, history + retrain.history, synthetic.ids.tolist())
+    ctx2 = with_progress_range(ctx, 0.5, 1.0)
+    data = Tensors.concat([ctx.data.train, synthetic])
+    lr = float(param(ctx, "retrain_lr", ctx.config.lr))
+
+    def retrain(m):
+        return fit(ctx2, m, data, loss_fn=loss, lr=lr, stage="retrain")
+
+    # the ERM model is scored as the retraining's epoch 0 and kept unless retraining beats it
+    kept = keep_incoming(ctx2, model, retrain, "retrain")
+    return MethodResult(kept.model, history + kept.history, synthetic.ids.tolist())

@@ -4,8 +4,14 @@ only; stage 2 fine-tunes all weights on the real train split with any real-data 
 Params: `stage1` an objective (erm | supcon | ..., default erm) run with group-balanced batches
 over the generated samples; `stage2` any objective or procedure (erm, reweight, resample,
 class-balanced, groupdro, supcon, jtt, dfr, llr; default erm); `stage1_epochs` (default: as many
-samples as stage 2 sees, see `stage1_epochs`), `stage2_epochs` (default `epochs`) and `stage2_lr`
-(default `lr`). Real and generated samples never share a batch.
+samples as stage 2 sees, see `stage1_epochs`), `stage2_epochs` (default `epochs`), `stage2_lr`
+(default `lr / 10`) and `stage2_patience` (default 3 epochs without a better validation score).
+Real and generated samples never share a batch.
+
+Stage 2 cannot forget stage 1: the stage-1 model is scored on validation as stage 2's epoch 0 and
+kept unless a stage-2 epoch beats it (`keep_incoming`). Real train at high bias lacks most
+bias-conflicting groups, so fine-tuning on it tends to re-teach the bias; the smaller step and
+early stop keep stage 2 a correction of stage 1 rather than a retraining.
 
 FFR's stage-2 methods are GroupDRO, batch balancing (`resample`) and Domain Independence; the
 last (a classifier head per bias group) is not built here.
@@ -23,12 +29,16 @@ from debias_core.train.common import (
     as_probs,
     check_stage,
     group_weights,
+    keep_incoming,
     param,
     require_synthetic,
     run_stage,
     train_objective,
     with_progress_range,
 )
+
+STAGE2_LR_FACTOR = 0.1  # stage 2 fine-tunes: a tenth of stage 1's step
+STAGE2_PATIENCE = 3  # stage-2 epochs without a better validation score before it stops
 
 
 def with_config(ctx: TrainContext, **changes) -> TrainContext:
@@ -37,6 +47,9 @@ def with_config(ctx: TrainContext, **changes) -> TrainContext:
 
 def stage1_epochs(epochs: int, n_real: int, n_synthetic: int) -> int:
     """Epochs over the generated set that show stage 1 as many samples as `epochs` of real data.
+
+    The rule: stage 1's sample budget is `epochs * n_real`, so its epoch count scales with
+    `n_real / n_synthetic` (never fewer than `epochs`); `stage1_epochs` overrides it.
 
     A generated set is often far smaller than the real one (1,600 against 5,000 on the demo), and
     counting stage 1 in epochs then shortens it: measured on Colored Digits at bias 0.99 (seed 0),
@@ -70,9 +83,13 @@ def two_stage(ctx: TrainContext, stage2: str, stage1: str = "erm") -> MethodResu
     ctx2 = with_config(
         with_progress_range(ctx, 0.5, 1.0),
         epochs=int(param(ctx, "stage2_epochs", ctx.config.epochs)),
-        lr=float(param(ctx, "stage2_lr", ctx.config.lr)),
+        lr=float(param(ctx, "stage2_lr", STAGE2_LR_FACTOR * ctx.config.lr)),
+        patience=int(param(ctx, "stage2_patience", STAGE2_PATIENCE)),
     )
-    second = run_stage(stage2, ctx2, first.model, ctx.data.train, stage=f"2:{stage2}")
+    label = f"2:{stage2}"
+    second = keep_incoming(
+        ctx2, first.model, lambda m: run_stage(stage2, ctx2, m, ctx.data.train, stage=label), label
+    )
     return MethodResult(
         second.model, first.history + second.history, ctx.data.synthetic.ids.tolist()
     )
