@@ -105,8 +105,22 @@ def worst_group_interval(
     true minimum is at most any one group's true accuracy, so the upper end is then raised to
     the smallest Wilson upper end of the groups at 0 (0 of 25: 13.3%).
     """
+    k, n, low, high = _bootstrap(counts, np.min, confidence, draws, seed)
+    value = float((k / n).min())
+    if value == 0.0:
+        high = max(high, min(wilson_interval(0, int(m), confidence).high for m in n[k == 0]))
+    return Estimate(
+        value, float(min(low, value)), float(max(high, value)), int(n[np.argmin(k / n)])
+    )
+
+
+def _bootstrap(
+    counts: Sequence[tuple[int, int]], statistic, confidence: float, draws: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """`(k, n, low, high)`: the central `confidence` share of `statistic` over group accuracies
+    when each group's test images are resampled with replacement (`Binomial(n, k / n)` right)."""
     if not counts:
-        raise ValueError("no groups to take the worst of")
+        raise ValueError("no groups to summarise")
     for k, n in counts:
         _check_count(k, n)
     if draws < 100:
@@ -115,16 +129,10 @@ def worst_group_interval(
     k = np.array([c[0] for c in counts], dtype=np.int64)
     n = np.array([c[1] for c in counts], dtype=np.int64)
     rng = np.random.default_rng(seed)
-    resampled = rng.binomial(n, k / n, size=(draws, len(n))) / n
-    worst = resampled.min(axis=1)
+    drawn = statistic(rng.binomial(n, k / n, size=(draws, len(n))) / n, axis=1)
     tail = (1 - confidence) / 2
-    low, high = np.quantile(worst, [tail, 1 - tail])
-    value = float((k / n).min())
-    if value == 0.0:
-        high = max(high, min(wilson_interval(0, int(m), confidence).high for m in n[k == 0]))
-    return Estimate(
-        value, float(min(low, value)), float(max(high, value)), int(n[np.argmin(k / n)])
-    )
+    low, high = np.quantile(drawn, [tail, 1 - tail])
+    return k, n, float(low), float(high)
 
 
 def class_counts(rows: Sequence[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
@@ -231,19 +239,7 @@ def balanced_interval(
 ) -> Estimate:
     """Balanced accuracy (the unweighted mean of group accuracies) with the same per-group
     binomial bootstrap as `worst_group_interval`."""
-    if not counts:
-        raise ValueError("no groups to average")
-    for k, n in counts:
-        _check_count(k, n)
-    if draws < 100:
-        raise ValueError(f"draws must be at least 100, got {draws}")
-    _z(confidence)
-    k = np.array([c[0] for c in counts], dtype=np.int64)
-    n = np.array([c[1] for c in counts], dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    means = (rng.binomial(n, k / n, size=(draws, len(n))) / n).mean(axis=1)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
+    k, n, low, high = _bootstrap(counts, np.mean, confidence, draws, seed)
     value = float((k / n).mean())
     return Estimate(value, float(min(low, value)), float(max(high, value)), int(n.sum()))
 
