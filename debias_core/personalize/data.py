@@ -52,7 +52,7 @@ def read_pixels(store, sample_ids: Sequence[int], size: int) -> np.ndarray:
     """uint8 (N, size, size, 3) images of the samples."""
     out = []
     for sample_id in sample_ids:
-        with Image.open(store.root / store.get_sample(sample_id).path) as im:
+        with Image.open(store.sample_path(store.get_sample(sample_id))) as im:
             out.append(np.asarray(_fit(im.convert("RGB"), size, Image.BICUBIC)))
     return np.stack(out)
 
@@ -73,7 +73,7 @@ def read_masks(store, sample_ids: Sequence[int], size: int, source: str = "datas
                 f"sample {sample_id} has no dataset mask; this project's dataset ships none "
                 "(pick another masks source)"
             )
-        with Image.open(store.root / rows[0]["path"]) as im:
+        with Image.open(store.resolve(rows[0]["path"], f"mask {rows[0]['id']}")) as im:
             mask = _fit(im.convert("L"), size, Image.BILINEAR)
         out.append(np.asarray(mask, np.float32) / 255.0)
     return np.stack(out)
