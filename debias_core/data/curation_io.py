@@ -136,7 +136,7 @@ def _read_plan(store: Store, path: Path, check_sha256: bool = True) -> list[_Pla
                 plan.append(_plan_row(store, name, line, row, seen, check_sha256))
         except csv.Error as exc:  # e.g. a quoted field longer than the field limit
             raise ValueError(f"{name} is not a valid curation CSV near line "
-                             f"{reader.line_num}: {exc}") from None  # fmt: skip
+                             f"{reader.reader.line_num}: {exc}") from None  # fmt: skip
         except UnicodeDecodeError:
             raise ValueError(f"{name} is not UTF-8 text; {SAVE_AS_UTF8}") from None
     return plan
@@ -150,7 +150,7 @@ def _check_columns(name: str, columns: list, check_sha256: bool) -> None:
     if "sample_id" not in columns or not {"status", "tags"} & set(columns):
         raise ValueError(
             f"{name} is not a curation CSV: it needs a 'sample_id' column and a 'status' or "
-            f"'tags' column (curation-export writes {', '.join(CSV_COLUMNS)})"
+            f"a 'tags' column (curation-export writes {', '.join(CSV_COLUMNS)})"
         )
     if check_sha256 and "sha256" not in columns:
         raise ValueError(
