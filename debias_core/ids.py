@@ -18,15 +18,14 @@ def shown(value) -> str:
 
 def parse_id(value, what: str = "an id") -> int:
     """A positive whole number up to MAX_ID, from text or an int; ValueError naming `what`."""
-    text = value.strip() if isinstance(value, str) else value
-    try:
-        number = int(text) if isinstance(text, str) and text.lstrip("+-").isdigit() else None
-    except ValueError:  # more digits than int() reads (4,300): far beyond MAX_ID anyway
-        number = MAX_ID + 1
-    if isinstance(text, int) and not isinstance(text, bool):
-        number = text
-    if number is None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"{what} must be a whole number, got {shown(value)}")
+    text = str(value).strip()
+    digits = text.removeprefix("-").removeprefix("+")
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError(f"{what} must be a whole number, got {shown(value)}")
+    # Far more digits than 2^63 has: no int() of it (Python refuses 4,300+ digits anyway).
+    number = int(text) if len(digits) <= 20 else MAX_ID + 1
     if not 1 <= number <= MAX_ID:
         raise ValueError(f"{what} must be between 1 and {MAX_ID:,} (2^63 - 1), got {shown(value)}")
     return number

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+RUNS_DIR = "runs"
+
 
 class OutsideProject(ValueError):
     """A stored path that does not lie inside the project folder."""
@@ -62,11 +64,16 @@ class PathsMixin:
 
     def relative(self, path: Path | str) -> str:
         """How the store records a file of this project: its path relative to the project."""
-        relative = Path(path).absolute().relative_to(self.root).as_posix()
+        try:
+            relative = Path(path).absolute().relative_to(self.root).as_posix()
+        except ValueError:
+            relative = ""
         if not is_inside(relative):
             raise OutsideProject(f"{path} is not inside the project folder {self.root}")
         return relative
 
     def run_dir(self, run) -> Path:
-        """A training run's folder (`runs/<id>`), from its row."""
+        """A training run's folder, from its row (`runs/<id>` while it has none recorded)."""
+        if not run.dir:
+            return self.root / RUNS_DIR / f"{int(run.id):04d}"
         return self.resolve(run.dir, f"run {run.id}")
