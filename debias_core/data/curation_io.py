@@ -35,6 +35,7 @@ STATUSES = ("pending", "accepted", "rejected")
 MAX_ROWS = 1_000_000
 TEXT_COLUMNS = ("tags", "reason", "reviewer")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SAVE_AS_UTF8 = "a curation CSV must be UTF-8 (in a spreadsheet: save as 'CSV UTF-8')"
 NO_CHECK_HINT = (
     "export it again with `curation-export` (it writes sha256), or apply it unchecked with "
     "--no-sha256-check (the app: tick 'without sha256 check')"
@@ -135,14 +136,11 @@ def _read_plan(store: Store, path: Path, check_sha256: bool = True) -> list[_Pla
                     raise ValueError(f"{name}: more than {MAX_ROWS:,} rows")
                 plan.append(_plan_row(store, name, line, row, seen, check_sha256))
         except csv.Error as exc:  # e.g. a quoted field longer than the field limit
-            raise ValueError(f"{name} is not a valid curation CSV near line "
-                             f"{reader.reader.line_num}: {exc}") from None  # fmt: skip
+            where = f"near line {reader.reader.line_num}"
+            raise ValueError(f"{name} is not a valid curation CSV {where}: {exc}") from None
         except UnicodeDecodeError:
             raise ValueError(f"{name} is not UTF-8 text; {SAVE_AS_UTF8}") from None
     return plan
-
-
-SAVE_AS_UTF8 = "a curation CSV must be UTF-8 (in a spreadsheet: save as 'CSV UTF-8')"
 
 
 def _check_columns(name: str, columns: list, check_sha256: bool) -> None:
