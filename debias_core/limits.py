@@ -66,3 +66,8 @@ class JobLimits:
                 f"{what} {value} is over the limit of {limit}; raise it with "
                 f"{LIMITS_ENV}={name}=N (or generate's {FLAGS[name]}) if you mean it"
             )
+
+
+# -- curation CSV import (checked while reading: a file is read as a stream, never whole) -------
+MAX_CURATION_BYTES = 256 * 1024 * 1024  # 256 MiB: a million rows with long reasons fit
+MAX_CURATION_LINE = 131_072  # characters in one line, and in one field (csv's own field limit)

@@ -391,7 +391,9 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
     args = ["group-lora", folder, "groups", [], ["0,0", "1,1"], "", 4, 2, 0, text]
     refused(c, "personalize_submit", *args[:6], 0, 2, 0, text, match="Steps must be >= 1")
     refused(c, "personalize_submit", *args[:2], "samples", [], [], "1, x", 4, 2, 0, text,
-            match="sample ids are numbers")  # fmt: skip
+            match="a sample id must be a whole number")  # fmt: skip
+    refused(c, "personalize_submit", *args[:2], "samples", [], [], "9" * 23, 4, 2, 0, text,
+            match="a sample id must be between 1 and")  # fmt: skip
     refused(c, "personalize_submit", *args[:-1], "lr = fast", match="cannot read 'fast'")
     jobs_before = len(ctx.store.list_jobs())
     note, *_ = call(c, "personalize_submit", *args)

@@ -274,7 +274,7 @@ def test_retrain_continues_from_the_erm_run(tiny_project, erm_run):
     params = {"run": erm_run, "retrain_lr": 1e-12}
     config = TrainConfig(method="dbb-retrain", epochs=1, batch_size=16, synthetic="all")
     result = run_training(store, dataclasses.replace(config, params=params))
-    start = load_file(f"{store.get_run(erm_run).dir}/model.safetensors")
+    start = load_file(store.run_dir(store.get_run(erm_run)) / "model.safetensors")
     end = load_file(f"{result.run_dir}/model.safetensors")
     weights = [k for k in start if "running_" not in k and "num_batches" not in k]  # not BN stats
     assert weights and all(torch.allclose(start[k], end[k], atol=1e-6) for k in weights)

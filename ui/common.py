@@ -11,6 +11,7 @@ from datetime import datetime
 
 import gradio as gr
 
+from debias_core.ids import MAX_ID
 from debias_core.limits import MAX_SEED  # noqa: F401  (the tabs' seed widgets import it here)
 from debias_core.store import Store
 from debias_core.store.records import Job
@@ -18,7 +19,6 @@ from debias_core.store.records import Job
 # Bad input from a person or a client: shown as a message, never as a traceback.
 EXPECTED_ERRORS = (KeyError, ValueError, FileNotFoundError, FileExistsError, PermissionError)
 ANY = "any"
-MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger id cannot name a row
 
 
 def error_text(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from debias_core.analysis.attribution import thumbnail_path
 from debias_core.analysis.embeddings import ProjectionConfig, is_current, project
 from debias_core.analysis.features import get_extractor
 from debias_core.analysis.selection import apply_to_selection
+from debias_core.ids import MAX_ID
 from debias_core.store import SampleFilter
 from debias_core.store.embeddings import Projection
 from debias_core.store.samples import VERDICT_SQL
@@ -253,7 +254,6 @@ def hover_thumbnail(ctx: AppContext, sample_id) -> str:
 
 
 # -- the grid ------------------------------------------------------------------------------------
-MAX_ID = 2**63 - 1  # SQLite's integer range
 
 
 def parse_ids(text) -> list[int]:

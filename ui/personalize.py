@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from debias_core.ids import parse_ids
 from debias_core.models.backbone import BACKBONES
 from debias_core.personalize import PERSONALIZERS
 from ui.common import (
@@ -82,10 +83,9 @@ def _pairs(text: str) -> list[tuple[str, str]]:
 
 
 def parse_sample_ids(text: str) -> list[int]:
-    try:
-        return [int(v) for v in (text or "").replace(",", " ").split()]
-    except ValueError:
-        raise ValueError(f"sample ids are numbers separated by commas, got {text!r}") from None
+    if not str(text or "").replace(",", " ").strip():
+        return []  # the caller says "type the ids"
+    return parse_ids(text, "sample id", "12,40,41")
 
 
 def personalize_params(

@@ -256,8 +256,8 @@ def wire_panels(ctx: AppContext, page: ReviewPage) -> list:
         return rt.export_file(ctx, status, generated)
 
     @friendly
-    def on_import(path, request: gr.Request):
-        note = rt.import_file(ctx, path, ctx.reviewer_for(request))
+    def on_import(path, unchecked, request: gr.Request):
+        note = rt.import_file(ctx, path, ctx.reviewer_for(request), unchecked)
         return note, rv.counts_text(ctx)
 
     @friendly
@@ -279,7 +279,10 @@ def wire_panels(ctx: AppContext, page: ReviewPage) -> list:
         api_name="review_export", concurrency_limit=1, concurrency_id="export",
     )  # fmt: skip
     cur.import_btn.click(
-        on_import, cur.import_in, [cur.import_note, page.counts], api_name="review_import"
+        on_import,
+        [cur.import_in, cur.import_unchecked],
+        [cur.import_note, page.counts],
+        api_name="review_import",
     )
     agree.button.click(on_agreement, None, [agree.table, agree.note], api_name="review_agreement")
     return choice_outputs

@@ -96,6 +96,7 @@ class Curation:
     export: gr.Button
     export_out: gr.File
     import_in: gr.File
+    import_unchecked: gr.Checkbox
     import_btn: gr.Button
     import_note: gr.Markdown
 
@@ -277,11 +278,16 @@ def curation_panel() -> Curation:
                 label="Curation CSV (sample_id, sha256, status, tags, reason)",
                 file_types=[".csv"], type="filepath", elem_id="review-import-file",
             )  # fmt: skip
+            import_unchecked = gr.Checkbox(
+                False, label="without sha256 check (a file with no sha256 column)",
+                elem_id="review-import-unchecked",
+            )  # fmt: skip
             import_btn = gr.Button("Import decisions and tags", elem_id="review-import")
         import_note = gr.Markdown(elem_id="review-import-note")
     return Curation(
-        export_status, export_generated, export, export_out, import_in, import_btn, import_note
-    )
+        export_status, export_generated, export, export_out, import_in, import_unchecked,
+        import_btn, import_note,
+    )  # fmt: skip
 
 
 def agreement_panel() -> Agreement:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import gradio as gr
 from gradio.data_classes import FileData
+from gradio.utils import get_upload_folder
 
 from debias_core.analysis.review import load_review_view, save_review_view
 from debias_core.data.curation_io import export_zip, import_curation_csv
+from debias_core.ids import shown
 from debias_core.verify.agreement import POLICY, agreement_report
 from ui.review_view import filter_widgets, queue_filter
 from ui.state import AppContext
@@ -66,13 +68,29 @@ def export_file(ctx: AppContext, status, generated) -> str:
     return str(export_zip(ctx.store, out, generated=generated, status=status))
 
 
-def import_file(ctx: AppContext, path, reviewer: str) -> str:
-    """Decisions and tags from a curation CSV (the whole file or nothing)."""
+def import_file(ctx: AppContext, path, reviewer: str, unchecked=False) -> str:
+    """Decisions and tags from an uploaded curation CSV (the whole file or nothing).
+
+    Only a file Gradio itself received as an upload is read: a client's payload may name any
+    path on the server, and nothing outside the upload folder is opened (or echoed back).
+    """
     if not isinstance(path, str) or not path:
         raise ValueError("upload a curation CSV first")
+    if not isinstance(unchecked, bool):
+        raise ValueError(f"'without sha256 check' must be true or false, got {shown(unchecked)}")
+    if not was_uploaded(path):
+        raise ValueError("only a curation CSV uploaded to this app is read; upload the file")
     if not path.lower().endswith(".csv"):
-        raise ValueError(f"the import file must be a .csv, got {Path(path).name}")
-    return import_curation_csv(ctx.store, Path(path), reviewer).message().capitalize() + "."
+        raise ValueError(f"the import file must be a .csv, got {shown(Path(path).name)}")
+    result = import_curation_csv(ctx.store, Path(path), reviewer, check_sha256=not unchecked)
+    return result.message().capitalize() + "."
+
+
+def was_uploaded(path: str) -> bool:
+    """True for a regular file inside Gradio's upload folder (after resolving links)."""
+    folder = Path(get_upload_folder()).resolve()
+    target = Path(path).resolve()
+    return target.is_relative_to(folder) and target != folder and target.is_file()
 
 
 def agreement_rows(ctx: AppContext) -> tuple[list[list], str]:

@@ -185,7 +185,7 @@ def attribution_view(ctx: AppContext, sample_id: int, run, compute: bool) -> tup
     if result is None:
         return None, f"Run #{run_id}: press Attribution (or key i) to compute."
     inside = "" if result.mask_fraction is None else f" · {result.mask_fraction:.0%} inside mask"
-    return str(ctx.store.root / result.overlay_path), (
+    return str(ctx.store.resolve(result.overlay_path, f"attribution of sample {sample_id}")), (
         f"IG run #{run_id}: p(class)={result.probability:.2f}{inside}"
     )
 

@@ -57,7 +57,7 @@ def sprite_sheet(store, samples: list) -> Path:
     rows = math.ceil(len(samples) / SPRITE_COLUMNS)
     sheet = Image.new("RGB", (SPRITE_COLUMNS * THUMB, rows * THUMB), "white")
     for k, sample in enumerate(samples):
-        with Image.open(store.root / sample.path) as im:
+        with Image.open(store.sample_path(sample)) as im:
             picture = _fit(im.convert("RGB"))
         x = (k % SPRITE_COLUMNS) * THUMB + (THUMB - picture.width) // 2
         y = (k // SPRITE_COLUMNS) * THUMB + (THUMB - picture.height) // 2

@@ -18,6 +18,7 @@ from PIL import Image
 
 from debias_core.store import Sample, Store, files
 from debias_core.store.images import open_rgb
+from debias_core.store.paths import is_inside
 
 THUMBS = "thumbs"
 
@@ -114,7 +115,7 @@ def _write_png(target: Path, pixels: np.ndarray | Image.Image) -> Path:
 
 
 def _pixels(store: Store, sample: Sample) -> np.ndarray:
-    return np.asarray(open_rgb(store.root / sample.path))
+    return np.asarray(open_rgb(store.sample_path(sample)))
 
 
 def thumbnail_path(store: Store, sample: Sample, size: int = 96) -> Path:
@@ -125,7 +126,7 @@ def thumbnail_path(store: Store, sample: Sample, size: int = 96) -> Path:
     target = store.root / THUMBS / str(size) / sample.sha256[:2] / f"{sample.sha256}.png"
     if target.exists():
         return target
-    pil = open_rgb(store.root / sample.path)
+    pil = open_rgb(store.sample_path(sample))
     if max(pil.size) > size:
         pil.thumbnail((size, size), Image.LANCZOS)
         return _write_png(target, pil)
@@ -140,7 +141,7 @@ def sample_mask(store: Store, sample: Sample) -> np.ndarray | None:
         rows = [store.get_mask(mask_id)] if mask_id is not None else []
     if not rows:
         return None
-    with Image.open(store.root / rows[0]["path"]) as im:
+    with Image.open(store.resolve(rows[0]["path"], f"mask {rows[0]['id']}")) as im:
         return np.asarray(im.convert("L")) > 127
 
 
@@ -166,8 +167,9 @@ def _run_model(root: str, run_id: int, device: str):
 
 def cached_attribution(store: Store, sample_id: int, run_id: int) -> Attribution | None:
     score = store.scores_for(sample_id).get(scorer_name(run_id))
-    if score is None or not (store.root / score["details"].get("overlay_path", "")).is_file():
-        return None
+    overlay = "" if score is None else str(score["details"].get("overlay_path", ""))
+    if not is_inside(overlay) or not (store.root / overlay).is_file():
+        return None  # none cached (or a row pointing elsewhere): computed afresh
     details, value = score["details"], score["value"]
     fraction = None if value is None or math.isnan(value) else float(value)
     return Attribution(

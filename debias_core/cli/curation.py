@@ -18,6 +18,7 @@ from debias_core.cli.common import (
     progress_printer,
     seed_int,
 )
+from debias_core.ids import parse_ids
 
 
 def run_persisted_job(store, kind: str, params: dict, device: str, label: str) -> dict:
@@ -95,19 +96,17 @@ def cmd_curation_export(args) -> int:
 def cmd_curation_import(args) -> int:
     from debias_core.data.curation_io import import_curation_csv
 
-    result = import_curation_csv(open_project(args), Path(args.csv), args.reviewer)
+    store = open_project(args)
+    result = import_curation_csv(store, Path(args.csv), args.reviewer, not args.no_sha256_check)
     print(result.message())
     return 0
 
 
 def _parse_ids(text: str) -> list[int]:
     try:
-        ids = [int(part) for part in text.replace(",", " ").split()]
-    except ValueError:
-        raise ValueError(f"--ids takes sample ids separated by commas, got {text!r}") from None
-    if not ids:
-        raise ValueError("--ids needs at least one sample id")
-    return ids
+        return parse_ids(text, "sample id", "12,13,40")
+    except ValueError as exc:
+        raise ValueError(f"--ids: {exc}") from None
 
 
 def _features_help() -> str:
@@ -166,6 +165,11 @@ def add_parsers(sub) -> None:
     add_project_arg(p)
     p.add_argument("--csv", required=True, help="the curation CSV to apply")
     p.add_argument("--reviewer", default="cli", help="name recorded with the decisions")
+    p.add_argument(
+        "--no-sha256-check",
+        action="store_true",
+        help="apply a file without sha256 values (nothing checks its ids are this project's)",
+    )
     p.set_defaults(func=cmd_curation_import)
 
 

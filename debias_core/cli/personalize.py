@@ -13,6 +13,7 @@ from debias_core.cli.common import (
     progress_printer,
     seed_int,
 )
+from debias_core.ids import parse_ids
 
 
 def parse_group(text: str) -> list[int]:
@@ -23,11 +24,12 @@ def parse_group(text: str) -> list[int]:
     return [y, a]
 
 
-def parse_ids(text: str) -> list[int]:
+def parse_samples(text: str) -> list[int]:
+    """--samples: at least one id (an empty list would silently mean "every class")."""
     try:
-        return [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise ValueError(f"--samples takes ids like 12,40,41, got {text!r}") from None
+        return parse_ids(text, "sample id", "12,40,41")
+    except ValueError as exc:
+        raise ValueError(f"--samples: {exc}") from None
 
 
 def parse_param(text: str) -> tuple[str, str]:
@@ -42,7 +44,7 @@ def personalize_params(args) -> dict:
     return {
         "method": args.method,
         "backbone": args.backbone,
-        "samples": parse_ids(args.samples) if args.samples else [],
+        "samples": parse_samples(args.samples) if args.samples is not None else [],
         "groups": [parse_group(g) for g in args.groups or []],
         "classes": list(args.classes or []),
         "steps": args.steps,

@@ -40,7 +40,7 @@ def export_project(
         writer.writerow(COLUMNS)
         for s in samples:
             name = f"images/{s.source}_{s.id:06d}{Path(s.path).suffix}"
-            shutil.copyfile(store.root / s.path, out / name)
+            shutil.copyfile(store.sample_path(s), out / name)
             split = SPLIT_CODES[s.split]
             writer.writerow([name, s.y, s.a, split, s.source, s.id, s.parent_id or ""])
     return len(samples)

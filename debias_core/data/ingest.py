@@ -4,6 +4,12 @@ The project is built in a hidden sibling folder (`.NAME.partial-PID`, on the sam
 and renamed into place only when complete, so a crash, a SIGKILL or a full disk at any moment
 leaves either no project or the previous state (an empty folder stays an empty folder). A
 half-built sibling left by a killed process is removed by the next `init` of the same folder.
+
+An empty folder that cannot be replaced by a rename (a mount point such as a Docker volume) is
+filled in place instead: the project is built in a hidden folder inside it, its folders are
+moved in, and `project.db` comes last, in one rename, so the project still appears complete or
+not at all; a marker file says a fill is under way, and a killed fill is cleared by the next
+`init` (the folder was empty when it began).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from debias_core.store.project import check_project_file
 Progress = Callable[[float, str], None]
 BUILDING = ".building"  # marker inside a partial folder: the ProcessId of its builder
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+UNREPLACEABLE = (errno.EBUSY, errno.EXDEV)  # rename onto a mount point, or across filesystems
 
 
 class DiskFull(OSError):
@@ -42,9 +49,14 @@ def create_project(
     not exist yet, or be an empty folder.
     """
     target = Path(project_dir)
+    remove_stale_fill(target)
     check_target(target)
     remove_stale_partials(target)
+    inside = target.is_dir() and os.path.ismount(target)  # rename cannot replace a mount point
     partial = target.parent / f".{target.name}.partial-{os.getpid()}"
+    if inside:
+        partial = target / f".partial-{os.getpid()}"
+        (target / BUILDING).write_text(ProcessId.current().to_text())
     made_parents = _make_parents(target.parent)
     say = progress or (lambda f, m: None)
     try:
@@ -52,9 +64,13 @@ def create_project(
         (partial / BUILDING).write_text(ProcessId.current().to_text())
         _build(partial, dataset, root, dict(options or {}), say)
         (partial / BUILDING).unlink()
-        _move_into_place(partial, target)
+        if inside:
+            _fill_in_place(partial, target)
+        else:
+            _move_into_place(partial, target)
     except BaseException as exc:
         shutil.rmtree(partial, ignore_errors=True)
+        _undo_fill(target)
         for folder in made_parents:  # only the empty folders this call made
             with contextlib.suppress(OSError):
                 folder.rmdir()
@@ -121,7 +137,8 @@ def _build(folder: Path, dataset: str, root: Path | None, options: dict, say: Pr
 
 
 def _move_into_place(partial: Path, target: Path) -> None:
-    """rename(2) is atomic, and replaces an empty target folder in the same step."""
+    """rename(2) is atomic, and replaces an empty target folder in the same step; an empty folder
+    it cannot replace (EBUSY: a mount point) is filled in place instead."""
     try:
         os.rename(partial, target)
     except OSError as exc:
@@ -129,7 +146,52 @@ def _move_into_place(partial: Path, target: Path) -> None:
             raise FileExistsError(
                 errno.EEXIST, "the folder filled up while the project was built", str(target)
             ) from None
-        raise
+        if exc.errno not in UNREPLACEABLE or not target.is_dir() or any(target.iterdir()):
+            raise
+        (target / BUILDING).write_text(ProcessId.current().to_text())
+        _fill_in_place(partial, target)
+
+
+def _fill_in_place(partial: Path, target: Path) -> None:
+    """Move a built project into the empty folder `target`, `project.db` last (one rename).
+
+    `target / BUILDING` is already written: until project.db lands, the folder is a fill under
+    way that `_undo_fill` or the next init's `remove_stale_fill` empties again.
+    """
+    for entry in sorted(partial.iterdir()):
+        if entry.name != DB_NAME:
+            shutil.move(entry, target / entry.name)  # a rename; a copy across filesystems
+    incoming = target / f".{DB_NAME}.incoming"
+    shutil.move(partial / DB_NAME, incoming)
+    os.replace(incoming, target / DB_NAME)  # the project appears here, complete
+    (target / BUILDING).unlink()
+    shutil.rmtree(partial, ignore_errors=True)
+
+
+def _undo_fill(target: Path) -> None:
+    """Empty a folder whose in-place fill did not finish (it was empty when the fill began)."""
+    if not (target / BUILDING).is_file() or (target / DB_NAME).exists():
+        return
+    for entry in target.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+
+
+def remove_stale_fill(target: Path) -> None:
+    """Clear what a killed in-place fill left in `target`; refuse if its builder still runs."""
+    if not (target / BUILDING).is_file() or (target / DB_NAME).exists():
+        return
+    owner = ProcessId.from_text(_read(target / BUILDING))
+    if owner is not None and owner.state() != "gone":
+        raise FileExistsError(
+            errno.EEXIST,
+            f"another init is building this project ({owner.describe()}); wait for it",
+            str(target),
+        )
+    _undo_fill(target)
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -233,7 +233,7 @@ def check_erm_run(store, run_id: int | None) -> None:
         run = store.get_run(run_id)
     except KeyError:
         raise ValueError(f"dbb: there is no run {run_id}; {ERM_HINT}") from None
-    if run.status != "done" or not (Path(run.dir) / "model.safetensors").is_file():
+    if run.status != "done" or not (store.run_dir(run) / "model.safetensors").is_file():
         raise ValueError(f"dbb: run {run_id} is {run.status} and has no model; {ERM_HINT}")
     if run.method != "erm":
         raise ValueError(f"dbb: run {run_id} was trained with {run.method}, not erm; {ERM_HINT}")

@@ -150,7 +150,7 @@ def load_pixels(store, sample_ids, size: int) -> torch.Tensor:
     """(N, 3, size, size) in [-1, 1], read through the label-only store view."""
     out = []
     for sample in store.labelled_by_id(sample_ids):
-        with Image.open(store.root / sample.path) as im:
+        with Image.open(store.sample_path(sample)) as im:
             image = im.convert("RGB")
         if image.size != (size, size):
             image = image.resize((size, size), Image.BILINEAR)

@@ -58,7 +58,7 @@ def read_pixels(store, sample_ids: Sequence[int], size: int) -> np.ndarray:
     """uint8 (N, size, size, 3) images of the samples."""
     out = []
     for sample_id in sample_ids:
-        with Image.open(store.root / store.get_sample(sample_id).path) as im:
+        with Image.open(store.sample_path(store.get_sample(sample_id))) as im:
             out.append(np.asarray(_fit(im.convert("RGB"), size, Image.BICUBIC)))
     return np.stack(out)
 
@@ -72,7 +72,7 @@ def read_masks(store, sample_ids: Sequence[int], size: int, source: str = "datas
     out = []
     for sample_id in sample_ids:
         path = mask_path(store, sample_id, source)
-        with Image.open(store.root / path) as im:
+        with Image.open(store.resolve(path, f"the {source} mask of sample {sample_id}")) as im:
             mask = _fit(im.convert("L"), size, Image.BILINEAR)
         out.append(np.asarray(mask, np.float32) / 255.0)
     return np.stack(out)

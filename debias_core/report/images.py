@@ -14,7 +14,7 @@ from debias_core.store.images import open_rgb
 def thumb_uri(store: Store, rel_path: str, size: int) -> str:
     """A PNG data: URI of the image at `rel_path`, at most `size` pixels a side (never enlarged:
     the page scales small images up with crisp pixels)."""
-    image = open_rgb(store.root / rel_path)
+    image = open_rgb(store.resolve(rel_path, "a sample image"))
     if max(image.size) > size:
         image.thumbnail((size, size), Image.LANCZOS)
     buffer = io.BytesIO()

@@ -130,7 +130,7 @@ class ArtifactsMixin:
         return [Artifact.from_row(r) for r in rows]
 
     def artifact_path(self, artifact: Artifact) -> Path:
-        return self.root / artifact.path
+        return self.resolve(artifact.path, f"artifact {artifact.id}")
 
     def verified_artifact(self, artifact_id: int, sha256: str | None = None) -> Artifact:
         """The artifact, after checking its file exists and still has the recorded content.

@@ -23,6 +23,7 @@ from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
 from debias_core.store.mask_coverage import MaskCoverageMixin
 from debias_core.store.ownership import JobOwnershipMixin
+from debias_core.store.paths import PathsMixin
 from debias_core.store.records import dumps, loads, now
 from debias_core.store.report import ReportMixin
 from debias_core.store.review import ReviewMixin
@@ -146,11 +147,13 @@ class Store(
     ViewsMixin,
     ReviewMixin,
     ReportMixin,
+    PathsMixin,
 ):
     """A project: open with `Store.open(dir)`, make with `Store.create(dir, ...)`."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        # Absolute, so what it resolves does not change with the working directory.
+        self.root = Path(root).absolute()
         self.db_path = self.root / DB_NAME
         self._local = threading.local()
 

@@ -213,13 +213,13 @@ class SamplesMixin:
         return self.query(f"select count(*) as n{_FROM}{sql}", params)[0]["n"]
 
     def sample_path(self, sample: Sample):
-        return self.root / sample.path
+        return self.resolve(sample.path, f"sample {sample.id}")
 
     def sample_image(self, sample_id: int):
         """The sample's pixels as an 8-bit RGB PIL image (16-bit files scaled, not clipped)."""
         from debias_core.store.images import open_rgb
 
-        return open_rgb(self.root / self.get_sample(sample_id).path)
+        return open_rgb(self.sample_path(self.get_sample(sample_id)))
 
     def labels_of(self, sample_id: int) -> list[int]:
         rows = self.query("select label from sample_labels where sample_id = ?", [sample_id])

@@ -7,9 +7,12 @@ migration appended at the bottom; opening an older project applies the missing o
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from debias_core.store.paths import relocate
 
 FORMAT = "debias-studio-project"
 MIGRATIONS = Migrations("debias_studio")
@@ -320,3 +323,23 @@ def _read_groups(db: Database) -> None:
         not_null={"sample_id", "judge", "agrees", "created_at"},
     )
     db["read_groups"].create_index(["sample_id", "judge"])
+
+
+# The folder each table's files live under, inside the project.
+_STORED_PATHS = (("runs", "dir", "runs"), ("artifacts", "path", "artifacts"))
+_STORED_PATHS += (("samples", "path", "files"), ("masks", "path", "files"))
+
+
+@MIGRATIONS(name="0009_relative_paths")
+def _relative_paths(db: Database) -> None:
+    # Older versions stored a training run's folder relative to the working directory `train`
+    # ran in (or absolute): a copied project then read the original's model. Every stored path
+    # becomes relative to the project folder, the one this database file lies in.
+    files = [r[2] for r in db.execute("PRAGMA database_list").fetchall() if r[1] == "main"]
+    root = Path(files[0]).parent if files and files[0] else Path.cwd()
+    for table, column, top in _STORED_PATHS:
+        rows = db.execute(f"select rowid, {column} from {table} where {column} != ''").fetchall()
+        for rowid, value in rows:
+            fixed = relocate(value, top, root)
+            if fixed != value:
+                db.execute(f"update {table} set {column} = ? where rowid = ?", [fixed, rowid])

@@ -132,7 +132,7 @@ class VerifyMixin:
         """A stored mask as an (H, W) bool array."""
         from PIL import Image
 
-        with Image.open(self.root / self.get_mask(mask_id)["path"]) as im:
+        with Image.open(self.resolve(self.get_mask(mask_id)["path"], f"mask {mask_id}")) as im:
             return np.asarray(im.convert("L")) > 127
 
     # -- scores + policy verdicts, written together ---------------------------------------------

@@ -123,7 +123,9 @@ def run_training(
         result = method(ctx)
         report = evaluate(result.model, data, "test", store, device)
     except BaseException as exc:
-        store.finish_run(run_id, {"error": str(exc)}, status="failed", run_dir=str(run_dir))
+        store.finish_run(
+            run_id, {"error": str(exc)}, status="failed", run_dir=store.relative(run_dir)
+        )
         raise
     save_file(
         {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()},
@@ -131,7 +133,7 @@ def run_training(
     )
     metrics = {"test": report.to_dict(), "history": result.history, "set_aside": set_aside}
     (run_dir / "report.json").write_text(json.dumps(metrics, indent=2))
-    store.finish_run(run_id, metrics, result.synthetic_ids, run_dir=str(run_dir))
+    store.finish_run(run_id, metrics, result.synthetic_ids, run_dir=store.relative(run_dir))
     return TrainResult(run_id, report, result.history, run_dir, result.synthetic_ids, set_aside)
 
 
@@ -143,7 +145,7 @@ def load_run_model(store: Store, run_id: int, device="cpu"):
     config = TrainConfig(**run.config)
     spec = ClassifierSpec(config.arch, len(store.class_names), None, config.image_size)
     model = create_classifier(spec, config.seed)
-    model.load_state_dict(load_file(str(Path(run.dir) / "model.safetensors")))
+    model.load_state_dict(load_file(str(store.run_dir(run) / "model.safetensors")))
     return model.to(device).eval(), config
 
 

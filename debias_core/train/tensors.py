@@ -75,7 +75,7 @@ def load_tensors(store: Store, where: SampleFilter, image_size: int = 32) -> Ten
     if cache.exists():
         pixels = np.load(cache)
     else:
-        pixels = _read_images([store.root / s.path for s in samples], image_size)
+        pixels = _read_images([store.sample_path(s) for s in samples], image_size)
         cache.parent.mkdir(exist_ok=True)
         tmp = cache.with_suffix(".tmp.npy")
         np.save(tmp, pixels)

@@ -29,7 +29,7 @@ def check_run(store: Store, run_id: int | None, what: str) -> None:
         raise ValueError(
             f"{what}: there is no run {run_id} in this project; {TRAIN_HINT}"
         ) from None
-    if run.status != "done" or not (Path(run.dir) / "model.safetensors").is_file():
+    if run.status != "done" or not (store.run_dir(run) / "model.safetensors").is_file():
         raise ValueError(f"{what}: run {run_id} is {run.status} and has no model; {TRAIN_HINT}")
 
 

@@ -52,7 +52,7 @@ def read_images(store: Store, sample_ids: Sequence[int], size: int | None = None
     """The samples' pixels as uint8 (N, H, W, 3), resized to `size` when given."""
     images = []
     for sample_id in sample_ids:
-        im = open_rgb(store.root / store.get_sample(sample_id).path)  # 16-bit: scaled
+        im = open_rgb(store.sample_path(store.get_sample(sample_id)))  # 16-bit: scaled
         if size is not None and im.size != (size, size):
             im = im.resize((size, size), Image.BILINEAR)
         images.append(np.asarray(im))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ class RunFeatures:
         self.model, self.config = load_run_model(store, int(run_id), device)
         self.image_size = self.config.image_size  # samples of any size are read at this one
         self.device = device
-        self._weights = Path(store.get_run(int(run_id)).dir) / "model.safetensors"
+        self._weights = store.run_dir(store.get_run(int(run_id))) / "model.safetensors"
 
     def model_id(self) -> str:
         return hashlib.sha256(self._weights.read_bytes()).hexdigest()
