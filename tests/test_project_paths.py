@@ -78,7 +78,7 @@ def test_a_copied_project_uses_its_own_files_from_another_directory(copied):
 
 
 def run_migration_again(store: Store) -> None:
-    store.db.execute("delete from _sqlite_migrations where name = '0008_relative_paths'")
+    store.db.execute("delete from _sqlite_migrations where name = '0009_relative_paths'")
     store.db.conn.commit()
 
 
