@@ -390,6 +390,15 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
     folder = str(save_dummy_backbone(tmp_path_factory.mktemp("pers") / "backbone"))
     text = call(c, "personalize_method_params", "group-lora")
     assert "samples_per_group = 0" in text and "lr = 0.001" in text
+    # Only the targets the method declares, and only the chosen target's box.
+    radio, classes, groups, samples = call(c, "personalize_targets", "group-lora", "groups")
+    assert radio["value"] == "groups" and (classes["visible"], groups["visible"]) == (False, True)
+    refused(c, "personalize_submit", "textual-inversion", folder, "groups", [], ["0,0"], "", 4,
+            2, 0, "", match="textual-inversion takes as targets: classes, samples")  # fmt: skip
+    radio, classes, groups, _ = call(c, "personalize_targets", "textual-inversion", "groups")
+    assert "groups" not in [v for v, _ in radio["choices"]] and radio["value"] == "classes"
+    assert (classes["visible"], groups["visible"], samples["visible"]) == (True, False, False)
+    call(c, "personalize_targets", "group-lora", "classes")  # back to the method used below
     args = ["group-lora", folder, "groups", [], ["0,0", "1,1"], "", 4, 2, 0, text]
     refused(c, "personalize_submit", *args[:6], 0, 2, 0, text, match="Steps must be >= 1")
     refused(c, "personalize_submit", *args[:2], "samples", [], [], "1, x", 4, 2, 0, text,
@@ -403,6 +412,8 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
     job_id = str(newest[0])
     figure, jobs, rows = call(c, "personalize_after_poll")
     assert [r[1] for r in rows["data"]] == ["lora", "lora"] and "step" in str(figure)
+    traces = json.loads(figure["plot"])["data"]  # a 4-step job: a point per step, not one dot
+    assert [list(t["x"]) for t in traces] == [[1, 2, 3, 4]] * len(traces)
     concepts, _ = call(c, "personalize_job", job_id)
     assert [v for v, _ in concepts["choices"]] == ["group-0-0", "group-1-1"]
     gallery, caption = call(c, "personalize_preview", job_id, "group-1-1")

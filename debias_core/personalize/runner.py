@@ -20,6 +20,7 @@ from debias_core.personalize.base import (
     Concept,
     PersonalizeConfig,
     build_params,
+    check_target_kind,
 )
 from debias_core.store import Store
 
@@ -76,6 +77,7 @@ def check_personalize(store: Store, params: dict) -> Plan:
     """Validate everything before a job is queued: config, method, parameters, targets, tokens."""
     config = config_from(PersonalizeConfig, params, "personalization", drop=("dtype",))
     method = PERSONALIZERS.get(config.method)
+    check_target_kind(config)
     method_params = build_params(method.params_class, config.params)
     concepts = method.plan(store, config, method_params)
     if not concepts:
