@@ -349,7 +349,7 @@ def test_embeddings_lasso_fills_the_grid_accept_then_reload(browser_page, live):
     page.goto(app.url)
     page.get_by_role("tab", name="Embeddings").click()
     # The first open starts the embed job itself; the view redraws when it ends.
-    expect(page.locator("#emb-info")).to_contain_text("Computing the `clip` embeddings")
+    expect(page.locator("#emb-info")).to_contain_text("Computing the clip embeddings")
     expect(page.locator(f"{PLOT}[data-points]")).to_be_attached(timeout=90_000)
     store = Store.open(app.project)
     projection = store.latest_projection("clip", "pca")

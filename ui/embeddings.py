@@ -168,10 +168,13 @@ def render(ctx: AppContext) -> TabView:
     view_outputs = [plot, info, projection_id]
     grid_outputs = [grid, grid_note, page]
     quiet = dict(show_progress="hidden", api_visibility="private")  # page plumbing, not API
-    # Opening the tab may start the first embed job: poll so its panel follows it.
+    # Opening the tab may start the first embed job: poll so its panel follows it, and draw
+    # at once if it was done before that first poll (the timer then never ticks).
     tab.select(open_tab, view_inputs, view_outputs, api_name="embeddings_open").then(
         lambda: poll(ctx, "embed"), None, embed_jobs.outputs, api_name="embeddings_open_watch",
         **quiet,
+    ).then(
+        _first_view(ctx), view_inputs, view_outputs, api_name="embeddings_open_shown", **quiet
     )  # fmt: skip
     gr.on(
         [features.input, method.input], show, view_inputs, view_outputs, api_name="embeddings_view"
@@ -224,6 +227,15 @@ def _reloader(ctx: AppContext, kind: str):
         return _reload_if_finished(ctx, kind, features, method, colour_by, shown)
 
     return reload
+
+
+def _first_view(ctx: AppContext):
+    def first_view(features, method, colour_by, shown):
+        if shown not in (None, ""):  # a view is drawn already
+            return gr.skip(), gr.skip(), gr.skip()
+        return _reload_if_finished(ctx, "embed", features, method, colour_by, shown)
+
+    return first_view
 
 
 def _reload_if_finished(ctx: AppContext, kind: str, features, method, colour_by, shown):
