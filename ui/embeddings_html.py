@@ -92,7 +92,11 @@ function bind() {
   box.on('plotly_unhover', () => { tip.style.display = 'none'; });
 }
 function highlight(ids) {
-  if (!box.data || !state.ids) return;
+  // Restyle only a plot that draws the current categories: restyling trace indices that the
+  // plot does not have reads `_fullData[i].uid` of a missing trace (the 'uid' page error).
+  if (!box.data || !state.ids || !box._fullData) return;
+  if (box.data.length !== state.categories.length) return;
+  if (box._fullData.length !== box.data.length) return;
   const chosen = state.categories.map(() => []);
   for (const id of ids) { const w = state.where.get(id); if (w) chosen[w[0]].push(w[1]); }
   Plotly.restyle(box, {selectedpoints: ids.length ? chosen : chosen.map(() => null)});
