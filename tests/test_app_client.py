@@ -261,9 +261,13 @@ def test_review_attribution_is_computed_on_demand_and_cached(app):
     run_id = str(ctx.store.list_runs("train")[-1].id)
     sample_id = call(c, "review_filter", "any", "any", "any", "any", *MORE, run_id)[0]
     assert "press Attribution" in call(c, "review_run", sample_id, run_id)["label"]
-    image, scores = call(c, "review_attribution", sample_id, run_id)
+    evidence = call(c, "review_show", sample_id, run_id)[7]  # id, header, 5 images, evidence
+    assert "choose an IG run, then press i" in evidence
+    image, scores, evidence = call(c, "review_attribution", sample_id, run_id)
     assert image["label"].startswith(f"IG run #{run_id}") and image["value"]["path"]
     assert [row[0] for row in scores["data"]] == [f"ig:{run_id}"]
+    assert "press i" not in evidence  # the map is shown: no hint to make it
+    assert scores["data"][0][1].startswith("p(class) ")  # no mask: the map's probability
     assert f"ig:{run_id}" in ctx.store.scores_for(sample_id)
     assert "p(class)" in call(c, "review_run", sample_id, run_id)["label"]  # now cached
     refused(c, "review_attribution", 999999, run_id, match="no sample with id 999999")
@@ -298,12 +302,19 @@ def _ids(payload: dict) -> list[int]:
 def test_embeddings_view_selection_grid_and_actions(app):
     ctx, url = app
     c = client(url)
-    assert call(c, "embeddings_load")["choices"][0][1] == "clip"
+    features, embed_progress, *_ = call(c, "embeddings_load")
+    assert features["choices"][0][1] == "clip" and "No job yet." in embed_progress
+    # The first open starts the embeddings (a job) and says so; the PCA follows it.
     payload, info = call(c, "embeddings_open", "clip", "pca", "status")
-    assert payload["kind"] == "empty" and "Compute embeddings" in info
+    assert payload["kind"] == "empty" and "Computing the `clip` embeddings" in info
+    assert wait_job(c, "embed")[2] == "done"
     assert "Queued embed job" in call(c, "embeddings_embed_submit", "clip")
     assert wait_job(c, "embed")[2] == "done"
     call(c, "embed_jobs_refresh")
+    # A reload shows the latest job of each panel, not "No job yet."
+    _, embed_progress, embed_table, _, umap_progress, *_ = call(c, "embeddings_load")
+    assert "No job yet." not in embed_progress and len(embed_table["data"]) == 2
+    assert "No job yet." in umap_progress
     refused(c, "embed_job_cancel", "", match="pick a job")
     embed_job = next(j.id for j in ctx.store.list_jobs() if j.kind == "embed")
     refused(c, "embed_job_resume", str(embed_job), match="only")
@@ -312,6 +323,9 @@ def test_embeddings_view_selection_grid_and_actions(app):
     assert payload["kind"] == "points" and _ids(payload) == every and payload["n"] == len(every)
     assert payload["categories"] == ["real", "pending", "accepted", "rejected"]
     assert "PCA of clip" in info
+    payload, info = call(c, "embeddings_open", "clip", "pca", "status")  # the tab again
+    assert payload["kind"] == "colors" and "PCA of clip" in info  # no new points, no new job
+    assert sum(j.kind == "embed" for j in ctx.store.list_jobs()) == 2
     colours = call(c, "embeddings_colour", "group")  # the session remembers the projection
     assert colours["kind"] == "colors" and len(colours["categories"]) == 4
     assert "x" not in colours  # a recolouring never re-sends coordinates
@@ -322,6 +336,7 @@ def test_embeddings_view_selection_grid_and_actions(app):
     real = ctx.store.sample_ids(SampleFilter(source="real"))[:20]
     grid, note, page = call(c, "embeddings_select", ", ".join(map(str, generated[:3] + real)))
     assert grid["ids"] == generated[:3] + real and page == 1 and "23" in note
+    assert "ticked (" not in note  # ticks change in the browser: only its bar counts them
     assert [t["id"] for t in grid["items"]] == grid["ids"]
     assert grid["sprite"].startswith("gradio_api/file=") and grid["items"][2]["cell"] == 2
     with httpx.Client(base_url=url) as http:  # one sprite image holds the page's tiles
@@ -388,6 +403,15 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
     folder = str(save_dummy_backbone(tmp_path_factory.mktemp("pers") / "backbone"))
     text = call(c, "personalize_method_params", "group-lora")
     assert "samples_per_group = 0" in text and "lr = 0.001" in text
+    # Only the targets the method declares, and only the chosen target's box.
+    radio, classes, groups, samples = call(c, "personalize_targets", "group-lora", "groups")
+    assert radio["value"] == "groups" and (classes["visible"], groups["visible"]) == (False, True)
+    refused(c, "personalize_submit", "textual-inversion", folder, "groups", [], ["0,0"], "", 4,
+            2, 0, "", match="textual-inversion takes as targets: classes, samples")  # fmt: skip
+    radio, classes, groups, _ = call(c, "personalize_targets", "textual-inversion", "groups")
+    assert "groups" not in [v for v, _ in radio["choices"]] and radio["value"] == "classes"
+    assert (classes["visible"], groups["visible"], samples["visible"]) == (True, False, False)
+    call(c, "personalize_targets", "group-lora", "classes")  # back to the method used below
     args = ["group-lora", folder, "groups", [], ["0,0", "1,1"], "", 4, 2, 0, text]
     refused(c, "personalize_submit", *args[:6], 0, 2, 0, text, match="Steps must be >= 1")
     refused(c, "personalize_submit", *args[:2], "samples", [], [], "1, x", 4, 2, 0, text,
@@ -403,6 +427,8 @@ def test_personalize_job_loss_curve_preview_and_artifacts(app, tmp_path_factory)
     job_id = str(newest[0])
     figure, jobs, rows = call(c, "personalize_after_poll")
     assert [r[1] for r in rows["data"]] == ["lora", "lora"] and "step" in str(figure)
+    traces = json.loads(figure["plot"])["data"]  # a 4-step job: a point per step, not one dot
+    assert [list(t["x"]) for t in traces] == [[1, 2, 3, 4]] * len(traces)
     concepts, _ = call(c, "personalize_job", job_id)
     assert [v for v, _ in concepts["choices"]] == ["group-0-0", "group-1-1"]
     gallery, caption = call(c, "personalize_preview", job_id, "group-1-1")
@@ -434,7 +460,8 @@ def test_review_grid_selects_decides_tags_and_refreshes(app):
     grid, info, page = out[-3:]
     ids = ctx.store.sample_ids(SampleFilter(source="generated"))
     assert [t["id"] for t in grid["items"]] == ids and page == 1 and grid["total"] == len(ids)
-    assert grid["sprite"].startswith("gradio_api/file=") and "0** selected" in info
+    assert grid["sprite"].startswith("gradio_api/file=") and "Select tiles" in info
+    assert "selected ·" not in info  # the count line is the grid's own bar, shown once
     picked = ids[-2:]
     grid["selected"] = picked
     before = n_decisions(ctx)

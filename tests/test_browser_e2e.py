@@ -344,10 +344,12 @@ def test_embeddings_lasso_fills_the_grid_accept_then_reload(browser_page, live):
 
     page, (app, _) = browser_page, live
     expect.set_options(timeout=WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(app.url)
     page.get_by_role("tab", name="Embeddings").click()
-    expect(page.locator("#emb-info")).to_contain_text("Compute embeddings")
-    page.locator("#emb-embed").click()  # a job; the view redraws itself when it ends
+    # The first open starts the embed job itself; the view redraws when it ends.
+    expect(page.locator("#emb-info")).to_contain_text("Computing the clip embeddings")
     expect(page.locator(f"{PLOT}[data-points]")).to_be_attached(timeout=90_000)
     store = Store.open(app.project)
     projection = store.latest_projection("clip", "pca")
@@ -399,3 +401,24 @@ def test_embeddings_lasso_fills_the_grid_accept_then_reload(browser_page, live):
     assert not set(decided) & set(drawn.get("pending", []))
     assert set(drawn["accepted"]) == {i for i in generated if store.status_of(i) == "accepted"}
     shot(page, "7-embeddings-after-reload")
+
+    # Colour by group, then switch projection (UMAP, then PCA again): each view is drawn in full.
+    # This once left a blank plot and the page error "Cannot read properties of undefined
+    # (reading 'uid')": new points were drawn into a plot whose DOM had been wiped.
+    colour = page.locator("#emb-colour input")
+    colour.fill("group")
+    colour.press("Enter")
+    expect(page.locator("#emb-plot .legendtext").first).to_contain_text(" / ")
+    page.locator("#emb-method").get_by_label("UMAP").check()
+    expect(page.locator("#emb-info")).to_contain_text("Compute UMAP")
+    page.locator("#emb-umap").click()  # a job (its first run compiles: minutes under load)
+    expect(page.locator("#emb-info")).to_contain_text("UMAP of clip", timeout=300_000)
+    page.locator("#emb-method").get_by_label("PCA").check()
+    expect(page.locator("#emb-info")).to_contain_text("PCA of clip")
+    page.wait_for_timeout(500)  # let plotly finish drawing
+    drawn = drawn_status(page)
+    assert sum(len(v) for v in drawn.values()) == len(store.latest_projection("clip", "pca").ids)
+    assert all(" / " in c for c in drawn), drawn.keys()  # still coloured by group
+    traces = page.evaluate("(sel) => document.querySelector(sel).data.length", PLOT)
+    assert traces == len(drawn) and not errors, errors
+    shot(page, "8-embeddings-projection-and-colour")

@@ -137,7 +137,7 @@ def test_jobs_lists_cancels_and_refuses_clearly(tiny_project, capsys):
     assert main(["jobs", str(store.root)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["id", "kind", "status", "progress", "units", "started",
-                                "finished", "error"]  # fmt: skip
+                                "finished", "note"]  # fmt: skip
     assert table[1].split()[:3] == [str(done), "train", "done"]
     assert table[2].split()[:5] == [str(lost), "generate", "interrupted", "0%", "0/4"]
     assert main(["jobs", str(store.root), "--cancel", str(lost)]) == 0

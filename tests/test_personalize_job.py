@@ -114,6 +114,7 @@ BAD_INPUT = [
     ({"steps": 0}, "steps must be >= 1"),
     ({"params": {"nope": 1}}, "unknown parameter"),
     ({"method": "dreambooth++"}, "unknown personalization method"),
+    ({"groups": [[0, 0]]}, "textual-inversion does not take groups as targets; it takes: classes"),
 ]
 
 
@@ -241,3 +242,11 @@ def test_cluster_lora_on_a_trained_classifiers_features(tiny_project, backbone_d
     members = [set(a.sample_ids) for a in artifacts if a.kind == "lora"]
     assert not members[0] & members[1] and all(len(m) <= 3 for m in members)
     torch.manual_seed(0)  # nothing above may depend on the global RNG
+
+
+def test_loss_is_logged_often_enough_for_a_curve():
+    from debias_core.personalize.engine import report_every
+
+    assert report_every(0, 10) == 1  # a 10-step job: every step, not one dot
+    assert (report_every(0, 200), report_every(0, 5000)) == (10, 25)
+    assert report_every(2, 10) == 2  # an explicit chunk stands

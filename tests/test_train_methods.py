@@ -427,3 +427,19 @@ def test_format_runs_table_handles_missing_values():
     text = format_runs_table([row])
     assert "ffr (stage2=groupdro)" in text and "| -" in text
     assert format_runs_table([]) == "no training runs yet"
+
+
+def test_runs_table_shows_which_generated_samples_a_run_learned_from(tiny_project):
+    store = tiny_project
+    configs = [
+        {"synthetic": "accepted", "synthetic_method": "dbb"},
+        {"synthetic": "all", "synthetic_job": 3},
+        {"synthetic": "accepted"},
+        {"synthetic": "none"},
+    ]
+    for config in configs:
+        store.create_run("train", "erm", config)
+    rows = runs_table(store)
+    assert (rows[0]["synthetic_method"], rows[1]["synthetic_job"]) == ("dbb", 3)
+    cells = [line.split("|")[3].strip() for line in format_runs_table(rows).splitlines()[2:]]
+    assert cells == ["accepted of dbb", "all from job 3", "accepted", "none"]

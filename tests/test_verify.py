@@ -304,7 +304,12 @@ def test_verify_bad_input_is_one_line_before_any_job(generated, capsys):
     store, _ = generated
     root = str(store.root)
     assert main(["verify", root, "--policy", "dbb"]) == 2
-    assert "needs a classifier run" in capsys.readouterr().err
+    assert "error: policy dbb: softmax-shift needs a classifier run" in capsys.readouterr().err
+    # other methods' images exist: say which, instead of "run generate first"
+    assert main(["verify", root, "--method", "diffinject"]) == 2
+    err = capsys.readouterr().err
+    assert "no diffinject images exist to verify; images exist from: test" in err
+    assert "run generate first" not in err
     assert main(["verify", root, "--policy", "dbb", "--run", "99"]) == 2
     assert "there is no run 99" in capsys.readouterr().err
     assert main(["verify", root, "--policy", "nope"]) == 2

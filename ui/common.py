@@ -192,9 +192,10 @@ def job_duration(job: Job) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def job_row(job: Job) -> list:
-    """One line of a jobs table: errors in full, the (traceback-bearing) message only if fine."""
-    note = job.error if job.status == "failed" else job.message
+def job_row(job: Job, waiting: str = "") -> list:
+    """One line of a jobs table: errors in full, the (traceback-bearing) message only if fine;
+    a queued job shows `waiting` (its place in the queue and what it waits for)."""
+    note = job.error if job.status == "failed" else (waiting or job.message)
     return [
         job.id,
         job.kind,
@@ -210,8 +211,9 @@ def job_row(job: Job) -> list:
 JOB_HEADERS = ["id", "kind", "status", "progress", "units", "duration", "created", "message"]
 
 
-def progress_html(job: Job | None) -> str:
-    """A progress bar for the newest job (with its error when it failed)."""
+def progress_html(job: Job | None, waiting: str = "") -> str:
+    """A progress bar for the newest job (with its error when it failed, and for a queued job
+    `waiting`: its place in the queue and what it waits for)."""
     if job is None:
         return "<div class='ds-job'>No job yet.</div>"
     color = {"failed": "#d62728", "cancelled": "#888", "interrupted": "#e69500"}.get(
@@ -219,6 +221,7 @@ def progress_html(job: Job | None) -> str:
     )
     detail = job.error if job.status == "failed" else job.message.splitlines()[0:1]
     detail = detail if isinstance(detail, str) else "".join(detail)
+    detail = waiting or detail
     return (
         f"<div class='ds-job' id='ds-job-{job.kind}'>"
         f"<b>Job {job.id}</b> ({job.kind}) — <b>{job.status}</b> · {job.progress:.0%}"

@@ -1,4 +1,6 @@
-"""Embeddings tab: a WebGL scatter (PCA at once, UMAP as a job) whose lasso fills a grid below.
+"""Embeddings tab: a WebGL scatter (PCA, UMAP as a job) whose lasso fills a grid below.
+
+The first open of a feature space with no vectors starts its embed job; the PCA follows it.
 
 Points are real and generated samples in a feature space (the embedded CLIP by default), coloured
 by status / source / method / job / class / context / group / tag / verdict, with a thumbnail on
@@ -108,6 +110,11 @@ def render(ctx: AppContext) -> TabView:
         return view.payload, view.info, view.payload.get("projection_id")
 
     @friendly
+    def open_tab(features, method, colour_by, shown):
+        view = ev.plot_view(ctx, features, method, colour_by, shown, start=True)
+        return view.payload, view.info, view.payload.get("projection_id")
+
+    @friendly
     def on_colour(projection_id, colour_by):
         return ev.recolour(ctx, projection_id, colour_by)
 
@@ -155,12 +162,20 @@ def render(ctx: AppContext) -> TabView:
         return f"Queued {kind} job {job_id} for `{features}`; progress below."
 
     def refresh():  # page load: only the cheap parts (the view loads when the tab opens)
-        return gr.Dropdown(choices=ev.feature_choices(ctx))
+        return gr.Dropdown(choices=ev.feature_choices(ctx)), *poll(ctx, "embed"), *poll(ctx, "umap")
 
     view_inputs = [features, method, colour_by, projection_id]
     view_outputs = [plot, info, projection_id]
     grid_outputs = [grid, grid_note, page]
-    tab.select(show, view_inputs, view_outputs, api_name="embeddings_open")
+    quiet = dict(show_progress="hidden", api_visibility="private")  # page plumbing, not API
+    # Opening the tab may start the first embed job: poll so its panel follows it, and draw
+    # at once if it was done before that first poll (the timer then never ticks).
+    tab.select(open_tab, view_inputs, view_outputs, api_name="embeddings_open").then(
+        lambda: poll(ctx, "embed"), None, embed_jobs.outputs, api_name="embeddings_open_watch",
+        **quiet,
+    ).then(
+        _first_view(ctx), view_inputs, view_outputs, api_name="embeddings_open_shown", **quiet
+    )  # fmt: skip
     gr.on(
         [features.input, method.input], show, view_inputs, view_outputs, api_name="embeddings_view"
     )
@@ -184,7 +199,6 @@ def render(ctx: AppContext) -> TabView:
             [note, grid, grid_note, plot, confirm],
             api_name=f"embeddings_{action}",
         )
-    quiet = dict(show_progress="hidden", api_visibility="private")  # page plumbing, not API
     for kind, button, panel in (("embed", embed_btn, embed_jobs), ("umap", umap_btn, umap_jobs)):
         reload = _reloader(ctx, kind)
         button.click(
@@ -205,7 +219,7 @@ def render(ctx: AppContext) -> TabView:
         panel.polled.then(
             reload, view_inputs, view_outputs, api_name=f"embeddings_{kind}_reload", **quiet
         )
-    return TabView("embeddings", refresh, [features])
+    return TabView("embeddings", refresh, [features, *embed_jobs.outputs, *umap_jobs.outputs])
 
 
 def _reloader(ctx: AppContext, kind: str):
@@ -213,6 +227,15 @@ def _reloader(ctx: AppContext, kind: str):
         return _reload_if_finished(ctx, kind, features, method, colour_by, shown)
 
     return reload
+
+
+def _first_view(ctx: AppContext):
+    def first_view(features, method, colour_by, shown):
+        if shown not in (None, ""):  # a view is drawn already
+            return gr.skip(), gr.skip(), gr.skip()
+        return _reload_if_finished(ctx, "embed", features, method, colour_by, shown)
+
+    return first_view
 
 
 def _reload_if_finished(ctx: AppContext, kind: str, features, method, colour_by, shown):

@@ -92,23 +92,35 @@ function bind() {
   box.on('plotly_unhover', () => { tip.style.display = 'none'; });
 }
 function highlight(ids) {
-  if (!box.data || !state.ids) return;
+  // Restyle only a plot that draws the current categories: restyling trace indices that the
+  // plot does not have reads `_fullData[i].uid` of a missing trace (the 'uid' page error).
+  if (!box.data || !state.ids || !box._fullData) return;
+  if (box.data.length !== state.categories.length) return;
+  if (box._fullData.length !== box.data.length) return;
   const chosen = state.categories.map(() => []);
   for (const id of ids) { const w = state.where.get(id); if (w) chosen[w[0]].push(w[1]); }
   Plotly.restyle(box, {selectedpoints: ids.length ? chosen : chosen.map(() => null)});
 }
 window.addEventListener('ds-embeddings-highlight', (e) => highlight(e.detail || []));
+// Plotly keeps its own DOM and WebGL scene inside `box`: never wipe them with innerHTML while a
+// plot lives there (react would then update nodes that are gone: a blank plot and "Cannot read
+// properties of undefined (reading 'uid')"). Another projection's points start a fresh plot.
+function clear() {
+  if (window.Plotly && box.data) Plotly.purge(box);  // also drops its event handlers
+  box.dsBound = false;
+  box.innerHTML = '';
+}
 function apply(v) {
   const started = performance.now();
   box.dataset.appliedAt = String(Math.round(started));  // when the value arrived (bench)
   if (!v || v.kind === 'empty') {
-    state.ids = null; if (window.Plotly) Plotly.purge(box);
+    state.ids = null; state.projection = null; clear();
     box.innerHTML = `<div class="ds-empty"></div>`;
     box.firstChild.textContent = (v && v.message) || '';
     return;
   }
   if (v.kind === 'points') {
-    box.innerHTML = '';
+    if (!box.data || v.projection_id !== state.projection) clear();
     state.ids = runs(v.ids, v.n); state.x = scaled(v.x, v.x0, v.x_step);
     state.y = scaled(v.y, v.y0, v.y_step);
     state.projection = v.projection_id; state.title = v.title;

@@ -192,16 +192,24 @@ def current_projection(
     return result.projection, ("partial" if result.not_embedded else "")
 
 
-def plot_view(ctx: AppContext, features: str, method: str, colour_by: str, shown=None) -> PlotView:
+def plot_view(
+    ctx: AppContext, features: str, method: str, colour_by: str, shown=None, start: bool = False
+) -> PlotView:
     """The scatter's value; only new colours when this browser already shows that projection
-    (`shown`: the projection id it was last sent), so returning to the tab re-sends no points."""
+    (`shown`: the projection id it was last sent), so returning to the tab re-sends no points.
+
+    `start` (the tab was opened): a feature space with no vectors yet gets its embed job now, so
+    the PCA appears when it ends instead of waiting for a press of Compute embeddings."""
     every = ctx.store.all_sample_ids()
     projection, state = current_projection(ctx, features, method, every)
     if projection is None:
         verb = "Compute UMAP" if method == "umap" else "Compute embeddings"
+        started = start_embedding(ctx, features) if start and method == "pca" else ""
         return PlotView(
             {"kind": "empty", "message": f"No {method.upper()} view of {features} yet."},
-            f"No {method.upper()} view of `{features}` yet: press **{verb}** (a background job).",
+            started
+            or f"No {method.upper()} view of `{features}` yet: press **{verb}** (a background "
+            "job).",
         )
     missing = len(every) - len(projection.ids)
     notes = {
@@ -230,6 +238,28 @@ def plot_view(ctx: AppContext, features: str, method: str, colour_by: str, shown
         "points to open them in the grid; hover for a thumbnail."
     )
     return PlotView(payload, info)
+
+
+def start_embedding(ctx: AppContext, features: str) -> str:
+    """Queue the first embed job of a feature space; '' if one was ever run (a failed one is
+    not retried on every open: its error stays in the jobs table) or this one cannot start."""
+    from debias_core.analysis.embeddings import check_embed
+
+    try:
+        spec = check_embed(ctx.store, {"features": features}).features
+        if any(
+            j.kind == "embed" and j.params.get("features") == spec
+            for j in ctx.store.list_jobs(limit=500)
+        ):
+            return ""
+        job_id = ctx.executor.submit("embed", {"features": features})
+    except ValueError:  # e.g. OpenAI CLIP's files are missing: the button's press says why
+        return ""
+    n = len(ctx.store.all_sample_ids())
+    return (
+        f"Computing the `{features}` embeddings of {n:,} samples first (embed job {job_id}, "
+        "progress below); the PCA appears here when it ends."
+    )
 
 
 def recolour(ctx: AppContext, projection_id, colour_by: str) -> dict:
@@ -320,11 +350,12 @@ def _tiles(ctx: AppContext, ids: list[int]) -> tuple[list[dict], str]:
 
 
 def grid_info(value: dict | None) -> str:
+    """The selection's size and page. How many are ticked is counted live in the grid's own bar
+    (ticking happens in the browser, so a count here would go stale after "Tick none")."""
     if not value or not value.get("ids"):
         return "No selection yet: lasso or box-select points (or type ids)."
-    chosen = len(value["ids"]) - len(value.get("unchecked", []))
     return (
-        f"**{len(value['ids'])}** selected · **{chosen}** ticked (actions apply to these) · "
+        f"**{len(value['ids'])}** selected · actions apply to the ticked tiles · "
         f"page {value['page']} / {value['pages']}"
     )
 

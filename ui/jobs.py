@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from debias_core.jobs.lanes import queue_places
 from debias_core.store.jobs import ACTIVE
 from ui.common import JOB_HEADERS, friendly, job_row, parse_optional_int, progress_html
 from ui.state import AppContext
@@ -37,8 +38,13 @@ def jobs_of(ctx: AppContext, kind: str, limit: int = 20):
 
 
 def poll(ctx: AppContext, kind: str) -> tuple:
-    """(progress bar of the newest job, jobs table, timer kept on while a job is active)."""
+    """(progress bar of the newest job, jobs table, timer kept on while a job is active).
+
+    A queued job says where it stands: its place in its resource queue and the job it waits for.
+    """
     jobs = jobs_of(ctx, kind)
+    places = queue_places(ctx.store)
+    waiting = {i: place.describe() for i, place in places.items()}
     active = any(j.status in ACTIVE for j in jobs)
     lost = [j.id for j in jobs if j.status == "interrupted"]
     hint = (
@@ -48,8 +54,9 @@ def poll(ctx: AppContext, kind: str) -> tuple:
         else ""
     )
     return (
-        progress_html(jobs[0] if jobs else None) + hint,
-        [job_row(j) for j in jobs],
+        progress_html(jobs[0] if jobs else None, waiting.get(jobs[0].id, "") if jobs else "")
+        + hint,
+        [job_row(j, waiting.get(j.id, "")) for j in jobs],
         gr.Timer(active=active),
     )
 

@@ -16,6 +16,7 @@ import numpy as np
 from debias_core.ids import parse_ids
 from debias_core.models.backbone import BACKBONES
 from debias_core.personalize import PERSONALIZERS
+from debias_core.personalize.base import accepted_targets
 from ui.common import (
     MAX_SEED,
     TabView,
@@ -88,6 +89,27 @@ def parse_sample_ids(text: str) -> list[int]:
     return parse_ids(text, "sample id", "12,40,41")
 
 
+def target_choices(method: str) -> list[str]:
+    """The Targets the method declares it accepts; "selection" is a list of samples."""
+    if not isinstance(method, str):
+        raise ValueError(f"method must be one of {PERSONALIZERS.names()}, got {method!r}")
+    accepted = accepted_targets(method)
+    return [t for t in TARGETS if t in accepted or (t == "selection" and "samples" in accepted)]
+
+
+def target_widgets(method: str, target: str) -> tuple:
+    """(Targets radio, Classes box, Groups box, Sample ids box): only the method's targets
+    are offered, and only the box of the chosen one is shown."""
+    choices = target_choices(method)
+    target = target if target in choices else choices[0]
+    return (
+        gr.Radio(choices=choices, value=target),
+        gr.CheckboxGroup(visible=target == "classes"),
+        gr.CheckboxGroup(visible=target == "groups"),
+        gr.Textbox(visible=target == "samples"),
+    )
+
+
 def personalize_params(
     method, backbone, target, classes, groups, samples, steps, batch, seed, params_text,
     selection=(),
@@ -99,6 +121,8 @@ def personalize_params(
     """
     if target not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {target!r}")
+    if target not in target_choices(method):
+        raise ValueError(f"{method} takes as targets: {', '.join(target_choices(method))}")
     chosen = {
         "classes": lambda: {"classes": [as_int(c, "class") for c in classes or []]},
         "groups": lambda: {"groups": [list(parse_group(g)) for g in groups or []]},
@@ -272,16 +296,22 @@ def render(ctx: AppContext) -> TabView:
                 )
             )
         with gr.Row(equal_height=True):
-            target = gr.Radio(
-                TARGETS, value="classes", label="Targets", elem_id="pers-target", scale=2
+            target = gr.Radio(  # every kind valid; opening the tab narrows it to the method's
+                TARGETS,
+                value="classes",
+                label="Targets",
+                elem_id="pers-target",
+                scale=2,
             )
             selection_note = gr.Markdown(selection_text(()), elem_id="pers-selection")
         class_box = checked(gr.CheckboxGroup(classes, label="Classes", elem_id="pers-classes"))
         group_box = checked(
-            gr.CheckboxGroup(group_choices(ctx.store), label="Groups", elem_id="pers-groups")
+            gr.CheckboxGroup(
+                group_choices(ctx.store), label="Groups", elem_id="pers-groups", visible=False
+            )
         )
         sample_box = gr.Textbox(
-            label="Sample ids", placeholder="e.g. 12, 40, 41", elem_id="pers-samples"
+            label="Sample ids", placeholder="e.g. 12, 40, 41", elem_id="pers-samples", visible=False
         )
         params = gr.Textbox(
             default_params_text("textual-inversion"),
@@ -348,6 +378,14 @@ def render(ctx: AppContext) -> TabView:
     )
     method.input(
         friendly(default_params_text), method, params, api_name="personalize_method_params"
+    )
+    gr.on(
+        [tab.select, method.input, target.input],
+        friendly(target_widgets),
+        [method, target],
+        [target, class_box, group_box, sample_box],
+        api_name="personalize_targets",
+        show_progress="hidden",
     )
     panel.polled.then(after_poll, None, after_outputs, api_name="personalize_after_poll")
     job_pick.input(pick_job, job_pick, [concept_pick, loss_plot], api_name="personalize_job")

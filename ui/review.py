@@ -134,9 +134,13 @@ def wire_single(ctx: AppContext, page: ReviewPage) -> None:
         sid = rv.generated_sample(ctx, sample_id).id
         if rv.parse_optional_int(run, "run") is None:  # a hint, not an error badge
             gr.Info("Choose a finished training run (IG run) first, then press i.")
-            return gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip()
         path, caption = rv.attribution_view(ctx, sid, run, compute=True)
-        return gr.Image(path, label=caption, visible=True), rv.score_rows(ctx, sid)
+        return (
+            gr.Image(path, label=caption, visible=True),
+            rv.score_rows(ctx, sid),
+            rv.evidence_after_attribution(ctx, sid),  # the "press i" hint goes
+        )
 
     @friendly
     def on_run(sample_id, run):
@@ -174,7 +178,7 @@ def wire_single(ctx: AppContext, page: ReviewPage) -> None:
     s.ig.click(
         on_attribute,
         [s.sample_id, run],
-        [s.images["ig"], s.scores],
+        [s.images["ig"], s.scores, s.evidence],
         api_name="review_attribution",
         concurrency_limit=1,
         concurrency_id="attribution",

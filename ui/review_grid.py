@@ -142,9 +142,8 @@ def selected_ids(value) -> list[int]:
 
 
 def grid_info(value: dict) -> str:
+    """How to use the grid. The counts (selected, page, queue size) are in the grid's own bar,
+    which the page keeps current as tiles are clicked: one count line, never a stale one."""
     if not value.get("total"):
         return "The grid shows the loaded queue, a page at a time."
-    return (
-        f"**{len(value['selected'])}** selected · page {value['page']} / {value['pages']} · "
-        f"{value['total']} in the queue (click, shift-click, or arrows + space)"
-    )
+    return "Select tiles with click, shift-click, or arrows + space; a / r act on the selection."

@@ -206,10 +206,20 @@ def source_attribution_view(ctx: AppContext, sample: Sample, run_id: int, comput
 def score_rows(ctx: AppContext, sample_id: int) -> list[list]:
     rows = []
     for scorer, s in ctx.store.scores_for(sample_id).items():
-        value = s["value"]
-        shown = "-" if value is None or math.isnan(value) else round(float(value), 4)
-        rows.append([scorer, shown, s["run_id"] if s["run_id"] is not None else ""])
+        rows.append([scorer, score_cell(s), s["run_id"] if s["run_id"] is not None else ""])
     return rows
+
+
+def score_cell(score: dict) -> float | str:
+    """A score's value; an IG map's score is its share inside the mask, so without a mask it
+    shows the class probability the map explains instead of a bare '-'."""
+    value = score["value"]
+    if value is not None and not math.isnan(value):
+        return round(float(value), 4)
+    probability = (score.get("details") or {}).get("probability")
+    if probability is not None:
+        return f"p(class) {probability:.3f} · no mask"
+    return "-"
 
 
 def recipe_info(ctx: AppContext, sample: Sample) -> dict:
@@ -297,16 +307,26 @@ def _panel(ctx: AppContext, sample: Sample, ev: Evidence, name: str, run) -> Pan
 def sample_outputs(ctx: AppContext, sample: Sample, queue: Queue, run) -> SampleView:
     ev = sample_evidence(ctx.store, sample)
     panels = image_panels(ctx, sample, ev, run)
-    hint = "" if "ig" in panels else "\n\nIntegrated Gradients: choose an IG run, then press i."
     return SampleView(
         sample.id,
         header(ctx, sample, queue),
         panels,
-        evidence_text(ev) + hint,
+        evidence_markdown(ev, ig_shown="ig" in panels),
         score_rows(ctx, sample.id),
         recipe_info(ctx, sample),
         counts_text(ctx),
     )
+
+
+def evidence_markdown(ev, ig_shown: bool) -> str:
+    """The evidence, with the IG hint only while no map is shown."""
+    hint = "" if ig_shown else "\n\nIntegrated Gradients: choose an IG run, then press i."
+    return evidence_text(ev) + hint
+
+
+def evidence_after_attribution(ctx: AppContext, sample_id: int) -> str:
+    """The evidence once the IG map is shown (it may carry a new score)."""
+    return evidence_markdown(sample_evidence(ctx.store, ctx.store.get_sample(sample_id)), True)
 
 
 def empty_outputs(ctx: AppContext, message: str) -> SampleView:

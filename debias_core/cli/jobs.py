@@ -13,12 +13,16 @@ from debias_core.cli.common import (
     progress_printer,
 )
 
-COLUMNS = ("id", "kind", "status", "progress", "units", "started", "finished", "error")
+COLUMNS = ("id", "kind", "status", "progress", "units", "started", "finished", "note")
 
 
-def job_summary(job) -> dict:
-    """One job as plain data: what `jobs --json` prints, one dict per job."""
+def job_summary(job, place=None) -> dict:
+    """One job as plain data: what `jobs --json` prints, one dict per job.
+
+    `place` (a queued job's jobs.lanes.QueuePlace) says where it stands and what it waits for.
+    """
     from debias_core.jobs import owner_of
+    from debias_core.jobs.lanes import lane_of
 
     owner = owner_of(job)
     return {
@@ -34,6 +38,9 @@ def job_summary(job) -> dict:
         "message": job.message.splitlines()[0] if job.message else "",
         "owner": owner.describe() if owner else None,
         "params": job.params,
+        "lane": lane_of(job.kind),
+        "queue_position": place.position if place else None,
+        "waiting_for": place.describe() if place else None,
     }
 
 
@@ -49,7 +56,7 @@ def format_jobs_table(rows: list[dict]) -> str:
             f"{r['units_done']}/{r['units_total']}" if r["units_total"] else "",
             (r["started"] or "")[:19].replace("T", " "),
             (r["finished"] or "")[:19].replace("T", " "),
-            (r["error"] or "")[:80],
+            (r["error"] or r["waiting_for"] or "")[:80],
         )
         for r in rows
     ]
@@ -65,7 +72,10 @@ def cmd_jobs(args) -> int:
         return cancel(store, args.cancel)
     if args.resume is not None:
         return resume(store, args.resume, args.device, args.dir)
-    rows = [job_summary(j) for j in store.list_jobs(limit=args.limit)]
+    from debias_core.jobs.lanes import queue_places
+
+    places = queue_places(store)
+    rows = [job_summary(j, places.get(j.id)) for j in store.list_jobs(limit=args.limit)]
     print(json.dumps(rows, indent=2) if args.json else format_jobs_table(rows))
     return 0
 

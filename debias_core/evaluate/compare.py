@@ -51,6 +51,9 @@ def run_row(run: Run) -> dict:
         "method": run.method,
         "params": dict(run.config.get("params") or {}),
         "synthetic": run.config.get("synthetic", "none"),
+        # the --synthetic-method / --synthetic-job filter (None: any method, any job)
+        "synthetic_method": run.config.get("synthetic_method"),
+        "synthetic_job": run.config.get("synthetic_job"),
         "seed": run.config.get("seed"),
         "status": run.status,
         "test_wga": test.get("worst_group_accuracy"),
@@ -73,6 +76,8 @@ def _cell(key: str, row: dict) -> str:
         return "-"
     if key == "method" and row.get("params"):
         return value + " (" + ", ".join(f"{k}={v}" for k, v in sorted(row["params"].items())) + ")"
+    if key == "synthetic":
+        return _synthetic_cell(row)
     if key == "test_wga" and row.get("test_wga_interval"):
         value = row["test_wga_interval"]
     if isinstance(value, dict):  # an interval: "12.0 [4.1, 25.0]"
@@ -82,6 +87,18 @@ def _cell(key: str, row: dict) -> str:
     if key == "wall_s":
         return f"{value:.1f}"
     return str(value)
+
+
+def _synthetic_cell(row: dict) -> str:
+    """'accepted of dbb, job 3': which generated samples the run was allowed to learn from."""
+    text = str(row["synthetic"])
+    if text == "none":
+        return text
+    if row.get("synthetic_method") is not None:
+        text += f" of {row['synthetic_method']}"
+    if row.get("synthetic_job") is not None:
+        text += f" from job {row['synthetic_job']}"
+    return text
 
 
 def format_runs_table(rows: list[dict]) -> str:

@@ -2,6 +2,9 @@
 
 Every kind registers here, in one place. Heavy imports happen inside the functions, so importing
 this module (and listing or resuming jobs from the CLI) stays cheap.
+
+Each kind names the resource it holds while running (`resource`, see jobs.lanes): the local
+executor runs one job per resource at a time, so e.g. training runs while images generate.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from dataclasses import asdict
 from debias_core.jobs.base import JOB_KINDS, JobContext
 from debias_core.limits import JobLimits
 from debias_core.params import config_from
+
+# Resource lanes. The diffusion lane also holds the jobs that score or mask generated images:
+# they follow a generation and read what it writes, so they queue behind it.
+DIFFUSION, CLASSIFIER, FEATURES = "diffusion", "classifier", "features"
 
 
 @JOB_KINDS.register("generate")
@@ -34,6 +41,7 @@ def check_generate(store, params: dict, limits: JobLimits) -> dict:
 
 generate_job.validate = check_generate
 generate_job.idempotent = True  # fixed seeds: the same params give the same images
+generate_job.resource = DIFFUSION
 
 
 @JOB_KINDS.register("personalize")
@@ -52,6 +60,7 @@ def check_personalize(store, params: dict, limits: JobLimits) -> dict:
 
 personalize_job.validate = check_personalize
 personalize_job.idempotent = True  # seeded: the same params and sources learn the same files
+personalize_job.resource = DIFFUSION
 
 
 @JOB_KINDS.register("segment")
@@ -69,6 +78,7 @@ def check_segment(store, params: dict, limits: JobLimits) -> dict:
 
 
 segment_job.validate = check_segment
+segment_job.resource = DIFFUSION
 
 
 @JOB_KINDS.register("verify")
@@ -86,6 +96,7 @@ def check_verify(store, params: dict, limits: JobLimits) -> dict:
 
 
 verify_job.validate = check_verify
+verify_job.resource = DIFFUSION
 
 
 @JOB_KINDS.register("train")
@@ -126,6 +137,7 @@ def check_train(store, params: dict, limits: JobLimits | None = None) -> dict:
 
 
 train_job.validate = check_train
+train_job.resource = CLASSIFIER  # its own seeded torch RNG; generation uses explicit generators
 
 
 @JOB_KINDS.register("embed")
@@ -156,6 +168,7 @@ def canonical_embed_params(store, params: dict, limits: JobLimits | None = None)
 
 
 embed_job.validate = canonical_embed_params
+embed_job.resource = FEATURES
 
 
 @JOB_KINDS.register("umap")
@@ -192,3 +205,4 @@ def canonical_umap_params(store, params: dict, limits: JobLimits | None = None) 
 
 
 umap_job.validate = canonical_umap_params
+umap_job.resource = FEATURES

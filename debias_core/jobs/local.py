@@ -1,4 +1,8 @@
-"""The local executor: one worker thread runs one GPU-bound job at a time, in submission order."""
+"""The local executor: one worker thread per resource lane, each running its jobs in order.
+
+Jobs of different lanes (see jobs.lanes: diffusion, classifier, features) run at the same time,
+so training does not wait behind a long generation; jobs of one lane run one at a time.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from debias_core.jobs.base import (
     mark_interrupted,
     owner_of,
 )
+from debias_core.jobs.lanes import lane_of
 from debias_core.jobs.submit import Submission, busy_error, claim, submit_job
 from debias_core.limits import JobLimits
 from debias_core.process import ProcessId
@@ -37,8 +42,9 @@ class LocalExecutor:
         self.device = check_device(device)  # before any job is queued for it
         self.limits = limits or JobLimits.from_env()
         self.owner = ProcessId.current()
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._queues: dict[str, queue.Queue[int]] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()  # handlers submit from several request threads
         self.interrupted = mark_interrupted(store)  # left over from a process that died
 
     def submit_job(self, kind: str, params: dict) -> Submission:
@@ -69,23 +75,38 @@ class LocalExecutor:
         return [j for j in lost if self.store.interrupt_job(j, mine, message)]
 
     def _enqueue(self, job_id: int) -> None:
-        self._queue.put(job_id)
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._work, name="debias-jobs", daemon=True)
-            self._thread.start()
+        lane = lane_of(self.store.get_job(job_id).kind)
+        with self._lock:
+            self._queues.setdefault(lane, queue.Queue()).put(job_id)
+            thread = self._threads.get(lane)
+            if thread is None or not thread.is_alive():
+                thread = threading.Thread(
+                    target=self._work, args=(lane,), name=f"debias-jobs-{lane}", daemon=True
+                )
+                self._threads[lane] = thread
+                thread.start()
 
-    def _work(self) -> None:
+    def _work(self, lane: str) -> None:
+        jobs = self._queues[lane]
         while True:
-            try:
-                job_id = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                return
+            with self._lock:  # stop only when nothing is queued, so no job is left behind
+                if jobs.empty():
+                    del self._threads[lane]
+                    return
+                job_id = jobs.get()
             run_job(self.store, job_id, self.device, self.owner)
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the queue is drained (tests and the CLI)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Block until every lane's queue is drained (tests and the CLI); `timeout` is per lane."""
+        while True:
+            with self._lock:
+                threads = list(self._threads.values())
+            if not threads:
+                return
+            for thread in threads:
+                thread.join(timeout)
+            if any(t.is_alive() for t in threads):
+                return  # timed out
 
 
 def claim_for_resume(store: Store, job_id: int, owner: ProcessId | None = None) -> None:

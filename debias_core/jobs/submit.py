@@ -20,7 +20,7 @@ from debias_core.limits import JobLimits
 from debias_core.process import ProcessId
 from debias_core.store import Store
 from debias_core.store.jobs import ACTIVE
-from debias_core.store.records import Job
+from debias_core.store.records import Job, now
 
 Action = Literal["created", "resumed", "finished"]
 
@@ -96,7 +96,10 @@ def idempotent(kind: str) -> bool:
 def claim(store: Store, job_id: int, owner_text: str) -> bool:
     """Queue a resumable job under a new owner; False if another process claimed it first."""
     pid = ProcessId.from_text(owner_text).pid
-    return store.claim_job(job_id, owner_text, pid, RESUMABLE, message="resuming")
+    # heartbeat_at marks when it queued again: a resumed job queues behind earlier submissions.
+    return store.claim_job(
+        job_id, owner_text, pid, RESUMABLE, message="resuming", heartbeat_at=now()
+    )
 
 
 def busy_error(store: Store, job: Job, twin: bool = True) -> JobBusy:

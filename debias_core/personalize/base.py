@@ -35,15 +35,17 @@ class PersonalizeConfig:
     seed: int = 0
     mixed_precision: str = "no"  # GPU option: autocast to bf16 / fp16
     gradient_checkpointing: bool = False  # GPU option: trade compute for memory
-    chunk_steps: int = bounded(25, limit="steps")  # progress, loss log, cancel checks every N
+    # progress, loss log and cancel checks every this many steps; 0: 25, or fewer so that the
+    # loss plot has >= 20 points (a 10-step job logs every step)
+    chunk_steps: int = bounded(0, limit="steps")
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_values(self)
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.batch < 1 or self.chunk_steps < 1:
-            raise ValueError("batch and chunk_steps must be >= 1")
+        if self.batch < 1 or self.chunk_steps < 0:
+            raise ValueError("batch must be >= 1 and chunk_steps >= 0 (0: automatic)")
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}")
         object.__setattr__(self, "samples", tuple(int(s) for s in self.samples))
@@ -151,10 +153,18 @@ def _coerce(kind, value, name: str):
     return value
 
 
+TARGET_KINDS = ("classes", "groups", "samples")  # PersonalizeConfig's target fields
+
+
 class Personalizer(Protocol):
-    """A personalization method: plans concepts, prompts them, says what to train."""
+    """A personalization method: plans concepts, prompts them, says what to train.
+
+    `targets`: the target kinds it accepts (a subset of TARGET_KINDS); a job naming another kind
+    is refused before it is queued, and the Personalize tab offers only these.
+    """
 
     params_class: type
+    targets: tuple[str, ...]
 
     def plan(self, store, config: PersonalizeConfig, params) -> list[Concept]:
         """The concepts to learn (deterministic given the config); bad targets raise."""
@@ -178,6 +188,21 @@ class Personalizer(Protocol):
 
 
 PERSONALIZERS: Registry[Personalizer] = Registry("personalization method")
+
+
+def accepted_targets(method: str) -> tuple[str, ...]:
+    """The target kinds a registered method accepts (all of them if it declares none)."""
+    return tuple(getattr(PERSONALIZERS.get(method), "targets", TARGET_KINDS))
+
+
+def check_target_kind(config: PersonalizeConfig) -> None:
+    """The config's target kind is one its method accepts, or a ValueError naming those."""
+    accepted = accepted_targets(config.method)
+    given = [kind for kind in TARGET_KINDS if getattr(config, kind)]
+    if given and given[0] not in accepted:
+        raise ValueError(
+            f"{config.method} does not take {given[0]} as targets; it takes: {', '.join(accepted)}"
+        )
 
 
 def concept_seed(seed: int, key: str) -> int:

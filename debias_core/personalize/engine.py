@@ -62,6 +62,18 @@ def add_trainable_tokens(backbone, concepts: Sequence[Concept]) -> Trainables:
     return Trainables(embedding=extended, token_ids=dict(zip(names, ids, strict=True)))
 
 
+DEFAULT_CHUNK_STEPS = 25
+MIN_LOSS_POINTS = 20  # an automatic chunk leaves a loss plot at least this many points
+
+
+def report_every(chunk_steps: int, total_steps: int) -> int:
+    """Steps per loss point / progress report: the config's chunk if given, else 25, shortened
+    for short jobs so their loss plot is a curve (a 10-step job logs every step), not a dot."""
+    if chunk_steps:
+        return chunk_steps
+    return max(1, min(DEFAULT_CHUNK_STEPS, total_steps // MIN_LOSS_POINTS))
+
+
 def train_concepts(
     backbone,
     method,
@@ -85,7 +97,7 @@ def train_concepts(
         weight_decay=params.weight_decay,
         mixed_precision=config.mixed_precision,
         gradient_checkpointing=config.gradient_checkpointing,
-        chunk_steps=config.chunk_steps,
+        chunk_steps=report_every(config.chunk_steps, sum(p.steps for p in phases)),
         attention_resolution=side,
         attention_layers=tuple(layers) if layers else None,
     )

@@ -46,6 +46,7 @@ class GroupLoraParams(MethodParams):
 
 class GroupLora:
     params_class = GroupLoraParams
+    targets = ("groups", "classes", "samples")  # classes: every group of them
     scope = "group"
 
     def group_size(self, groups: dict, params) -> int:

@@ -69,6 +69,7 @@ class PerImageParams(MethodParams):
 
 class PerImage:
     params_class = PerImageParams
+    targets = ("samples", "groups", "classes")  # a token per image of whatever is chosen
 
     def plan(self, store, config, params) -> list[Concept]:
         if config.samples:

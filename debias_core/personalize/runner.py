@@ -22,6 +22,7 @@ from debias_core.personalize.base import (
     Concept,
     PersonalizeConfig,
     build_params,
+    check_target_kind,
 )
 from debias_core.store import Store
 
@@ -80,6 +81,7 @@ def check_personalize(store: Store, params: dict, limits: JobLimits | None = Non
     config = config_from(PersonalizeConfig, params, "personalization", drop=("dtype",))
     backbone_folder(config.backbone)  # an unknown name or a folder that is no model: refused now
     method = PERSONALIZERS.get(config.method)
+    check_target_kind(config)
     # the paper's values are the defaults on Stable Diffusion (debias_core/paper_defaults.py)
     filled = with_family_defaults(method.params_class, config.params, config.backbone)
     config = replace(config, params=filled)

@@ -49,6 +49,7 @@ class TextualInversionParams(MethodParams):
 
 class TextualInversion:
     params_class = TextualInversionParams
+    targets = ("classes", "samples")  # one token per class: groups would name part of a class
 
     def plan(self, store, config, params) -> list[Concept]:
         concepts = []

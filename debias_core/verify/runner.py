@@ -43,10 +43,26 @@ def check_verify(store: Store, params: dict) -> VerifyConfig:
         raise ValueError("chunk must be >= 1")
     chosen = policy_params(config.policy, config.params)
     for use in POLICIES.get(config.policy).scorers(chosen):
-        SCORERS.get(use.name).check(store, use.params)
+        try:
+            SCORERS.get(use.name).check(store, use.params)
+        except ValueError as exc:  # the user chose the policy: name it, not only its scorer
+            raise ValueError(f"policy {config.policy}: {exc}") from None
     if not store.count_samples(_where(config)):
-        raise ValueError("no generated samples to verify: run generate first")
+        raise ValueError(nothing_to_verify(store, config))
     return config
+
+
+def nothing_to_verify(store: Store, config: VerifyConfig) -> str:
+    """Why the selection is empty: no images at all, or none of the chosen method / job."""
+    methods = store.recipe_methods()
+    if not methods:
+        return "no generated samples to verify: run generate first"
+    made = f"images exist from: {', '.join(methods)}"
+    if config.ids:
+        return f"none of the given ids is a generated sample; {made}"
+    if config.job is not None:
+        return f"generation job {config.job} has no images to verify; {made}"
+    return f"no {config.method} images exist to verify; {made}"
 
 
 def _where(config: VerifyConfig) -> SampleFilter:
