@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, overload
 
+from debias_core.generate.machine import machine_kind
 from debias_core.limits import MAX_SEED
 from debias_core.params import build_params
 from debias_core.registry import Registry
@@ -225,8 +226,9 @@ def steps_of(generator: Generator, config: GenerateConfig) -> int:
 
 
 def recipe_for(backbone, method: str, steps: int, guidance: float, **per_image) -> Recipe:
-    """A recipe naming this backbone (spec, content hash, scheduler) and the sampling settings;
-    `per_image` holds the rest (seed, prompt, sources, tokens, adapters, mask, params)."""
+    """A recipe naming this backbone (spec, content hash, scheduler), the sampling settings and
+    the machine kind drawing it (a replay is bit-exact only on the same kind); `per_image` holds
+    the rest (seed, prompt, sources, tokens, adapters, mask, params)."""
     return Recipe(
         method=method,
         backbone_id=backbone.spec,
@@ -234,5 +236,6 @@ def recipe_for(backbone, method: str, steps: int, guidance: float, **per_image) 
         scheduler=type(backbone.scheduler).__name__,
         steps=steps,
         guidance=guidance,
+        machine=machine_kind(backbone.device),
         **per_image,
     )

@@ -298,3 +298,10 @@ def _verify(db: Database) -> None:
     db["curation"].add_column("policy_status", str)
     db.execute("update curation set person_status = status")
     db["scores"].create_index(["scorer", "sample_id"])
+
+
+@MIGRATIONS(name="0008_recipe_machine")
+def _recipe_machine(db: Database) -> None:
+    # The machine kind a recipe was drawn on (JSON: device, processor, instruction set, torch,
+    # threads): a replay is bit-exact only on the same kind. Older recipes keep it empty.
+    db["recipes"].add_column("machine", str)
