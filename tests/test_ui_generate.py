@@ -51,6 +51,7 @@ class ThrowawayParams:
 class Throwaway:
     default_params = ThrowawayParams()
     default_steps = 7
+    plans_own_targets = False
 
     def check(self, store, config) -> None:
         from debias_core.generate.base import method_params

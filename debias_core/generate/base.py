@@ -146,9 +146,10 @@ class Generator(Protocol):
 
     - `default_params`: an instance of the method's frozen parameter dataclass (defaults and
       `check_inputs`); `default_steps`: denoising steps when the config names none.
-    - `targets_groups` (optional, True when absent): whether a job names its target (class,
-      context) groups; a method that picks its own targets (DiffInject) sets it False and is
-      refused any group.
+    - `plans_own_targets` (required): True for a method that picks its own targets (DiffInject:
+      a GCE run's high-loss samples; DBB: each class's low-loss samples into every other class);
+      its jobs name no groups (any is refused) and the Generate tab hides the group box. False
+      for a method whose job names the (class, context) groups it draws.
     - `check` raises a ValueError naming what is missing (a run, masks, checkpoints) and how to
       make it, before any job is queued.
     - `plan` cuts the work into units; `render` draws one unit; `replay` redraws one image from
@@ -158,6 +159,7 @@ class Generator(Protocol):
 
     default_params: Any
     default_steps: int
+    plans_own_targets: bool
 
     def check(self, store, config: GenerateConfig) -> None: ...
 
@@ -175,6 +177,21 @@ class Generator(Protocol):
 
 
 GENERATORS: Registry[Generator] = Registry("generation method")
+
+
+class NeedsRun(ValueError):
+    """A generator needs a finished training run of `method` in its parameter `param`.
+
+    str() tells the command line what to type; the app says where to click instead (it reads
+    `reason`, `method` and `param`), so neither sees the other's instructions.
+    """
+
+    def __init__(self, reason: str, method: str, param: str = "run") -> None:
+        self.reason, self.method, self.param = reason, method, param
+        super().__init__(
+            f"{reason}; train one with `python -m debias_core train DIR --method {method}` and "
+            f"pass --{param} ID"
+        )
 
 
 @dataclass(frozen=True)
@@ -216,9 +233,24 @@ def method_params(generator: Generator, config: GenerateConfig) -> Any:
     return build_params(generator.default_params, own, what=config.method)
 
 
-def targets_groups(generator: Generator) -> bool:
-    """Whether a job of this method names its target groups (see `Generator`)."""
-    return bool(getattr(generator, "targets_groups", True))
+def plans_own_targets(generator: Generator) -> bool:
+    """Whether the method picks its own targets, so its jobs name no groups (see `Generator`).
+
+    Every generator declares it; a missing or non-bool value is a bug in that generator."""
+    value = getattr(generator, "plans_own_targets", None)
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"generator {type(generator).__name__} must declare plans_own_targets = True or False"
+        )
+    return value
+
+
+def check_no_groups(method: str, generator: Generator, groups) -> None:
+    """A method that plans its own targets is refused any group (one message for all of them)."""
+    if groups and plans_own_targets(generator):
+        raise ValueError(
+            f"{method} plans its own targets, so a job of it names no groups (got {list(groups)})"
+        )
 
 
 def steps_of(generator: Generator, config: GenerateConfig) -> int:

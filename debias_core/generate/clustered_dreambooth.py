@@ -268,6 +268,7 @@ class ClusterBatches(LazyUnits):
 class ClusteredDreamBooth:
     default_params = ClusteredDreamBoothParams()
     default_steps = 20
+    plans_own_targets = False  # a job names the groups it draws
 
     def prerequisites(self, store, config: GenerateConfig) -> list[Prerequisite]:
         params = method_params(self, config)

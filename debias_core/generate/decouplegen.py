@@ -318,6 +318,7 @@ def check_personalization(store, job_id: int) -> None:
 class DecoupleGen:
     default_params = DecoupleGenParams()
     default_steps = 20
+    plans_own_targets = False  # a job names the groups it draws
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)

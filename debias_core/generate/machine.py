@@ -12,8 +12,6 @@ import functools
 import platform
 from pathlib import Path
 
-import torch
-
 # Largest per-channel difference (0-255) seen when replaying recipes on another instruction set
 # or thread count (bench: tests/fixtures/txt2img_replay replayed under ATEN_CPU_CAPABILITY =
 # default / avx2 with 1 and 2 threads; see README "Bit-exact replay"). A replay beyond it on
@@ -35,9 +33,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def machine_kind(device: str | torch.device = "cpu") -> dict[str, object]:
+def machine_kind(device="cpu") -> dict[str, object]:
     """What decides the float kernels a generation runs: device type, the processor (CPU model,
     or GPU name on CUDA), torch's CPU instruction set, torch version and CPU threads."""
+    import torch  # here: importing the core loads no torch for commands that need none
+
     device = torch.device(device)
     processor = cpu_model()
     if device.type == "cuda" and torch.cuda.is_available():

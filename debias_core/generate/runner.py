@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 from dataclasses import asdict, replace
 
-from debias_core.generate.base import GENERATORS, GenerateConfig, steps_of
+from debias_core.generate.base import GENERATORS, GenerateConfig, check_no_groups, steps_of
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
 from debias_core.params import config_from
@@ -38,7 +38,9 @@ def check_generate(store: Store, params: dict) -> GenerateConfig:
     """Validate job params before anything is queued: config fields, method, its parameters and
     what it needs (runs, masks, checkpoints), and groups."""
     config = config_from(GenerateConfig, params, "generation", drop=("dtype",))
-    GENERATORS.get(config.method).check(store, config)
+    generator = GENERATORS.get(config.method)
+    check_no_groups(config.method, generator, config.groups)
+    generator.check(store, config)
     if params.get("dtype", "float32") not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {params.get('dtype')!r}")
     target_groups(store, config)

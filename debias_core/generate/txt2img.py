@@ -53,6 +53,7 @@ class TextToImage:
     """Prompts from a template per group; no source images."""
 
     default_steps = 20
+    plans_own_targets = False  # a job names the groups it draws
 
     def __init__(self, template: str) -> None:
         self.default_params = PromptParams(template)
