@@ -31,7 +31,7 @@ from ui.common import (
     parse_group,
     parse_optional_int,
 )
-from ui.jobs import jobs_of, poll, render_jobs
+from ui.jobs import PANEL_EVENT, jobs_of, poll, render_jobs
 from ui.state import AppContext
 
 GROUP_PICKS = ("all", "none", "conflicting")
@@ -326,6 +326,7 @@ def render(ctx: AppContext) -> TabView:
         [*inputs, *slots, extra],
         [note, *panel.outputs],
         api_name="generate_submit",
+        **PANEL_EVENT,
         concurrency_limit=1,
     )
     # The gallery follows the job: after every poll while it runs, and when a row is picked.
@@ -335,7 +336,7 @@ def render(ctx: AppContext) -> TabView:
     panel.job_id.change(
         friendly(show_images), panel.job_id, [gallery, images_info], api_name="generate_images"
     )
-    tab.select(refresh, None, refresh_outputs, api_name="generate_open")
+    tab.select(refresh, None, refresh_outputs, api_name="generate_open", **PANEL_EVENT)
     tab.select(refresh_choices, method, mf.choice_slots(slots), api_name="generate_method_choices")
     return TabView("generate", refresh, refresh_outputs)
 
