@@ -21,6 +21,7 @@ from ui.launch import (
     context_from_args,
     launch_options,
     settings_from_args,
+    start_server,
     stop_on_sigterm,
 )
 from ui.state import AppContext
@@ -47,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error_line(exc)}", file=sys.stderr)
         return 2
     demo = build_app(ctx)
-    options = launch_options(ctx, args.host, args.port, auth, args.max_file_size)
-    demo.launch(prevent_thread_lock=True, **options)
+    start_server(demo, **launch_options(ctx, args.host, args.port, auth, args.max_file_size))
     print(f"Debias Studio: project {ctx.root.resolve()}", file=sys.stderr)
     announce(demo, warning)
     stop_on_sigterm()

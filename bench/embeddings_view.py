@@ -69,12 +69,12 @@ def make_project(folder: Path, n: int) -> Store:
 
 def launch(folder: Path):
     import app as studio
-    from ui.launch import launch_options
+    from ui.launch import launch_options, start_server
     from ui.state import make_context
 
     ctx = make_context(folder, reviewer="bench", create=False)
     demo = studio.build_app(ctx)
-    demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(ctx, port=free_port()))
+    start_server(demo, **launch_options(ctx, port=free_port()))
     return demo
 
 

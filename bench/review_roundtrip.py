@@ -94,14 +94,14 @@ def free_port() -> int:
 def launch(folder: Path):
     import app as studio
     import ui.groups
-    from ui.launch import launch_options
+    from ui.launch import launch_options, start_server
     from ui.state import make_context
 
     ui.groups.PAGE_SIZE = GALLERY_PAGE
     ctx = make_context(folder, reviewer="bench", create=False)
     started = time.perf_counter()
     demo = studio.build_app(ctx)
-    demo.launch(prevent_thread_lock=True, **launch_options(ctx, port=free_port()))
+    start_server(demo, **launch_options(ctx, port=free_port()))
     print(f"app built and launched in {time.perf_counter() - started:.2f} s")
     return demo
 

@@ -24,7 +24,7 @@ def app(tmp_path_factory):
     import app as studio
     from debias_core.data.ingest import create_project
     from debias_core.store import GeneratedImage, Recipe
-    from ui.launch import launch_options
+    from ui.launch import launch_options, start_server
     from ui.state import make_context
 
     root = tmp_path_factory.mktemp("bad-values") / "proj"
@@ -41,7 +41,7 @@ def app(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo.launch(prevent_thread_lock=True, **launch_options(ctx, "127.0.0.1", port))
+    start_server(demo, **launch_options(ctx, "127.0.0.1", port))
     try:
         yield ctx, demo.local_url
     finally:

@@ -36,7 +36,7 @@ def app(tmp_path_factory):
     from debias_core.data.ingest import create_project
     from debias_core.generate import runner
     from debias_core.models.dummy import dummy_backbone
-    from ui.launch import launch_options
+    from ui.launch import launch_options, start_server
     from ui.state import make_context
 
     root = tmp_path_factory.mktemp("app") / "proj"
@@ -47,7 +47,7 @@ def app(tmp_path_factory):
         ctx = make_context(root, reviewer="tester", create=False)
         demo = studio.build_app(ctx)
         options = launch_options(ctx, "127.0.0.1", free_port(), max_file_size="64kb")
-        demo.launch(prevent_thread_lock=True, **options)
+        start_server(demo, **options)
         try:
             yield ctx, demo.local_url.rstrip("/")
         finally:

@@ -96,6 +96,7 @@ def test_generate_then_regenerate_reproduces_the_image(project, tmp_path, capsys
     )
     again = np.asarray(Image.open(tmp_path / "again.png").convert("RGB"))
     assert np.array_equal(again, np.asarray(store.sample_image(sample.id)))
+    assert "bit-exact: identical to the stored image" in capsys.readouterr().out
 
 
 def test_generate_with_a_missing_checkpoint_says_how_to_fetch_it(

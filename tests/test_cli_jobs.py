@@ -45,6 +45,12 @@ def generate_argv(project, backbone) -> list[str]:
 
 
 def start(argv: list[str]) -> subprocess.Popen:
+    """The CLI as a terminal would start it: with Ctrl-C (SIGINT) at its default action.
+
+    A command started in the background by a non-interactive shell (`./test.sh &`, CI runners)
+    inherits SIGINT *ignored*, and Python then never raises KeyboardInterrupt: the job runs to its
+    end and exits 0. That, not a late Ctrl-C, failed this test on a loaded machine.
+    """
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     return subprocess.Popen(
         [sys.executable, "-m", "debias_core", *argv],
@@ -53,10 +59,17 @@ def start(argv: list[str]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
-def wait_for_units(store: Store, proc: subprocess.Popen, n: int, timeout: float = 120) -> int:
+# Generous: at load 13-15 on 2 cores the CLI took over 120 s to start and finish its first unit.
+UNIT_WAIT_S = 600
+
+
+def wait_for_units(
+    store: Store, proc: subprocess.Popen, n: int, timeout: float = UNIT_WAIT_S
+) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = store.list_jobs()
@@ -80,19 +93,33 @@ def assert_one_sample_per_image(store: Store, job_id: int) -> None:
     assert store.units_done(job_id) == 4 * PER_GROUP
 
 
+@pytest.fixture
+def sigint_ignored_here():
+    """This test process ignores SIGINT, as one started by `./test.sh &` does (see `start`)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.slow
-def test_ctrl_c_marks_the_job_interrupted_and_jobs_resume_finishes_it(tmp_path, backbone, capsys):
+def test_ctrl_c_marks_the_job_interrupted_and_jobs_resume_finishes_it(
+    tmp_path, backbone, capsys, sigint_ignored_here
+):
     store = make_tiny_project(tmp_path / "p")
     proc = start(generate_argv(store.root, backbone))
-    job_id = wait_for_units(store, proc, 2)
+    # Ctrl-C after the first finished unit: 7 units (>= 25 denoising steps each) are left, so
+    # the job cannot end before the signal lands; the timeouts are only there to never hang.
+    job_id = wait_for_units(store, proc, 1)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert f"jobs {store.root} --resume {job_id}" in err and "Traceback" not in err
     job = store.get_job(job_id)
     assert job.status == "interrupted" and "Ctrl-C" in job.message
     done_before = store.units_done(job_id)
-    assert 2 <= done_before < 4 * PER_GROUP
+    assert 1 <= done_before < 4 * PER_GROUP
 
     assert main(["jobs", str(store.root), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

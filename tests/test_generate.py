@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from debias_core.generate import GENERATORS, GenerateConfig, runner
+from debias_core.generate.machine import CROSS_MACHINE_BOUND, KIND_FIELDS, machine_kind
 from debias_core.generate.prompts import group_text
-from debias_core.generate.recipes import regenerate, regenerate_sample
+from debias_core.generate.recipes import Replay, regenerate, regenerate_sample, replay_sample
 from debias_core.jobs import LocalExecutor, foreground
 from debias_core.models.dummy import dummy_backbone
 from debias_core.store import SampleFilter
@@ -89,6 +91,35 @@ def test_regenerate_reproduces_the_image_bit_exact(tiny_project, dummy):
     for sample_id in ids:
         stored = np.asarray(tiny_project.sample_image(sample_id))
         assert np.array_equal(np.asarray(regenerate_sample(tiny_project, sample_id)), stored)
+
+
+def test_recipes_record_the_machine_kind_and_a_replay_says_whether_it_is_bit_exact(
+    tiny_project, dummy
+):
+    (sid,) = foreground.build_balanced_set(
+        tiny_project, "dummy", per_group=1, steps=2, groups=[(0, 1)]
+    )
+    recipe = tiny_project.get_recipe(tiny_project.get_sample(sid).recipe_id)
+    assert recipe.machine == machine_kind("cpu")
+    assert set(recipe.machine) == set(KIND_FIELDS) and recipe.machine["isa"]
+    replay = replay_sample(tiny_project, sid)
+    assert replay.same_machine and replay.max_difference == 0
+    assert replay.describe().startswith("bit-exact: identical to the stored image")
+
+    other = dict(recipe.machine, processor="Intel Xeon", isa="AVX512")
+    for recorded, shown in [(other, "isa: AVX512 -> "), ({}, "isa: not recorded -> ")]:
+        with tiny_project.write() as db:  # as if drawn elsewhere / by an older version
+            db["recipes"].update(recipe.id, {"machine": json.dumps(recorded)})
+        replay = replay_sample(tiny_project, sid)
+        assert not replay.same_machine and replay.max_difference == 0
+        line = replay.describe()
+        assert "another machine kind" in line and shown in line and "identical" in line
+        assert f"a difference <= {CROSS_MACHINE_BOUND} is expected" in line
+    beyond = Replay(replay.image, CROSS_MACHINE_BOUND + 1, other, machine_kind("cpu"))
+    assert f"max pixel difference {CROSS_MACHINE_BOUND + 1}" in beyond.describe()
+    assert "beyond the expected" in beyond.describe()
+    same = Replay(replay.image, 1, machine_kind("cpu"), machine_kind("cpu"))
+    assert same.describe().startswith("NOT bit-exact although the machine kind matches")
 
 
 def test_regenerate_refuses_a_different_backbone(tiny_project, dummy):

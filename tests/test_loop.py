@@ -1,4 +1,5 @@
-"""The denoising loop: replays the pipeline's recipes bit-exactly, and each hook point works."""
+"""The denoising loop: replays the pipeline's recipes (within the cross-machine bound), and each
+hook point works."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from PIL import Image
 
 from debias_core.generate import GENERATORS, loop
 from debias_core.generate.hooks import LoopHooks, MaskedBlend
+from debias_core.generate.machine import CROSS_MACHINE_BOUND
+from debias_core.generate.recipes import max_difference
 from debias_core.models.backbone import EMBEDDED_DIR, load_backbone
 from debias_core.models.dummy import dummy_backbone
 from debias_core.store.records import Recipe
@@ -30,17 +33,22 @@ def dummy():
 
 @EMBEDDED_BUILT
 def test_replays_recipes_written_by_the_pipeline_code():
-    """Recipes + images written by the diffusers-pipeline txt2img (before the loop existed)."""
+    """Recipes + images written by the diffusers-pipeline txt2img (before the loop existed), on
+    another machine (an AMD EPYC, AVX2): float kernels differ between CPU models, instruction
+    sets and thread counts, so the replay here is held to the stated cross-machine bound, not to
+    bit-equality. Replaying twice here is bit-exact (the same machine kind)."""
     backbone = load_backbone("embedded")
     records = json.loads((FIXTURE / "recipes.json").read_text())
     assert {r["case"] for r in records} == {"vanilla-cfg4", "ffr-negatives", "no-guidance"}
     for record in records:
         fields = dict(record["recipe"], source_ids=tuple(record["recipe"]["source_ids"]))
         recipe = Recipe(**fields)
-        assert recipe.backbone_hash == backbone.content_hash
+        assert recipe.backbone_hash == backbone.content_hash and recipe.machine == {}  # old format
         image = GENERATORS.get(recipe.method).replay(backbone, recipe, None)
         expected = np.asarray(Image.open(FIXTURE / record["png"]).convert("RGB"))
-        assert np.array_equal(image, expected), record["png"]
+        assert max_difference(image, expected) <= CROSS_MACHINE_BOUND, record["png"]
+        again = GENERATORS.get(recipe.method).replay(backbone, recipe, None)
+        assert np.array_equal(image, again), record["png"]
 
 
 def test_plain_loop_equals_the_diffusers_pipeline(dummy):

@@ -53,16 +53,44 @@ def n_rows(store: Store, table: str) -> int:
 @pytest.fixture(scope="module")
 def inprocess_app(tmp_path_factory):
     import app as studio
-    from ui.launch import launch_options
+    from ui.launch import launch_options, start_server
     from ui.state import make_context
 
     store = make_tiny_project(tmp_path_factory.mktemp("concurrent") / "proj")
     store.add_generated_unit(None, None, fake_images(30))
     ctx = make_context(store.root, reviewer="tester", create=False)
     demo = studio.build_app(ctx)
-    demo.launch(prevent_thread_lock=True, **launch_options(ctx, port=free_port()))
+    start_server(demo, **launch_options(ctx, port=free_port()))
     try:
         yield ctx, demo.local_url.rstrip("/")
+    finally:
+        demo.close()
+
+
+def test_the_app_waits_for_its_own_slow_server_and_never_asks_to_share(monkeypatch):
+    """Under load the first request to the app's own server timed out, and Gradio's one-try
+    check then refused to start ("When localhost is not accessible, a shareable link must be
+    created"). Here the first three requests time out: the app waits and starts, unshared."""
+    import gradio as gr
+
+    from ui.launch import start_server
+
+    real_head, timeouts = httpx.head, []
+
+    def slow_head(url, **kwargs):
+        if len(timeouts) < 3:
+            timeouts.append(url)
+            raise httpx.ReadTimeout("timed out (simulated load)")
+        return real_head(url, **kwargs)
+
+    monkeypatch.setattr(httpx, "head", slow_head)
+    monkeypatch.setenv("GRADIO_SHARE", "true")  # even when the environment asks for sharing
+    with gr.Blocks() as demo:
+        gr.Markdown("hello")
+    start_server(demo, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        assert len(timeouts) == 3 and demo.share is False and demo.share_url is None
+        assert httpx.get(demo.local_url, timeout=60).status_code == 200
     finally:
         demo.close()
 

@@ -3,16 +3,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import gradio as gr
 import numpy as np
 import pytest
 
-from debias_core.generate import GENERATORS
+from debias_core.generate import GENERATORS, GenerateConfig
+from debias_core.generate.base import NeedsRun, plans_own_targets
+from debias_core.generate.runner import check_generate
 from debias_core.store import GeneratedImage, Recipe
+from debias_core.train import TrainConfig
+from debias_core.train.run import run_training
 from ui import generate as gen
 from ui import method_form as mf
+from ui.common import error_text, friendly
 
 
 @pytest.fixture
@@ -51,6 +57,7 @@ class ThrowawayParams:
 class Throwaway:
     default_params = ThrowawayParams()
     default_steps = 7
+    plans_own_targets = False
 
     def check(self, store, config) -> None:
         from debias_core.generate.base import method_params
@@ -191,6 +198,84 @@ def test_the_gallery_shows_a_jobs_newest_images_with_group_status_and_tags(ctx, 
     other = store.create_job("train", {})
     with pytest.raises(ValueError, match=f"job {other} is not a generation job"):
         gen.job_images(ctx, str(other))
+
+
+@pytest.mark.parametrize("method", GENERATORS.names())
+def test_every_registered_generator_can_be_submitted_from_the_tab(ctx, method, monkeypatch):
+    """The tab's defaults (and its group box only where shown) queue a job; a method missing a
+    run says where to click in one message, and with that run trained, it queues."""
+    queued: list[int] = []
+    monkeypatch.setattr(ctx.executor, "_enqueue", queued.append)  # queue only: nothing runs
+
+    def press_generate(**changes):
+        view = gen.method_view(ctx, method)  # built now: runs trained since become choices
+        groups = gen.default_groups(ctx) if view.targets_groups else []
+        values = _values(view.form, changes)
+        params = gen.generate_params(
+            ctx, method, "embedded", groups, 8, 0, view.steps, 4.0, 8, values
+        )
+        return gen.submit(ctx, params)
+
+    try:
+        note = press_generate()
+    except NeedsRun as missing:
+        message = error_text(missing)  # what the app shows (ui.common.friendly)
+        assert f"Train & Evaluate tab (Method: {missing.method}, then Train)" in message
+        assert f"'{missing.param}' box" in message and "python -m" not in message
+        with pytest.raises(gr.Error, match="Train & Evaluate"):
+            friendly(press_generate)()
+        assert ctx.store.list_jobs() == [] and queued == []
+        config = TrainConfig(method=missing.method, epochs=1, batch_size=16)
+        run = run_training(ctx.store, config).run_id
+        note = press_generate(**{missing.param: str(run)})
+    jobs = [j for j in ctx.store.list_jobs() if j.kind == "generate"]
+    assert note[0] == f"Queued generation job **{jobs[0].id}**." and queued == [jobs[0].id]
+    assert jobs[0].params["method"] == method
+    assert jobs[0].params["groups"] == (
+        [] if plans_own_targets(GENERATORS.get(method)) else [[0, 1], [1, 0]]
+    )
+
+
+def test_methods_that_plan_their_own_targets_hide_the_group_box_and_refuse_groups(ctx):
+    own = [m for m in GENERATORS.names() if plans_own_targets(GENERATORS.get(m))]
+    assert {"dbb", "diffinject"} <= set(own) and "txt2img" not in own
+    for method in own:
+        view = gen.method_view(ctx, method)
+        assert not view.targets_groups and "picks its own targets" in view.note
+        config = GenerateConfig(method=method, groups=((0, 1),))
+        with pytest.raises(ValueError, match=f"{method} plans its own targets"):
+            check_generate(ctx.store, asdict(config))
+
+
+def test_every_generator_declares_whether_it_plans_its_own_targets(monkeypatch):
+    for method in GENERATORS.names():
+        assert isinstance(GENERATORS.get(method).plans_own_targets, bool), method
+
+    class Undeclared(Throwaway):
+        plans_own_targets = None
+
+    with pytest.raises(TypeError, match="must declare plans_own_targets"):
+        plans_own_targets(Undeclared())
+
+
+def test_a_refused_request_leaves_the_jobs_panels_as_they_were(ctx):
+    """Every event that writes a jobs panel (progress bar, jobs table) hides Gradio's status
+    badges: a refusal is the one toast, not a red "Error" over the panels."""
+    import app as studio
+
+    config = studio.build_app(ctx).get_config_file()
+    panel_ids = {
+        c["id"]
+        for c in config["components"]
+        if str(c["props"].get("elem_id") or "").endswith("-progress")
+        or str(c["props"].get("label") or "").endswith(" jobs")
+    }
+    assert len(panel_ids) >= 2 * 6  # a progress bar and a table per kind of job
+    writers = [d for d in config["dependencies"] if panel_ids & set(d["outputs"])]
+    names = {d["api_name"] for d in writers}
+    assert {"generate_submit", "train_submit", "generate_job_cancel"} <= names
+    badged = [d["api_name"] for d in writers if d["show_progress"] != "hidden"]
+    assert badged == []
 
 
 def _blank() -> list:

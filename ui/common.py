@@ -11,6 +11,7 @@ from datetime import datetime
 
 import gradio as gr
 
+from debias_core.generate.base import NeedsRun
 from debias_core.ids import MAX_ID
 from debias_core.limits import MAX_SEED  # noqa: F401  (the tabs' seed widgets import it here)
 from debias_core.store import Store
@@ -22,7 +23,13 @@ ANY = "any"
 
 
 def error_text(exc: BaseException) -> str:
-    """KeyError's str() adds quotes; the first argument is the message itself."""
+    """KeyError's str() adds quotes; the first argument is the message itself. A missing run
+    says where to click in the app, not what to type on the command line."""
+    if isinstance(exc, NeedsRun):
+        return (
+            f"{exc.reason}: train one in the Train & Evaluate tab (Method: {exc.method}, then "
+            f"Train), then choose it in the '{exc.param}' box here"
+        )
     return str(exc.args[0]) if exc.args else type(exc).__name__
 
 

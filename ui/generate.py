@@ -15,7 +15,7 @@ import gradio as gr
 
 from debias_core.analysis.attribution import thumbnail_path
 from debias_core.generate import GENERATORS
-from debias_core.generate.base import targets_groups
+from debias_core.generate.base import plans_own_targets
 from debias_core.models.backbone import BACKBONES
 from debias_core.store import SampleFilter
 from ui import method_form as mf
@@ -31,7 +31,7 @@ from ui.common import (
     parse_group,
     parse_optional_int,
 )
-from ui.jobs import jobs_of, poll, render_jobs
+from ui.jobs import PANEL_EVENT, jobs_of, poll, render_jobs
 from ui.state import AppContext
 
 GROUP_PICKS = ("all", "none", "conflicting")
@@ -60,8 +60,8 @@ def pick_groups(ctx: AppContext, which: str) -> list[str]:
 
 def target_groups_for(method: str, groups) -> list[list[int]]:
     """The groups a job gets: the ticked ones (at least one) for a method that targets groups,
-    none for a method that picks its own targets (its group box is hidden)."""
-    if not targets_groups(GENERATORS.get(method)):
+    none for a method that plans its own targets (its group box is hidden, whatever it holds)."""
+    if plans_own_targets(GENERATORS.get(method)):
         return []
     if not groups:
         raise ValueError(
@@ -91,7 +91,7 @@ class MethodView:
 def method_view(ctx: AppContext, method: str) -> MethodView:
     form = method_form(ctx, method)
     generator = GENERATORS.get(method)
-    groups = targets_groups(generator)
+    groups = not plans_own_targets(generator)
     note = "" if groups else (f"`{method}` picks its own targets, so no groups are chosen here.")
     return MethodView(form, generator.default_steps, groups, note)
 
@@ -326,6 +326,7 @@ def render(ctx: AppContext) -> TabView:
         [*inputs, *slots, extra],
         [note, *panel.outputs],
         api_name="generate_submit",
+        **PANEL_EVENT,
         concurrency_limit=1,
     )
     # The gallery follows the job: after every poll while it runs, and when a row is picked.
@@ -335,7 +336,7 @@ def render(ctx: AppContext) -> TabView:
     panel.job_id.change(
         friendly(show_images), panel.job_id, [gallery, images_info], api_name="generate_images"
     )
-    tab.select(refresh, None, refresh_outputs, api_name="generate_open")
+    tab.select(refresh, None, refresh_outputs, api_name="generate_open", **PANEL_EVENT)
     tab.select(refresh_choices, method, mf.choice_slots(slots), api_name="generate_method_choices")
     return TabView("generate", refresh, refresh_outputs)
 

@@ -16,6 +16,9 @@ from ui.common import JOB_HEADERS, friendly, job_row, parse_optional_int, progre
 from ui.state import AppContext
 
 POLL_SECONDS = 1.0
+# Every event that writes a jobs panel shows no progress or error badge on it: a refused request
+# is one message (Gradio's toast) and leaves the progress bar and the jobs table as they were.
+PANEL_EVENT = {"show_progress": "hidden"}
 
 
 @dataclass
@@ -112,7 +115,7 @@ def render_jobs(ctx: AppContext, kind: str) -> JobsPanel:
     panel.polled = timer.tick(
         do_poll, None, panel.outputs, api_name=f"{kind}_jobs_poll", show_progress="hidden"
     )
-    refresh_btn.click(do_poll, None, panel.outputs, api_name=f"{kind}_jobs_refresh")
+    refresh_btn.click(do_poll, None, panel.outputs, api_name=f"{kind}_jobs_refresh", **PANEL_EVENT)
     table.select(  # browser-only event data, so private; clients pass the job id directly
         pick,
         None,
@@ -135,11 +138,13 @@ def render_jobs(ctx: AppContext, kind: str) -> JobsPanel:
         job_id,
         [note, *panel.outputs],
         api_name=f"{kind}_job_cancel",
+        **PANEL_EVENT,
     )
     resume_btn.click(
         do_resume,
         job_id,
         [note, *panel.outputs],
         api_name=f"{kind}_job_resume",
+        **PANEL_EVENT,
     )
     return panel

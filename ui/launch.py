@@ -8,10 +8,13 @@ import ipaddress
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gradio as gr
+import gradio.networking
+import httpx
 
 from debias_core.cli.common import EXPECTED_ERRORS, Parser, device_arg, error_line
 from debias_core.store import DB_NAME
@@ -20,6 +23,11 @@ from ui.hotkeys import HOTKEYS_JS
 from ui.state import AppContext, make_context
 
 AUTH_ENV = "DEBIAS_STUDIO_AUTH"
+# How long start-up waits for its own server to answer. Gradio's own check gives up after one
+# 3-s request timeout and then demands share=True; on a 2-core machine at load 13-22 the first
+# answer took longer than that. Generous on purpose: it only delays a start that would fail.
+SERVER_WAIT_S = 300
+SERVER_OK = (200, 301, 302, 303, 307, 308, 401)  # what Gradio accepts (auth: 401 or a redirect)
 CSS = """
 .ds-job { font-size: 0.9em; }
 #review-images img, #groups-gallery img { image-rendering: pixelated; }
@@ -112,6 +120,40 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def wait_for_server(url: str, timeout: float = SERVER_WAIT_S) -> bool:
+    """Poll `url` until it answers (True), retrying slow or refused requests; after `timeout`
+    seconds a clear error, never a suggestion to share the app."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.head(url, timeout=30, verify=False).status_code in SERVER_OK:
+                return True
+        except httpx.HTTPError:  # refused, reset or timed out: the server may still be starting
+            pass
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"the app's own server at {url} did not answer within {timeout} s")
+        time.sleep(0.5)
+
+
+def start_server(demo: gr.Blocks, **options) -> None:
+    """`demo.launch(...)` in a thread, never sharing, and waiting for its own server robustly.
+
+    Gradio checks the local URL once (a 3-s timeout) and on failure raises "When localhost is not
+    accessible, a shareable link must be created"; `wait_for_server` replaces that check for the
+    duration of this launch only.
+    """
+    options = {**options, "share": False, "prevent_thread_lock": True}
+    original = gradio.networking.url_ok
+    gradio.networking.url_ok = wait_for_server
+    try:
+        demo.launch(**options)
+    except BaseException:
+        demo.close()  # the server thread may be up: do not leave it behind
+        raise
+    finally:
+        gradio.networking.url_ok = original
+
+
 def context_from_args(args: argparse.Namespace) -> AppContext:
     return make_context(args.project, args.device, args.reviewer)
 
@@ -176,8 +218,7 @@ def run_tab(title: str, render: Callable[[AppContext], TabView], argv=None) -> N
         view = render(ctx)
         add_page_loads(demo, [view])
     configure_queue(demo)
-    options = launch_options(ctx, args.host, args.port, auth, args.max_file_size)
-    demo.launch(prevent_thread_lock=True, **options)
+    start_server(demo, **launch_options(ctx, args.host, args.port, auth, args.max_file_size))
     announce(demo, warning)
     stop_on_sigterm()
     try:

@@ -27,7 +27,7 @@ from ui.common import (
     parse_group,
     parse_optional_int,
 )
-from ui.jobs import jobs_of, poll, render_jobs
+from ui.jobs import PANEL_EVENT, jobs_of, poll, render_jobs
 from ui.state import AppContext
 
 KIND = "personalize"
@@ -374,6 +374,7 @@ def render(ctx: AppContext) -> TabView:
         [*inputs, params],
         [note, *panel.outputs],
         api_name="personalize_submit",
+        **PANEL_EVENT,
         concurrency_limit=1,
     )
     method.input(
@@ -397,7 +398,9 @@ def render(ctx: AppContext) -> TabView:
         concurrency_id="gpu",
         concurrency_limit=1,
     )
-    tab.select(refresh, None, [*panel.outputs, *after_outputs], api_name="personalize_open")
+    tab.select(
+        refresh, None, [*panel.outputs, *after_outputs], api_name="personalize_open", **PANEL_EVENT
+    )
     gr.on(
         [tab.select, target.input],
         show_selection,

@@ -21,7 +21,7 @@ from ui.common import (
     run_choices,
     run_data,
 )
-from ui.jobs import poll, render_jobs
+from ui.jobs import PANEL_EVENT, poll, render_jobs
 from ui.state import AppContext
 
 DATA_CHOICES = [
@@ -233,13 +233,14 @@ def render(ctx: AppContext) -> TabView:
         [method, data, arch, seed, epochs, source, keep_disputed],
         [note, *panel.outputs],
         api_name="train_submit",
+        **PANEL_EVENT,
         concurrency_limit=1,
     )
     # After each poll (never before it), so a run whose job just finished is already listed.
     panel.polled.then(runs_view, None, runs_outputs, api_name="train_runs_after_poll")
     run.input(plot_run, run, group_plot, api_name="train_run_plot")
     compare.input(plot_compare, compare, compare_plot, api_name="train_compare")
-    tab.select(refresh, None, refresh_outputs, api_name="train_open")
+    tab.select(refresh, None, refresh_outputs, api_name="train_open", **PANEL_EVENT)
     return TabView("train", first_view, [*refresh_outputs, group_plot])
 
 

@@ -16,7 +16,7 @@ from debias_core.models.segmenters import SEGMENTERS
 from debias_core.verify.base import POLICIES
 from ui import method_form as mf
 from ui.common import TabView, friendly, parse_optional_int
-from ui.jobs import poll, render_jobs
+from ui.jobs import PANEL_EVENT, poll, render_jobs
 from ui.state import AppContext
 
 ANY_METHOD = "(any method)"
@@ -155,6 +155,7 @@ def render(ctx: AppContext) -> TabView:
         [policy, method, job, *policy_slots, policy_extra],
         [verify_note, *verify_panel.outputs],
         api_name="verify_submit",
+        **PANEL_EVENT,
         concurrency_limit=1,
     )
     segment_btn.click(
@@ -162,9 +163,10 @@ def render(ctx: AppContext) -> TabView:
         [segmenter, prompt, source, *seg_slots, seg_extra],
         [segment_note, *segment_panel.outputs],
         api_name="segment_submit",
+        **PANEL_EVENT,
         concurrency_limit=1,
     )
-    tab.select(refresh, None, refresh_outputs, api_name="verify_open")
+    tab.select(refresh, None, refresh_outputs, api_name="verify_open", **PANEL_EVENT)
     return TabView("verify", refresh, refresh_outputs)
 
 

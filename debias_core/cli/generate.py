@@ -59,11 +59,12 @@ def cmd_generate(args) -> int:
 
 
 def cmd_regenerate(args) -> int:
-    from debias_core.generate.recipes import regenerate_sample
+    from debias_core.generate.recipes import replay_sample
 
-    image = regenerate_sample(open_project(args), args.sample, device=args.device)
-    image.save(args.out)
+    replay = replay_sample(open_project(args), args.sample, device=args.device)
+    replay.image.save(args.out)
     print(f"wrote {args.out}")
+    print(replay.describe())
     return 0
 
 

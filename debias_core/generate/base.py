@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, overload
 
+from debias_core.generate.machine import machine_kind
 from debias_core.limits import MAX_SEED
 from debias_core.params import bounded, build_params, check_values
 from debias_core.registry import Registry
@@ -144,9 +145,10 @@ class Generator(Protocol):
 
     - `default_params`: an instance of the method's frozen parameter dataclass (defaults and
       `check_inputs`); `default_steps`: denoising steps when the config names none.
-    - `targets_groups` (optional, True when absent): whether a job names its target (class,
-      context) groups; a method that picks its own targets (DiffInject) sets it False and is
-      refused any group.
+    - `plans_own_targets` (required): True for a method that picks its own targets (DiffInject:
+      a GCE run's high-loss samples; DBB: each class's low-loss samples into every other class);
+      its jobs name no groups (any is refused) and the Generate tab hides the group box. False
+      for a method whose job names the (class, context) groups it draws.
     - `attribute_site` (optional, "anywhere" when absent): where the attribute the method keeps
       or changes must lie relative to the object's mask: "outside" (DBB keeps and DecoupleGen
       changes what lies outside it), "on", or "anywhere" (the whole image follows the prompt or
@@ -163,6 +165,7 @@ class Generator(Protocol):
 
     default_params: Any
     default_steps: int
+    plans_own_targets: bool
 
     def check(self, store, config: GenerateConfig) -> None: ...
 
@@ -180,6 +183,21 @@ class Generator(Protocol):
 
 
 GENERATORS: Registry[Generator] = Registry("generation method")
+
+
+class NeedsRun(ValueError):
+    """A generator needs a finished training run of `method` in its parameter `param`.
+
+    str() tells the command line what to type; the app says where to click instead (it reads
+    `reason`, `method` and `param`), so neither sees the other's instructions.
+    """
+
+    def __init__(self, reason: str, method: str, param: str = "run") -> None:
+        self.reason, self.method, self.param = reason, method, param
+        super().__init__(
+            f"{reason}; train one with `python -m debias_core train DIR --method {method}` and "
+            f"pass --{param} ID"
+        )
 
 
 @dataclass(frozen=True)
@@ -221,9 +239,24 @@ def method_params(generator: Generator, config: GenerateConfig) -> Any:
     return build_params(generator.default_params, own, what=config.method)
 
 
-def targets_groups(generator: Generator) -> bool:
-    """Whether a job of this method names its target groups (see `Generator`)."""
-    return bool(getattr(generator, "targets_groups", True))
+def plans_own_targets(generator: Generator) -> bool:
+    """Whether the method picks its own targets, so its jobs name no groups (see `Generator`).
+
+    Every generator declares it; a missing or non-bool value is a bug in that generator."""
+    value = getattr(generator, "plans_own_targets", None)
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"generator {type(generator).__name__} must declare plans_own_targets = True or False"
+        )
+    return value
+
+
+def check_no_groups(method: str, generator: Generator, groups) -> None:
+    """A method that plans its own targets is refused any group (one message for all of them)."""
+    if groups and plans_own_targets(generator):
+        raise ValueError(
+            f"{method} plans its own targets, so a job of it names no groups (got {list(groups)})"
+        )
 
 
 SITES = ("outside", "on", "anywhere")
@@ -239,8 +272,9 @@ def steps_of(generator: Generator, config: GenerateConfig) -> int:
 
 
 def recipe_for(backbone, method: str, steps: int, guidance: float, **per_image) -> Recipe:
-    """A recipe naming this backbone (spec, content hash, scheduler) and the sampling settings;
-    `per_image` holds the rest (seed, prompt, sources, tokens, adapters, mask, params)."""
+    """A recipe naming this backbone (spec, content hash, scheduler), the sampling settings and
+    the machine kind drawing it (a replay is bit-exact only on the same kind); `per_image` holds
+    the rest (seed, prompt, sources, tokens, adapters, mask, params)."""
     return Recipe(
         method=method,
         backbone_id=backbone.spec,
@@ -248,5 +282,6 @@ def recipe_for(backbone, method: str, steps: int, guidance: float, **per_image) 
         scheduler=type(backbone.scheduler).__name__,
         steps=steps,
         guidance=guidance,
+        machine=machine_kind(backbone.device),
         **per_image,
     )

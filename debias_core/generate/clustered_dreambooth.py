@@ -282,6 +282,7 @@ class ClusteredDreamBooth:
     default_params = ClusteredDreamBoothParams()
     default_steps = 20
     attribute_site = "anywhere"  # each group's LoRA learned whole images of that group
+    plans_own_targets = False  # a job names the groups it draws
 
     def prerequisites(self, store, config: GenerateConfig) -> list[Prerequisite]:
         params = method_params(self, config)

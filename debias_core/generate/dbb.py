@@ -57,6 +57,7 @@ from debias_core.generate import loop
 from debias_core.generate.base import (
     GENERATORS,
     GenerateConfig,
+    NeedsRun,
     Prerequisite,
     WorkUnit,
     method_params,
@@ -74,7 +75,6 @@ from debias_core.params import bounded, build_params
 from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
-ERM_HINT = "train one with `python -m debias_core train DIR --method erm` and pass --run ID"
 TI_HINT = (
     "run one with `python -m debias_core personalize DIR --method textual-inversion` and pass "
     "--param personalization=JOB, or leave personalization=0 to run or reuse one here"
@@ -228,15 +228,15 @@ def image_seed(seed: int, source: int, target: int, n: int) -> int:
 # -- checks (before any job is queued) ------------------------------------------------------------
 def check_erm_run(store, run_id: int | None) -> None:
     if run_id is None:
-        raise ValueError(f"dbb needs the ERM classifier it corrects: {ERM_HINT}")
+        raise NeedsRun("dbb needs the ERM classifier it corrects (method erm)", "erm")
     try:
         run = store.get_run(run_id)
     except KeyError:
-        raise ValueError(f"dbb: there is no run {run_id}; {ERM_HINT}") from None
+        raise NeedsRun(f"dbb: there is no run {run_id}", "erm") from None
     if run.status != "done" or not (store.run_dir(run) / "model.safetensors").is_file():
-        raise ValueError(f"dbb: run {run_id} is {run.status} and has no model; {ERM_HINT}")
+        raise NeedsRun(f"dbb: run {run_id} is {run.status} and has no model", "erm")
     if run.method != "erm":
-        raise ValueError(f"dbb: run {run_id} was trained with {run.method}, not erm; {ERM_HINT}")
+        raise NeedsRun(f"dbb: run {run_id} was trained with {run.method}, not erm", "erm")
 
 
 def check_class_sizes(store, k: int) -> None:
@@ -308,6 +308,7 @@ def check_personalization(store, config: GenerateConfig, params: DbbParams) -> N
 class Dbb:
     default_params = DbbParams()
     default_steps = 25
+    plans_own_targets = True  # each class's low-loss samples into every other class
     attribute_site = "outside"  # the context is kept by keeping the pixels outside the mask
 
     on_object_hint = (
@@ -321,11 +322,6 @@ class Dbb:
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)
-        if config.groups:
-            raise ValueError(
-                "dbb plans its own targets (each class's low-loss samples into every other class)"
-                ", so it cannot target groups"
-            )
         if config.params.get("artifacts"):
             raise ValueError(
                 "dbb attaches its own class tokens: pass --param personalization=JOB, not artifacts"

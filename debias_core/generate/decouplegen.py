@@ -327,6 +327,7 @@ class DecoupleGen:
     default_params = DecoupleGenParams()
     default_steps = 20
     attribute_site = "outside"  # the object token keeps the object, the prompt changes the rest
+    plans_own_targets = False  # a job names the groups it draws
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)

@@ -38,6 +38,7 @@ from debias_core.generate import loop
 from debias_core.generate.base import (
     GENERATORS,
     GenerateConfig,
+    NeedsRun,
     WorkUnit,
     method_params,
     recipe_for,
@@ -49,7 +50,6 @@ from debias_core.params import bounded
 from debias_core.store.records import GeneratedImage, Recipe
 
 LOCAL_REGIONS = ("foreground", "background")
-GCE_HINT = "train one with `python -m debias_core train DIR --method gce` and pass --run ID"
 
 
 @dataclass(frozen=True)
@@ -234,24 +234,22 @@ def check_local(store, params: DiffInjectParams) -> None:
 class DiffInject:
     default_params = DiffInjectParams()
     default_steps = 50  # DDIM inversion of the embedded model needs ~50 steps to reconstruct
-    targets_groups = False  # no group labels: its targets are the run's content samples
+    plans_own_targets = True  # no group labels: its targets are the run's content samples
     attribute_site = "anywhere"  # h-space carries the content's shape; colour may come from either
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)
-        if config.groups:
-            raise ValueError("diffinject uses no group labels, so it cannot target groups")
         if params.run is None:
-            raise ValueError(f"diffinject needs a biased classifier run: {GCE_HINT}")
+            raise NeedsRun("diffinject needs a biased classifier run (method gce)", "gce")
         try:
             run = store.get_run(params.run)
         except KeyError:
-            raise ValueError(f"diffinject: there is no run {params.run}; {GCE_HINT}") from None
+            raise NeedsRun(f"diffinject: there is no run {params.run}", "gce") from None
         if run.status != "done":
-            raise ValueError(f"diffinject: run {params.run} is {run.status}; {GCE_HINT}")
+            raise NeedsRun(f"diffinject: run {params.run} is {run.status}", "gce")
         if run.method != "gce":
-            raise ValueError(
-                f"diffinject: run {params.run} was trained with {run.method}, not gce; {GCE_HINT}"
+            raise NeedsRun(
+                f"diffinject: run {params.run} was trained with {run.method}, not gce", "gce"
             )
         n = len(store.class_labelled("real", "train"))
         if n <= params.k:

@@ -12,7 +12,13 @@ import dataclasses
 import itertools
 from dataclasses import asdict, replace
 
-from debias_core.generate.base import GENERATORS, GenerateConfig, method_params, steps_of
+from debias_core.generate.base import (
+    GENERATORS,
+    GenerateConfig,
+    check_no_groups,
+    method_params,
+    steps_of,
+)
 from debias_core.generate.sites import site_plan
 from debias_core.limits import JobLimits
 from debias_core.models.cache import cached_backbone  # pristine models only (see models.cache)
@@ -43,6 +49,7 @@ def check_generate(store: Store, params: dict, limits: JobLimits | None = None) 
     config = config_from(GenerateConfig, params, "generation", drop=("dtype",))
     site_plan(store, config)  # the method's assumption on where the attribute lies
     generator = GENERATORS.get(config.method)
+    check_no_groups(config.method, generator, config.groups)
     # the paper's values are the defaults on Stable Diffusion (debias_core/paper_defaults.py)
     kind = type(generator.default_params)
     config = replace(config, params=with_family_defaults(kind, config.params, config.backbone))

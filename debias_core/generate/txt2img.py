@@ -56,6 +56,7 @@ class TextToImage:
 
     default_steps = 20
     attribute_site = "anywhere"  # the whole image follows the group's prompt
+    plans_own_targets = False  # a job names the groups it draws
 
     def __init__(self, template: str) -> None:
         self.default_params = PromptParams(template)

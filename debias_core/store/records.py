@@ -43,7 +43,9 @@ class Sample:
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything needed to regenerate one image bit-exact (on the same device and backbone)."""
+    """Everything needed to regenerate one image: bit-exact on the same machine kind (`machine`:
+    device, processor, instruction set, torch version, threads; see generate/machine.py) and
+    backbone, within a small stated bound elsewhere. Old recipes have an empty `machine`."""
 
     method: str
     backbone_id: str
@@ -59,12 +61,13 @@ class Recipe:
     steps: int = 20
     guidance: float = 5.0
     params: dict = field(default_factory=dict)
+    machine: dict = field(default_factory=dict)
     id: int | None = None
 
     def to_row(self) -> dict:
         row = asdict(self)
         row.pop("id")
-        for key in ("source_ids", "tokens", "adapters", "params"):
+        for key in ("source_ids", "tokens", "adapters", "params", "machine"):
             row[key] = dumps(list(row[key]) if key == "source_ids" else row[key])
         return row
 
@@ -72,7 +75,7 @@ class Recipe:
     def from_row(cls, row: dict) -> Recipe:
         values = {k: row.get(k) for k in cls.__dataclass_fields__}
         values["source_ids"] = tuple(loads(row.get("source_ids"), []))
-        for key in ("tokens", "adapters", "params"):
+        for key in ("tokens", "adapters", "params", "machine"):
             values[key] = loads(row.get(key), {})
         return cls(**values)
 

@@ -343,3 +343,10 @@ def _relative_paths(db: Database) -> None:
             fixed = relocate(value, top, root)
             if fixed != value:
                 db.execute(f"update {table} set {column} = ? where rowid = ?", [fixed, rowid])
+
+
+@MIGRATIONS(name="0010_recipe_machine")
+def _recipe_machine(db: Database) -> None:
+    # The machine kind a recipe was drawn on (JSON: device, processor, instruction set, torch,
+    # threads): a replay is bit-exact only on the same kind. Older recipes keep it empty.
+    db["recipes"].add_column("machine", str)
