@@ -195,7 +195,8 @@ def test_thumbnails_shrink_large_images(tmp_path):
     from debias_core.report.images import thumb_uri
 
     Image.fromarray(np.full((512, 384, 3), 200, np.uint8)).save(tmp_path / "big.png")
-    thumb = decode(thumb_uri(SimpleNamespace(root=tmp_path), "big.png", 64))
+    store = SimpleNamespace(root=tmp_path, resolve=lambda path, what: tmp_path / path)
+    thumb = decode(thumb_uri(store, "big.png", 64))
     assert thumb.size == (48, 64)
 
 

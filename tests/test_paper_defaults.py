@@ -30,11 +30,17 @@ def test_only_paper_values_of_the_fields_type_apply():
     assert "k" not in paper_values(DbbParams)  # a description, listed by `methods` only
 
 
-def test_a_personalization_on_sd2_defaults_to_the_papers_recipe(tiny_project):
+def test_a_personalization_on_sd2_defaults_to_the_papers_recipe(tiny_project, tmp_path):
+    # A local SD-2 folder (its name says so): the job's backbone is checked before queuing, and
+    # no SD-2 checkpoint is on a test machine. Only its model_index.json is read here.
+    sd2 = tmp_path / "stable-diffusion-2-base"
+    sd2.mkdir()
+    (sd2 / "model_index.json").write_text("{}")
+
     def canonical(backbone, **params):
         job = {"method": "group-lora", "backbone": backbone, "groups": [[0, 0]], "params": params}
         return canonical_personalize_params(tiny_project, job, JobLimits())["params"]
 
-    assert canonical("sd2")["rank"] == 16  # Clustered DreamBooth's r = alpha = 16
-    assert canonical("sd2", rank=8)["rank"] == 8  # a value the user gives wins
+    assert canonical(str(sd2))["rank"] == 16  # Clustered DreamBooth's r = alpha = 16
+    assert canonical(str(sd2), rank=8)["rank"] == 8  # a value the user gives wins
     assert "rank" not in canonical("embedded")  # the demo's dataclass default (4)

@@ -387,6 +387,9 @@ def render(ctx: AppContext) -> TabView:
         [target, class_box, group_box, sample_box],
         api_name="personalize_targets",
         show_progress="hidden",
+        # "once" (the default) drops a method change that arrives while the tab's own narrowing
+        # is still running (seen under load): the boxes then showed the previous method's targets
+        trigger_mode="always_last",
     )
     panel.polled.then(after_poll, None, after_outputs, api_name="personalize_after_poll")
     job_pick.input(pick_job, job_pick, [concept_pick, loss_plot], api_name="personalize_job")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from debias_core.models.checkpoints import CheckpointMissing
 from debias_core.params import build_params, check_limits, config_from
 from debias_core.store import SampleFilter, Store
 from debias_core.verify.base import POLICIES, SCORERS
@@ -45,6 +46,8 @@ def check_verify(store: Store, params: dict) -> VerifyConfig:
     for use in POLICIES.get(config.policy).scorers(chosen):
         try:
             SCORERS.get(use.name).check(store, use.params)
+        except CheckpointMissing:  # names the model, the folders searched and how to get it
+            raise
         except ValueError as exc:  # the user chose the policy: name it, not only its scorer
             raise ValueError(f"policy {config.policy}: {exc}") from None
     if not store.count_samples(_where(config)):
