@@ -8,53 +8,20 @@ Chromium with apt-get when it is missing; this test only skips, saying why.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
-from live_app import ROOT, AppProcess, make_tiny_project, save_dummy_backbone
+from chromium import ARTIFACTS, WAIT_MS, chromium_context
+from live_app import AppProcess, make_tiny_project, save_dummy_backbone
 
 from debias_core.store import SampleFilter, Store
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-# Recommended for headless Chromium in a container (see NOTES-offline-stack.md).
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-ARTIFACTS = ROOT / "test-artifacts"
-WAIT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
 def browser_page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing and test.sh could not install it (apt-get as root)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))  # a fresh profile every run
-    try:
-        with sync_api.sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                str(profile),
-                executable_path=str(CHROMIUM),
-                args=FLAGS,
-                headless=True,
-                viewport={"width": 1400, "height": 1000},
-            )
-            context.set_default_timeout(WAIT_MS)
-            try:
-                yield context.new_page()
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with chromium_context(1400, 1000) as context:
+        yield context.new_page()
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,9 @@ test-artifacts/ for people to look at."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
+from chromium import ARTIFACTS, chromium_context
 from report_project import make_report_project
-from test_browser_e2e import ARTIFACTS, CHROMIUM, FLAGS, WAIT_MS
 
 from debias_core.report import write_report
 
@@ -20,38 +16,19 @@ SECTIONS = ("summary", "dataset", "generated", "results", "card", "provenance")
 
 @pytest.fixture(scope="module")
 def offline_page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing and test.sh could not install it (apt-get as root)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
-    try:
-        with sync_api.sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                str(profile),
-                executable_path=str(CHROMIUM),
-                args=FLAGS,
-                headless=True,
-                viewport={"width": 1300, "height": 900},
-                offline=True,
-            )
-            context.set_default_timeout(WAIT_MS)
-            requests: list[str] = []
+    with chromium_context(1300, 900, offline=True) as context:
+        requests: list[str] = []
 
-            # Anything that is not the file itself or an inline data: URI is aborted and noted.
-            def block(route):
-                url = route.request.url
-                if url.startswith(("file:", "data:")):
-                    return route.continue_()
-                requests.append(url)
-                return route.abort()
+        # Anything that is not the file itself or an inline data: URI is aborted and noted.
+        def block(route):
+            url = route.request.url
+            if url.startswith(("file:", "data:")):
+                return route.continue_()
+            requests.append(url)
+            return route.abort()
 
-            context.route("**/*", block)
-            try:
-                yield context.new_page(), requests
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+        context.route("**/*", block)
+        yield context.new_page(), requests
 
 
 def test_report_opens_offline_with_every_section(offline_page, tmp_path):

@@ -17,11 +17,10 @@ from debias_core.generate.base import (
     GENERATORS,
     GenerateConfig,
     GroupBatches,
-    WorkUnit,
     method_params,
 )
 from debias_core.generate.prompts import TEMPLATES, group_text
-from debias_core.generate.txt2img import PromptParams, TextToImage, image_seed
+from debias_core.generate.txt2img import PromptParams, TextToImage
 
 GROUP_METHODS = ("group-lora", "group-dreambooth")
 HINT = (
@@ -115,17 +114,6 @@ class Ffr(TextToImage):
             return self.make_unit(config, y, a, ks, pairs, [u.id for u in used])
 
         return GroupBatches(list(groups), config.per_group, config.batch_size, unit)
-
-    def make_unit(self, config, y, a, ks, pairs, artifact_ids) -> WorkUnit:
-        return WorkUnit(
-            key=f"{config.method}-y{y}-a{a}-{ks.start}",
-            y=y,
-            a=a,
-            seeds=tuple(image_seed(config.seed, y, a, k) for k in ks),
-            prompts=tuple(p for p, _ in pairs),
-            negatives=tuple(n for _, n in pairs),
-            extra={"artifacts": artifact_ids},
-        )
 
     def render(self, backbone, unit, config: GenerateConfig, store=None):
         from debias_core.generate.runner import personalization, with_artifacts

@@ -70,17 +70,22 @@ class TextToImage:
 
         def unit(y: int, a: int, ks: range) -> WorkUnit:
             text = group_text(meta, y, a)
-            pairs = [template(text, k) for k in ks]
-            return WorkUnit(
-                key=f"{config.method}-y{y}-a{a}-{ks.start}",
-                y=y,
-                a=a,
-                seeds=tuple(image_seed(config.seed, y, a, k) for k in ks),
-                prompts=tuple(p for p, _ in pairs),
-                negatives=tuple(n for _, n in pairs),
-            )
+            return self.make_unit(config, y, a, ks, [template(text, k) for k in ks])
 
         return GroupBatches(list(groups), config.per_group, config.batch_size, unit)
+
+    def make_unit(self, config, y, a, ks, pairs, artifact_ids=None) -> WorkUnit:
+        """Images `ks` of group (y, a) from their (prompt, negative) pairs; `artifact_ids`: the
+        learned files they attach (FFR's per-group LoRAs), named in their recipes."""
+        return WorkUnit(
+            key=f"{config.method}-y{y}-a{a}-{ks.start}",
+            y=y,
+            a=a,
+            seeds=tuple(image_seed(config.seed, y, a, k) for k in ks),
+            prompts=tuple(p for p, _ in pairs),
+            negatives=tuple(n for _, n in pairs),
+            extra={} if artifact_ids is None else {"artifacts": artifact_ids},
+        )
 
     def render(
         self, backbone, unit: WorkUnit, config: GenerateConfig, store=None
