@@ -33,3 +33,27 @@ def tiny_project(tmp_path):
     from debias_core.data.ingest import create_project
 
     return create_project(tmp_path / "proj", "colored-digits", options=dict(TINY_DIGITS))
+
+
+@pytest.fixture(scope="module")
+def backbone_dir(tmp_path_factory):
+    """The dummy backbone as a diffusers folder, a backbone spec the jobs load by path. The model
+    cache is cleared around each module, so no module reuses another's loaded backbone."""
+    from live_app import save_dummy_backbone
+
+    from debias_core.models.cache import clear_backbone_cache
+
+    folder = str(save_dummy_backbone(tmp_path_factory.mktemp("dummy") / "backbone"))
+    clear_backbone_cache()
+    yield folder
+    clear_backbone_cache()
+
+
+@pytest.fixture
+def fresh_backbone_cache():
+    """Each test loads its backbone anew (a test that changes one never leaks into the next)."""
+    from debias_core.models.cache import clear_backbone_cache
+
+    clear_backbone_cache()
+    yield
+    clear_backbone_cache()

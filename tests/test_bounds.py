@@ -17,22 +17,12 @@ import re
 
 import pytest
 import torch
-from live_app import save_dummy_backbone
 
 from debias_core.cli import main
 from debias_core.jobs import LocalExecutor
 from debias_core.limits import JobLimits
-from debias_core.models.cache import clear_backbone_cache
 
 HUGE = "1000000000"
-
-
-@pytest.fixture(scope="module")
-def backbone_dir(tmp_path_factory):
-    folder = str(save_dummy_backbone(tmp_path_factory.mktemp("bounds") / "backbone"))
-    clear_backbone_cache()
-    yield folder
-    clear_backbone_cache()
 
 
 @pytest.fixture

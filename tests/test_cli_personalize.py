@@ -5,14 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from live_app import save_dummy_backbone
 
 from debias_core.cli import main
-
-
-@pytest.fixture(scope="module")
-def backbone_dir(tmp_path_factory):
-    return str(save_dummy_backbone(tmp_path_factory.mktemp("cli-dummy") / "backbone"))
 
 
 def test_personalize_then_list_artifacts(tiny_project, backbone_dir, capsys):

@@ -7,7 +7,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from live_app import save_dummy_backbone
 
 from debias_core.cli import main
 from debias_core.generate import GENERATORS, GenerateConfig
@@ -19,20 +18,9 @@ from debias_core.generate.clustered_dreambooth import (
 )
 from debias_core.generate.recipes import regenerate_sample
 from debias_core.jobs.foreground import run_personalization
-from debias_core.models.cache import clear_backbone_cache
 from debias_core.store import SampleFilter
 
-
-@pytest.fixture(scope="module")
-def backbone_dir(tmp_path_factory):
-    return str(save_dummy_backbone(tmp_path_factory.mktemp("dummy") / "backbone"))
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    clear_backbone_cache()
-    yield
-    clear_backbone_cache()
+pytestmark = pytest.mark.usefixtures("fresh_backbone_cache")
 
 
 def test_each_cluster_draws_m_over_k_images_from_a_seeded_order():

@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from live_app import save_dummy_backbone
 
 from debias_core.bias.mining import lowest_loss_per_class
 from debias_core.cli import main
 from debias_core.generate import GENERATORS, GenerateConfig
 from debias_core.generate.dbb import DbbParams, low_loss_sources, start_index
 from debias_core.generate.recipes import regenerate_sample
-from debias_core.models.cache import clear_backbone_cache
 from debias_core.models.segmenters.regions import (
     edit_region,
     grow_mask,
@@ -123,14 +121,6 @@ def test_params_are_checked():
 
 
 # -- on the tiny project with the dummy backbone --------------------------------------------------
-@pytest.fixture(scope="module")
-def backbone_dir(tmp_path_factory):
-    folder = str(save_dummy_backbone(tmp_path_factory.mktemp("dbb") / "backbone"))
-    clear_backbone_cache()
-    yield folder
-    clear_backbone_cache()
-
-
 @pytest.fixture
 def erm_run(tiny_project):
     from debias_core.train import TrainConfig

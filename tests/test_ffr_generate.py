@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from live_app import save_dummy_backbone
 
 from debias_core.cli import main
 from debias_core.generate.recipes import regenerate_sample
-from debias_core.models.cache import clear_backbone_cache
 from debias_core.store import SampleFilter
 
 GROUPS = ["0,0", "0,1", "1,0", "1,1"]
 
 
-@pytest.fixture(scope="module")
-def backbone_dir(tmp_path_factory):
-    return str(save_dummy_backbone(tmp_path_factory.mktemp("dummy") / "backbone"))
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    clear_backbone_cache()
-    yield
-    clear_backbone_cache()
+pytestmark = pytest.mark.usefixtures("fresh_backbone_cache")
 
 
 def _personalize(root, backbone, method, groups=GROUPS) -> int:

@@ -9,12 +9,10 @@ from __future__ import annotations
 import pytest
 from conftest import TINY_DIGITS
 from generated_samples import add_generated, train_ids
-from live_app import save_dummy_backbone
 
 from debias_core.bias.stats import format_stats_table, group_stats
 from debias_core.cli import main
 from debias_core.data.sites import spurious_site
-from debias_core.models.cache import clear_backbone_cache
 from debias_core.store import SampleFilter
 
 STROKE = dict(TINY_DIGITS, spurious="stroke")
@@ -25,14 +23,6 @@ def stroke_project(tmp_path):
     from debias_core.data.ingest import create_project
 
     return create_project(tmp_path / "stroke", "colored-digits", options=dict(STROKE))
-
-
-@pytest.fixture(scope="module")
-def backbone_dir(tmp_path_factory):
-    folder = str(save_dummy_backbone(tmp_path_factory.mktemp("sites") / "backbone"))
-    clear_backbone_cache()
-    yield folder
-    clear_backbone_cache()
 
 
 def _run(store, method: str, epochs: int = 1) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from live_app import save_dummy_backbone
 
 from debias_core.jobs import LocalExecutor
 from debias_core.jobs.foreground import run_personalization
@@ -15,18 +14,7 @@ from debias_core.personalize import runner
 from debias_core.personalize.runner import read_loss_log
 from debias_core.store import SampleFilter
 
-
-@pytest.fixture(scope="module")
-def backbone_dir(tmp_path_factory):
-    """The dummy backbone as a diffusers folder: a backbone spec the jobs load by path."""
-    return str(save_dummy_backbone(tmp_path_factory.mktemp("dummy") / "backbone"))
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    clear_backbone_cache()
-    yield
-    clear_backbone_cache()
+pytestmark = pytest.mark.usefixtures("fresh_backbone_cache")
 
 
 def _params(backbone_dir, method, **extra):
