@@ -71,3 +71,15 @@ def test_jobs_of_a_dead_process_are_marked_interrupted(store):
     assert store.get_job(job_id).status == "interrupted"
     with pytest.raises(ValueError, match="unknown job kind"):
         LocalExecutor(store).submit("nope", {})
+
+
+def test_the_last_progress_line_is_out_before_run_now_returns(tiny_project, backbone_dir):
+    # The CLI's progress watcher polls every half second; it used to print "[100.0%] ..." after
+    # the command had returned (into the next command's output, in one process).
+    from debias_core.jobs.foreground import run_now
+
+    calls: list[float] = []
+    params = {"method": "txt2img", "backbone": backbone_dir, "per_group": 1, "steps": 2}
+    params |= {"groups": [[0, 0]], "batch_size": 1}
+    run_now(tiny_project, "generate", params, progress=lambda f, m: calls.append(f))
+    assert calls and calls[-1] == 1.0

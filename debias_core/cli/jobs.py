@@ -97,13 +97,15 @@ def cancel(store, job_id: int) -> int:
 def resume(store, job_id: int, device: str, folder: str) -> int:
     """Run an interrupted / failed / cancelled job to its end in this process."""
     from debias_core.jobs import claim_for_resume, run_job, watch_progress
+    from debias_core.jobs.base import WATCHER_JOIN_S
 
     claim_for_resume(store, job_id)
     job = store.get_job(job_id)
     done = f" ({job.units_done}/{job.units_total} units already done)" if job.units_total else ""
     print(f"resuming {job.kind} job {job_id}{done}", file=sys.stderr)
-    watch_progress(store, job_id, progress_printer())
+    watcher = watch_progress(store, job_id, progress_printer())
     status = run_job(store, job_id, device)
+    watcher.join(WATCHER_JOIN_S)
     job = store.get_job(job_id)
     if status != "done":
         raise RuntimeError(f"job {job_id} {status}: {job.error or job.message}")

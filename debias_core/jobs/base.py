@@ -130,8 +130,16 @@ def mark_interrupted(store: Store) -> list[int]:
     return lost
 
 
-def watch_progress(store: Store, job_id: int, progress) -> None:
-    """Mirror a job's persisted progress to a callback (CLI output) from a daemon thread."""
+# A progress watcher ends within one poll (0.5 s) of its job's end; generous for a loaded machine.
+WATCHER_JOIN_S = 30.0
+
+
+def watch_progress(store: Store, job_id: int, progress) -> threading.Thread:
+    """Mirror a job's persisted progress to a callback (CLI output) from a daemon thread.
+
+    The thread ends once the job row is final; join it after running the job, so that the last
+    progress line is out before the command's own result (it polls every half second, and used
+    to print "[100.0%] ..." after the command had returned)."""
 
     def poll() -> None:
         last = None
@@ -146,4 +154,6 @@ def watch_progress(store: Store, job_id: int, progress) -> None:
                 return
             time.sleep(0.5)
 
-    threading.Thread(target=poll, daemon=True).start()
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    return watcher

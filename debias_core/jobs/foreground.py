@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from debias_core.devices import check_device
-from debias_core.jobs.base import watch_progress
+from debias_core.jobs.base import WATCHER_JOIN_S, watch_progress
 from debias_core.jobs.local import JobFailed, run_job
 from debias_core.jobs.submit import canonical_params, submit_job
 from debias_core.limits import JobLimits
@@ -45,9 +45,10 @@ def run_now(
     submission = submit_job(store, kind, params, limits or JobLimits.from_env())
     job_id = submission.job_id
     if submission.runnable:
-        if progress is not None:
-            watch_progress(store, job_id, progress)
+        watcher = watch_progress(store, job_id, progress) if progress is not None else None
         status = run_job(store, job_id, device)
+        if watcher is not None:
+            watcher.join(WATCHER_JOIN_S)
         if status != "done":
             job = store.get_job(job_id)
             raise JobFailed(f"{kind} job {job_id} {status}: {job.error or job.message}")
