@@ -102,14 +102,19 @@ def remove_stale_partials(target: Path) -> None:
     if not target.parent.is_dir():
         return
     for partial in target.parent.glob(f".{target.name}.partial-*"):
-        owner = ProcessId.from_text(_read(partial / BUILDING))
-        if owner is not None and owner.state() != "gone":
-            raise FileExistsError(
-                errno.EEXIST,
-                f"another init is building this project ({owner.describe()}); wait for it",
-                str(target),
-            )
+        refuse_if_still_building(partial / BUILDING, target)
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def refuse_if_still_building(marker: Path, target: Path) -> None:
+    """A FileExistsError when the init process named in `marker` is still running."""
+    owner = ProcessId.from_text(_read(marker))
+    if owner is not None and owner.state() != "gone":
+        raise FileExistsError(
+            errno.EEXIST,
+            f"another init is building this project ({owner.describe()}); wait for it",
+            str(target),
+        )
 
 
 def _build(folder: Path, dataset: str, root: Path | None, options: dict, say: Progress) -> None:
@@ -184,13 +189,7 @@ def remove_stale_fill(target: Path) -> None:
     """Clear what a killed in-place fill left in `target`; refuse if its builder still runs."""
     if not (target / BUILDING).is_file() or (target / DB_NAME).exists():
         return
-    owner = ProcessId.from_text(_read(target / BUILDING))
-    if owner is not None and owner.state() != "gone":
-        raise FileExistsError(
-            errno.EEXIST,
-            f"another init is building this project ({owner.describe()}); wait for it",
-            str(target),
-        )
+    refuse_if_still_building(target / BUILDING, target)
     _undo_fill(target)
 
 
