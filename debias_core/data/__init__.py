@@ -12,6 +12,7 @@ from typing import Any
 
 from debias_core.data import (  # noqa: F401  (imported to register the adapters)
     celeba,
+    coco_stuff,
     colored_digits,
     folder_csv,
     metadata_csv,

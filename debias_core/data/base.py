@@ -6,13 +6,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from debias_core.registry import Registry
+from debias_core.store.labels import LabelName
 
 SPLITS = ("train", "val", "test")
 
 
 class DatasetError(ValueError):
     """Bad dataset input. The message names the file (and row) at fault."""
+
+
+class ObjectMask(Protocol):
+    """The mask of one labelled region of an image (a COCO category), decoded on demand.
+
+    Decoding waits until the store copies the sample, so a dataset of a million regions is never
+    held as pixels; an adapter checks the encoding before it returns its records, so `pixels`
+    cannot fail on a record it returned.
+    """
+
+    label: int  # the region's label in the project's label space
+    name: str  # its name, stored as the mask's label / prompt
+
+    def pixels(self) -> np.ndarray:
+        """(H, W) bool, the image's size."""
+        ...
+
+    def params(self) -> dict[str, Any]:
+        """What to record with the mask (e.g. the annotation ids it unites)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -31,6 +54,7 @@ class SampleRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     labels: tuple[int, ...] = ()
     mask_path: Path | None = None  # an exact foreground mask, where the dataset has one
+    object_masks: tuple[ObjectMask, ...] = ()  # per-label region masks (COCO-Stuff)
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,7 @@ class DatasetImport:
     attr_names: list[str]
     root: Path
     params: dict[str, Any] = field(default_factory=dict)
+    labels: tuple[LabelName, ...] = ()  # the multi-label space, where `records` carry labels
 
 
 class DatasetAdapter(Protocol):

@@ -1,6 +1,7 @@
 """The project store: SQLite (sqlite-utils) + content-addressed files. All SQL lives here."""
 
 from debias_core.store.artifacts import Artifact
+from debias_core.store.labels import LabelName, semantic_siblings
 from debias_core.store.project import DB_NAME, NewerProject, NotAProject, Store
 from debias_core.store.records import GeneratedImage, Job, Recipe, Run, Sample
 from debias_core.store.samples import SampleFilter
@@ -10,6 +11,7 @@ __all__ = [
     "DB_NAME",
     "GeneratedImage",
     "Job",
+    "LabelName",
     "NewerProject",
     "NotAProject",
     "Recipe",
@@ -17,4 +19,5 @@ __all__ = [
     "Sample",
     "SampleFilter",
     "Store",
+    "semantic_siblings",
 ]

@@ -21,6 +21,7 @@ from debias_core.store.artifacts import ArtifactsMixin
 from debias_core.store.curation import CurationMixin
 from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
+from debias_core.store.labels import LabelsMixin
 from debias_core.store.mask_coverage import MaskCoverageMixin
 from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.paths import PathsMixin
@@ -135,6 +136,7 @@ def _read_only_info(db_path: Path) -> dict:
 
 class Store(
     SamplesMixin,
+    LabelsMixin,
     CurationMixin,
     JobsMixin,
     JobOwnershipMixin,

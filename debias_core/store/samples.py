@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from debias_core.store import files
 from debias_core.store.records import GeneratedImage, Sample, dumps, now
 
@@ -104,7 +106,7 @@ class SamplesMixin:
     # -- writes ------------------------------------------------------------------------------
     def add_real_samples(self, records: Iterable, progress=None) -> int:
         """Copy real images into the store and insert their rows, all in one transaction."""
-        rows, metas = [], []
+        rows, metas, objects = [], [], []
         records = list(records)
         for k, rec in enumerate(records):
             rel, digest = files.put_file(self.root, rec.path)
@@ -113,6 +115,7 @@ class SamplesMixin:
                 meta["mask_path"], _ = files.put_file(self.root, rec.mask_path)
             rows.append(self._sample_row(rel, digest, rec.y, rec.a, rec.split, "real", meta))
             metas.append(meta)
+            objects.append([self._object_mask_row(m) for m in getattr(rec, "object_masks", ())])
             if progress and k % 500 == 0:
                 progress(k / max(len(records), 1), f"copied {k}/{len(records)} images")
         with self.write() as db:
@@ -141,9 +144,26 @@ class SamplesMixin:
                 for row, row_meta in zip(rows, metas, strict=True)
                 if "mask_path" in row_meta
             ]
+            masks += [
+                mask | {"sample_id": row["id"], "created_at": row["created_at"]}
+                for row, sample_masks in zip(rows, objects, strict=True)
+                for mask in sample_masks
+            ]
             if masks:
                 db["masks"].insert_all(masks)
         return len(rows)
+
+    def _object_mask_row(self, mask) -> dict:
+        """A dataset's region mask (kind 'object', segmenter 'dataset'), its file written."""
+        path, _ = files.put_image(self.root, mask.pixels().astype(np.uint8) * 255)
+        return {
+            "kind": "object",
+            "label": mask.name,
+            "segmenter": "dataset",
+            "prompt": mask.name,
+            "path": path,
+            "params": dumps({"label": int(mask.label), **mask.params()}),
+        }
 
     def add_generated_unit(
         self, job_id: int | None, unit_key: str | None, images: Sequence[GeneratedImage]

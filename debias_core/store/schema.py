@@ -350,3 +350,16 @@ def _recipe_machine(db: Database) -> None:
     # The machine kind a recipe was drawn on (JSON: device, processor, instruction set, torch,
     # threads): a replay is bit-exact only on the same kind. Older recipes keep it empty.
     db["recipes"].add_column("machine", str)
+
+
+@MIGRATIONS(name="0012_label_hierarchy")
+def _label_hierarchy(db: Database) -> None:
+    # A multi-label dataset's labels carry their place in a hierarchy: the supercategory (COCO's
+    # 'animal', 'plant', ...) whose other members are a label's semantic siblings (DecoupleGen
+    # replaces a context by one of them), whether the label is a thing or stuff, and the id the
+    # dataset itself gives it (COCO's category ids are not contiguous).
+    names = db["label_names"]
+    names.add_column("supercategory", str)
+    names.add_column("kind", str)
+    names.add_column("source_id", int)
+    names.create_index(["supercategory"])
