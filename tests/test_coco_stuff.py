@@ -172,6 +172,8 @@ def test_coco_stuff_imports_labels_masks_hierarchy_and_splits(coco_root, tmp_pat
     assert store.class_names == LABELS and store.attr_names == LABELS
     assert semantic_siblings(store, 3) == [5] and semantic_siblings(store, 1) == [2]
     assert semantic_siblings(store, 0) == []
+    with pytest.raises(KeyError, match="no label 9"):
+        semantic_siblings(store, 9)
     samples = {s.meta["coco_id"]: s for s in store.list_samples()}
     assert sorted(samples) == [10, 11, 12, 13, 20, 21]  # 14 has only 'other': skipped
     labels = {i: sorted(store.labels_of(s.id)) for i, s in samples.items()}
@@ -185,6 +187,8 @@ def test_coco_stuff_imports_labels_masks_hierarchy_and_splits(coco_root, tmp_pat
     params = store.meta()["dataset_params"]
     assert params["skipped_unlabelled"] == 1 and params["degenerate_polygons"] == 2
     _assert_masks_exact(store, samples, _expected_masks(coco_root))
+    store.set_label_names([LabelName(4, "snow", "plant", "stuff", 159)])  # a user's edit
+    assert semantic_siblings(store, 3) == [4, 5]
 
 
 def _assert_masks_exact(store, samples, expected) -> None:

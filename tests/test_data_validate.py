@@ -23,8 +23,9 @@ from debias_core.data.validate import (
 
 def test_registry_and_option_errors(tmp_path):
     names = {"colored-digits", "metadata-csv", "waterbirds", "celeba", "metashift", "folder-csv"}
-    assert set(DATASETS.names()) >= names
-    with pytest.raises(ValueError, match="unknown dataset 'nope'; valid: celeba, colored-digits"):
+    assert set(DATASETS.names()) >= names | {"coco-stuff"}
+    valid = "valid: celeba, coco-stuff, colored-digits"
+    with pytest.raises(ValueError, match=f"unknown dataset 'nope'; {valid}"):
         load_dataset("nope", tmp_path)
     with pytest.raises(DatasetError, match=r"'waterbirds'.*'colour'.*valid options: \['csv'"):
         load_dataset("waterbirds", tmp_path, colour="red")
