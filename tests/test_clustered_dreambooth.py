@@ -68,16 +68,20 @@ def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys):
     }
     for sample in generated:
         recipe = store.get_recipe(sample.recipe_id)
-        lora = store.get_artifact(recipe.adapters["artifacts"][0]["id"])
+        lora = store.get_artifact(recipe.params["lora"])  # its own; the recipe names the batch's
+        assert lora.id in [ref["id"] for ref in recipe.adapters["artifacts"]]
         assert recipe.params["personalization"] == personalize[0].id
         assert (lora.y, lora.a) == tuple(recipe.params["source_group"])
         assert lora.cluster == recipe.params["cluster"] == sample.meta["cluster"]
         if recipe.params["borrowed"]:  # Section A.5: the donor's LoRA, no identifier token
-            assert recipe.tokens["artifacts"] == [] and "<v-" not in recipe.prompt
+            assert recipe.params["token"] is None and "<v-" not in recipe.prompt
             assert (lora.y, lora.a) != (sample.y, sample.a)
         else:
-            token = recipe.tokens["artifacts"][0]["name"]
+            token = store.get_artifact(recipe.params["token"]).name
             assert token == f"<v-{sample.y}-{sample.a}-{lora.cluster}>" and token in recipe.prompt
+    # per-sample adapters: a batch mixes clusters, each row with its own LoRA
+    rows = [store.get_recipe(s.recipe_id).params["batch"]["lora_rows"] for s in generated]
+    assert any(len(set(r)) > 1 for r in rows)
     for group in [(0, 0), (0, 1), (1, 0), (1, 1)]:  # 3 images over 2 clusters: 2 + 1
         members = [s for s in generated if (s.y, s.a) == group]
         per_cluster = Counter(store.get_recipe(s.recipe_id).params["cluster"] for s in members)
@@ -168,10 +172,24 @@ def test_plan_needs_the_pool_of_every_group(tiny_project, backbone_dir):
         generator.check(tiny_project, config)
     config = GenerateConfig(**{**config.__dict__, "groups": ((0, 0), (0, 1))})
     generator.check(tiny_project, config)
-    units = generator.plan(tiny_project, config, list(config.groups))
-    # per group: clusters get 3 and 2 images -> 2 + 1 units; two groups
+    # one cluster per batch: per group, clusters get 3 and 2 images -> 2 + 1 units; two groups
+    alone = GenerateConfig(
+        **{**config.__dict__, "params": {**config.params, "per_sample_adapters": False}}
+    )
+    units = generator.plan(tiny_project, alone, list(config.groups))
     assert len(units) == 6 and [len(u.seeds) for u in units].count(1) == 2
-    assert len({u.key for u in units}) == 6
+    assert len({u.key for u in units}) == 6 and all(
+        len({r["cluster"] for r in u.extra["rows"]}) == 1 for u in units
+    )
+    # per-sample adapters: the same 10 images in 5 full batches, some spanning clusters
+    units = generator.plan(tiny_project, config, list(config.groups))
+    assert len(units) == 5 and [len(u.seeds) for u in units] == [2] * 5
+    assert len({u.key for u in units}) == 5 and any(
+        len({r["cluster"] for r in u.extra["rows"]}) == 2 for u in units
+    )
+    assert sorted(s for u in units for s in u.seeds) == sorted(
+        s for u in generator.plan(tiny_project, alone, list(config.groups)) for s in u.seeds
+    )
     assert units[-1] == list(units)[-1] and units[1:3] == [units[1], units[2]]
     again = generator.plan(tiny_project, config, list(config.groups))
     assert list(again) == list(units)  # a resumed job plans the same units, keys and seeds

@@ -124,11 +124,15 @@ def test_cli_generate_verify_train_and_bit_exact_replay(tiny_project, backbone_d
         assert sample.y == source.y and sample.a != source.a  # same class, the new context
         recipe = store.get_recipe(sample.recipe_id)
         assert recipe.method == "decouplegen" and recipe.source_ids == (source.id,)
-        (token,) = recipe.tokens["artifacts"]
-        (lora,) = recipe.adapters["artifacts"]
+        # one batch mixes both sources (per-sample adapters): the recipe names the batch's files
+        assert len(recipe.tokens["artifacts"]) == len(recipe.adapters["artifacts"]) == 2
         learned = {a.id: a for a in store.list_artifacts(job_id=personalize[0].id)}
-        assert learned[token["id"]].sha256 == token["sha256"]
-        assert learned[token["id"]].concept == f"image-{source.id}" == learned[lora["id"]].concept
+        assert all(learned[t["id"]].sha256 == t["sha256"] for t in recipe.tokens["artifacts"])
+        concept = f"image-{source.id}"
+        (token,) = [t for t in recipe.tokens["artifacts"] if learned[t["id"]].concept == concept]
+        (lora,) = [a for a in recipe.adapters["artifacts"] if learned[a["id"]].concept == concept]
+        rows = recipe.params["batch"]["lora_rows"]  # this image's row draws with its own LoRA
+        assert rows[recipe.params["index"]] == lora["id"] and len(set(rows)) == 2
         assert recipe.prompt.startswith(f"a photo of {token['name']} ")
         assert recipe.params["method"]["personalization"] == personalize[0].id
     with warnings.catch_warnings():  # the job's model, unchanged (else: a warning, a reload)

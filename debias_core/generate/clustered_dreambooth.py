@@ -11,9 +11,12 @@ by the `cluster-lora` personalization).
    a strongly biased dataset) borrows the pool of its class's largest group and is prompted
    without the identifier token, naming its own context (Section A.5: "removing the learnt [V]
    token ... leads to more accurate depiction of the target group"). `borrow=false` refuses them.
-4. A work unit is a batch of one cluster's images: its LoRA (and token) attach for the scope of
-   that render only; recipes name them by id and content hash, so `regenerate` reattaches them
-   and replays bit-exactly, and refuses when one is missing or changed.
+4. A work unit is a batch of images across clusters and groups, each image with its own
+   cluster's LoRA and token (per-sample adapters, `generate/adapters.py`: one forward pass for
+   the batch); `per_sample_adapters=false` makes each unit one cluster's images with its LoRA
+   attached for the whole batch, as before. The files attach for the scope of that render only;
+   recipes name them by id and content hash, so `regenerate` reattaches them and replays
+   bit-exactly, and refuses when one is missing or changed.
 
 Filter the result with `verify --policy clip-top-m` (Eq. 1) and train with `--method ffr-llr`.
 """
@@ -26,6 +29,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from debias_core.generate.adapters import (
+    ROWS_KEY,
+    per_sample_personalization,
+    row_loras,
+    unique_artifacts,
+)
 from debias_core.generate.base import (
     GENERATORS,
     GenerateConfig,
@@ -83,6 +92,13 @@ class ClusteredDreamBoothParams:
     train_batch: int = bounded(16, limit="batch_size", help="clusters trained per step")
     rank: int = bounded(
         4, 1, MAX_RANK, help="LoRA rank (the paper's r = alpha = 16 at SD scale)", paper=16
+    )
+    per_sample_adapters: bool = field(
+        default=True,
+        metadata={
+            "help": "one batch mixes clusters and groups, each image with its own LoRA and token "
+            "(false: one cluster per batch)"
+        },
     )
 
     def check_inputs(self) -> None:
@@ -277,7 +293,44 @@ class ClusterBatches(LazyUnits):
             yield self[i]
 
 
+class MixedBatches(LazyUnits):
+    """The same images as `ClusterBatches`, in batches that run across clusters and groups;
+    `make` gets the unit's index and its pieces [(segment, indices)]."""
+
+    def __init__(self, segments: list[Segment], batch_size: int, make) -> None:
+        self.segments, self.batch_size, self.make = segments, batch_size, make
+        self.starts = [int(v) for v in np.cumsum([0] + [len(s.indices) for s in segments])]
+
+    def __len__(self) -> int:
+        return -(-self.starts[-1] // self.batch_size)
+
+    def unit(self, index: int) -> WorkUnit:
+        at = index * self.batch_size
+        last = min(at + self.batch_size, self.starts[-1])
+        pieces = []
+        while at < last:
+            k = bisect.bisect_right(self.starts, at) - 1
+            offset = at - self.starts[k]
+            stop = min(len(self.segments[k].indices), offset + last - at)
+            pieces.append((self.segments[k], self.segments[k].indices[offset:stop]))
+            at += stop - offset
+        return self.make(index, pieces)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
 # -- the method ----------------------------------------------------------------------------------
+DESCRIBED = ("cluster", "clusters", "order", "source_group", "borrowed", "personalization", "image")
+
+
+def own_files(artifacts: list) -> dict:
+    """The ids of an image's own LoRA and identifier token (None when borrowed)."""
+    kinds = {a.kind: a.id for a in artifacts}
+    return {"lora": kinds.get("lora"), "token": kinds.get("token")}
+
+
 class ClusteredDreamBooth:
     default_params = ClusteredDreamBoothParams()
     default_steps = 20
@@ -305,7 +358,7 @@ class ClusteredDreamBooth:
             check_job(store, params.personalization, config.backbone)
             check_coverage(pools(store, params.personalization), needed, params.personalization)
 
-    def plan(self, store, config: GenerateConfig, groups) -> ClusterBatches:
+    def plan(self, store, config: GenerateConfig, groups) -> LazyUnits:
         params = method_params(self, config)
         if not params.personalization:
             raise ValueError("clustered-dreambooth plans once its personalization job is known")
@@ -323,7 +376,8 @@ class ClusteredDreamBooth:
                 if units:
                     segments.append(Segment(y, a, position, indices, units))
 
-        def unit(segment: Segment, indices: range) -> WorkUnit:
+        def rows(segment: Segment, indices: range) -> list[dict]:
+            """(seed, prompt, negative, what the recipe says) of the segment's images."""
             y, a = segment.y, segment.a
             source = needed[(y, a)]
             clusters = pool[source.group]
@@ -340,47 +394,81 @@ class ClusteredDreamBooth:
             else:
                 prompt = trained.prompt.format(token=cluster.token.name, **words)
                 used = [cluster.token, cluster.lora]
+            described = {
+                "y": y,
+                "a": a,
+                "artifacts": [u.id for u in used],
+                "cluster": cluster.index,
+                "clusters": len(clusters),
+                "order": [clusters[p].index for p in order],
+                "source_group": list(source.group),
+                "borrowed": source.borrowed,
+                "personalization": job_id,
+            }
+            return [
+                {
+                    **described,
+                    "seed": image_seed(config.seed, y, a, i),
+                    "prompt": prompt,
+                    "negative": negative,
+                    "image": i,
+                }
+                for i in indices
+            ]
+
+        def unit_of(key: str, drawn: list[dict]) -> WorkUnit:
             return WorkUnit(
-                key=f"cdb-y{y}-a{a}-k{cluster.index}-{indices.start}",
-                y=y,
-                a=a,
-                seeds=tuple(image_seed(config.seed, y, a, i) for i in indices),
-                prompts=(prompt,) * len(indices),
-                negatives=(negative,) * len(indices),
-                extra={
-                    "artifacts": [u.id for u in used],
-                    "cluster": cluster.index,
-                    "clusters": len(clusters),
-                    "order": [clusters[p].index for p in order],
-                    "source_group": list(source.group),
-                    "borrowed": source.borrowed,
-                    "indices": list(indices),
-                    "personalization": job_id,
-                },
+                key=key,
+                y=drawn[0]["y"],
+                a=drawn[0]["a"],
+                seeds=tuple(r["seed"] for r in drawn),
+                prompts=tuple(r["prompt"] for r in drawn),
+                negatives=tuple(r["negative"] for r in drawn),
+                extra={"rows": drawn, "mixed": params.per_sample_adapters},
             )
+
+        if params.per_sample_adapters:
+
+            def mixed(index: int, pieces: list[tuple[Segment, range]]) -> WorkUnit:
+                return unit_of(f"cdb-mixed-{index}", [r for p in pieces for r in rows(*p)])
+
+            return MixedBatches(segments, config.batch_size, mixed)
+
+        def unit(segment: Segment, indices: range) -> WorkUnit:
+            drawn = rows(segment, indices)
+            cluster = drawn[0]["cluster"]
+            return unit_of(f"cdb-y{segment.y}-a{segment.a}-k{cluster}-{indices.start}", drawn)
 
         return ClusterBatches(segments, config.batch_size, unit)
 
     def render(self, backbone, unit: WorkUnit, config: GenerateConfig, store):
         from debias_core.generate.runner import personalization
 
-        steps = steps_of(self, config)
-        artifacts = [store.verified_artifact(i) for i in unit.extra["artifacts"]]
-        with personalization(store, backbone, artifacts):
-            images = run_pipeline(
-                backbone, unit.prompts, unit.negatives, unit.seeds, steps, config.guidance
-            )
+        steps, rows = steps_of(self, config), unit.extra["rows"]
+        verified = {i: store.verified_artifact(i) for r in rows for i in r["artifacts"]}
+        per_row = [[verified[i] for i in r["artifacts"]] for r in rows]
+        artifacts = unique_artifacts(per_row)
         batch = {"seeds": list(unit.seeds), "prompts": list(unit.prompts)}
         if any(unit.negatives):  # older recipes have none: they replay with ""
             batch["negatives"] = list(unit.negatives)
+        if unit.extra["mixed"]:
+            batch[ROWS_KEY] = row_loras(per_row)
+            attach = per_sample_personalization(store, backbone, artifacts, batch[ROWS_KEY])
+        else:
+            attach = personalization(store, backbone, artifacts)
+        with attach:
+            images = run_pipeline(
+                backbone, unit.prompts, unit.negatives, unit.seeds, steps, config.guidance
+            )
+        # the recipe names every file of the batch (a replay redraws it); the image's own are
+        # params "lora" / "token"
         tokens = [a.ref() for a in artifacts if a.kind == "token"]
         loras = [a.ref() for a in artifacts if a.kind == "lora"]
-        described = {k: v for k, v in unit.extra.items() if k not in ("artifacts", "indices")}
         return [
             GeneratedImage(
                 image,
-                unit.y,
-                unit.a,
+                row["y"],
+                row["a"],
                 recipe_for(
                     backbone,
                     "clustered-dreambooth",
@@ -392,16 +480,16 @@ class ClusteredDreamBooth:
                     tokens={"artifacts": tokens},
                     adapters={"artifacts": loras},
                     params={
-                        **described,
-                        "image": unit.extra["indices"][i],
+                        **own_files(per_row[i]),
+                        **{k: row[k] for k in DESCRIBED},
                         "assignment": "image i of the group takes cluster order[i % clusters]",
                         "batch": batch,
                         "index": i,
                     },
                 ),
-                meta={"cluster": unit.extra["cluster"], "borrowed": unit.extra["borrowed"]},
+                meta={"cluster": row["cluster"], "borrowed": row["borrowed"]},
             )
-            for i, image in enumerate(images)
+            for i, (image, row) in enumerate(zip(images, rows, strict=True))
         ]
 
     def replay(self, backbone, recipe: Recipe, store=None) -> np.ndarray:

@@ -32,10 +32,12 @@ part of the object, and naming the new one in the prompt does not override them 
 variant 25% of the images showed the named colour, with or without the LoRA, 8% at guidance 7.5;
 bench/RESULTS.md, "Recorded group"): the method is refused there before queuing.
 
-Batches: with the LoRA (the default), a unit is one source's images (its contexts x N, in
-batches), since one LoRA applies to a whole batch. With `lora=false` only tokens are attached,
-and the loop's per-sample prompt embeddings let one batch mix sources, each row with its own
-token: units then run through all sources' images in order.
+Batches: units run through all sources' images in order and one batch mixes sources, each row
+with its own object token (the loop's per-sample prompt embeddings) and its own LoRA (per-sample
+adapters, `generate/adapters.py`: one forward pass for the batch). With
+`per_sample_adapters=false` and the LoRA on, a unit is one source's images (its contexts x N, in
+batches) with that LoRA attached for the whole batch, as before; `lora=false` attaches tokens
+only.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from debias_core.generate import loop
+from debias_core.generate.adapters import ROWS_KEY, per_sample_personalization, row_loras
 from debias_core.generate.base import (
     GENERATORS,
     GenerateConfig,
@@ -98,6 +101,13 @@ class DecoupleGenParams:
     lora: bool = field(
         default=True,
         metadata={"help": "attach the source's LoRA too (false: tokens only, sources mixed)"},
+    )
+    per_sample_adapters: bool = field(
+        default=True,
+        metadata={
+            "help": "one batch mixes sources, each image with its own LoRA "
+            "(false: one source's LoRA per batch)"
+        },
     )
     personalize_steps: int = bounded(
         200, limit="steps", help="steps per phase of the personalization it runs"
@@ -359,6 +369,7 @@ class DecoupleGen:
         params = method_params(self, config)
         items = targets(store, config, params)
         meta, n = store.meta(), config.per_group
+        mixed = params.per_sample_adapters or not params.lora
         tokens = {t.source: source_artifacts(store, params.personalization, t.source, False)[0]
                   for t in items}  # fmt: skip
 
@@ -374,7 +385,7 @@ class DecoupleGen:
         def unit(index: int, pieces: list[tuple[Target, range]]) -> WorkUnit:
             drawn = [row for target, js in pieces for row in rows(target, js)]
             first, js = pieces[0]
-            key = f"decouplegen-mixed-{index}" if not params.lora else (
+            key = f"decouplegen-mixed-{index}" if mixed else (
                 f"decouplegen-s{first.source}-{js.start}"
             )  # fmt: skip
             return WorkUnit(
@@ -392,20 +403,25 @@ class DecoupleGen:
                 },
             )
 
-        return SourceBatches(items, n, config.batch_size, unit, mixed=not params.lora)
+        return SourceBatches(items, n, config.batch_size, unit, mixed=mixed)
 
     def render(self, backbone, unit: WorkUnit, config: GenerateConfig, store):
         from debias_core.generate.runner import personalization
 
         params, steps = method_params(self, config), steps_of(self, config)
-        artifacts = [
-            artifact
-            for source in dict.fromkeys(unit.parent_ids)  # the unit's sources, in order
-            for artifact in source_artifacts(store, params.personalization, source, params.lora)
-        ]
-        with personalization(store, backbone, artifacts):
-            images = draw(backbone, unit.prompts, unit.seeds, steps, config.guidance)
+        files = {  # the unit's sources, in order
+            source: source_artifacts(store, params.personalization, source, params.lora)
+            for source in dict.fromkeys(unit.parent_ids)
+        }
+        artifacts = [artifact for found in files.values() for artifact in found]
         batch = {"prompts": list(unit.prompts), "seeds": list(unit.seeds)}
+        if params.lora and params.per_sample_adapters:  # each row its own source's LoRA
+            batch[ROWS_KEY] = row_loras([files[source] for source in unit.parent_ids])
+            attach = per_sample_personalization(store, backbone, artifacts, batch[ROWS_KEY])
+        else:  # one source's LoRA for the whole batch, or tokens only
+            attach = personalization(store, backbone, artifacts)
+        with attach:
+            images = draw(backbone, unit.prompts, unit.seeds, steps, config.guidance)
         # replay redraws the whole batch, so each recipe names every file the batch used
         tokens = [a.ref() for a in artifacts if a.kind == "token"]
         loras = [a.ref() for a in artifacts if a.kind == "lora"]

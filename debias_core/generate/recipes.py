@@ -39,8 +39,13 @@ def regenerate(recipe: Recipe, backbone, store: Store | None = None) -> Image.Im
             f"(hash {recipe.backbone_hash[:12]}), but the loaded one has hash "
             f"{backbone.content_hash[:12]}: the image cannot be reproduced exactly"
         )
-    artifacts = recipe_artifacts(recipe, store)
-    with personalization(store, backbone, artifacts):
+    from debias_core.generate.adapters import drawn_per_sample, replay_context
+
+    if drawn_per_sample(recipe):  # one batch, each row with its own LoRA
+        attach = replay_context(store, backbone, recipe)
+    else:
+        attach = personalization(store, backbone, recipe_artifacts(recipe, store))
+    with attach:
         return Image.fromarray(GENERATORS.get(recipe.method).replay(backbone, recipe, store))
 
 

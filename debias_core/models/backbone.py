@@ -248,6 +248,34 @@ class Backbone:
                 self.set_adapters(list(named), adapter_weights)
             yield self
 
+    @contextmanager
+    def per_sample(
+        self,
+        tokens: Mapping[str, torch.Tensor] | Sequence[Path] | None = None,
+        adapters: Sequence[Path] = (),
+        rows: Sequence[int] = (),
+    ) -> Iterator[Backbone]:
+        """Attach many tokens and LoRAs for the block, each sample with its own adapter.
+
+        Sample i of the next forwards uses `adapters[rows[i]]` (-1: none), so one batch mixes
+        concepts in one forward pass; tokens apply wherever a prompt names them. One row per
+        sample: the doubled batch of classifier-free guidance repeats them (see AdapterIndex).
+        The pristine model after the block.
+        """
+        from debias_core.models.lora_batched import attach_lora_files, read_lora_file
+
+        bad = [r for r in rows if not -1 <= int(r) < len(adapters)]
+        if bad or (adapters and not rows):
+            raise ValueError(f"adapter rows {list(rows)[:8]} for {len(adapters)} adapters")
+        files = [read_lora_file(path) for path in adapters]  # before the model is touched
+        with self.scoped():
+            if tokens:
+                self.load_tokens(tokens)
+            if files:
+                lora = attach_lora_files(self.unet, files)
+                lora.set_index(torch.tensor([int(r) for r in rows], device=self.device))
+            yield self
+
     def load_tokens(self, tokens: Mapping[str, torch.Tensor] | Sequence[Path]) -> list[int]:
         """Add tokens with given embeddings (mutates: call inside `scoped` / `personalized`)."""
         from debias_core.models.tokens import load_learned_embeds, taken_names

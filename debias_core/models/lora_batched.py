@@ -25,7 +25,12 @@ LORA_FILE = "pytorch_lora_weights.safetensors"
 
 @dataclass
 class AdapterIndex:
-    """Which adapter each sample of the next forwards uses (shared by every batched layer)."""
+    """Which adapter each sample of the next forwards uses (shared by every batched layer).
+
+    A forward of k x B rows (classifier-free guidance's [uncond; cond], an asymmetric h-space
+    edit's extra copy) repeats the B indices block by block, so both halves of a sample carry
+    its adapter: the layout the loop builds with `torch.cat([latents] * 2)`.
+    """
 
     index: torch.Tensor | None = None  # (batch,) long; -1 = the base model only
 
@@ -168,3 +173,83 @@ def attach_batched_lora(
         _set_submodule(unet, name, layer)
         layers[name] = layer
     return BatchedLoRA(layers, rank, alpha, tuple(targets), index)
+
+
+# -- many finished LoRA files at once, for sampling ----------------------------------------------
+@dataclass(frozen=True)
+class LoraFile:
+    """One UNet LoRA read from a diffusers / peft file: {module path: (A (r, in), B (out, r))}
+    and the factor peft multiplies B A x by (lora_alpha / r)."""
+
+    weights: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    scaling: float
+
+
+UNSUPPORTED = ("use_dora", "use_rslora")
+
+
+def read_lora_file(path: Path) -> LoraFile:
+    """A LoRA file (or folder) as `Backbone.load_lora` reads it, without touching a model.
+
+    Only plain LoRA is batched: DoRA, rsLoRA and per-layer rank / alpha patterns are refused with
+    a message (load those one at a time with `Backbone.personalized`).
+    """
+    from diffusers import StableDiffusionPipeline as SD
+
+    path = Path(path)
+    where = {"weight_name": path.name} if path.is_file() else {}
+    folder = path.parent if path.is_file() else path
+    state, alphas, meta = SD.lora_state_dict(
+        str(folder), return_lora_metadata=True, local_files_only=True, **where
+    )
+    meta = {k.removeprefix("unet."): v for k, v in (meta or {}).items()}
+    odd = [k for k in UNSUPPORTED if meta.get(k)]
+    odd += [k for k in ("rank_pattern", "alpha_pattern") if meta.get(k)]
+    if odd or alphas:
+        raise ValueError(f"{path}: {odd or 'network alphas'} cannot be batched per sample")
+    down, up = {}, {}
+    for key, tensor in state.items():
+        name = key.removeprefix("unet.")
+        for suffix, into in ((".lora.down.weight", down), (".lora_A.weight", down)):
+            if name.endswith(suffix):
+                into[name.removesuffix(suffix)] = tensor
+        for suffix, into in ((".lora.up.weight", up), (".lora_B.weight", up)):
+            if name.endswith(suffix):
+                into[name.removesuffix(suffix)] = tensor
+    if not down or set(down) != set(up) or len(down) + len(up) != len(state):
+        raise ValueError(f"{path}: not a UNet-only LoRA file (keys like {next(iter(state))!r})")
+    rank = int(meta.get("r") or next(iter(down.values())).shape[0])
+    scaling = float(meta.get("lora_alpha") or rank) / rank
+    return LoraFile({name: (down[name], up[name]) for name in sorted(down)}, scaling)
+
+
+def attach_lora_files(unet: torch.nn.Module, files: Sequence[LoraFile]) -> BatchedLoRA:
+    """Stack finished LoRAs into batched layers (in place: use inside a scope); adapter k is
+    files[k]. Ranks are zero-padded to the largest one and each file's scaling is folded into its
+    B, so sample i computes W x + s_k B_k A_k x with k = index[i], as peft does for one adapter;
+    a layer a file does not adapt gets zeros there."""
+    if not files:
+        raise ValueError("no LoRA file to attach")
+    modules = dict(unet.named_modules())
+    names = sorted({name for f in files for name in f.weights})
+    unknown = [n for n in names if not isinstance(modules.get(n), torch.nn.Linear)]
+    if unknown:
+        raise ValueError(f"the LoRA adapts {unknown[:3]}, which are not Linear layers of this UNet")
+    rank = max(a.shape[0] for f in files for a, _ in f.weights.values())
+    index, layers = AdapterIndex(), {}
+    for name in names:
+        base = modules[name]
+        a = torch.zeros(len(files), rank, base.in_features)
+        b = torch.zeros(len(files), base.out_features, rank)
+        for k, f in enumerate(files):
+            if name in f.weights:
+                down, up = f.weights[name]
+                a[k, : down.shape[0]] = down.float()
+                b[k, :, : up.shape[1]] = up.float() * f.scaling
+        layer = BatchedLoRALinear(base, a, rank, float(rank), index)  # scaling 1: folded into B
+        with torch.no_grad():
+            layer.lora_B.copy_(b.to(layer.lora_B.device))
+        layer.requires_grad_(False)  # sampling only
+        _set_submodule(unet, name, layer)
+        layers[name] = layer
+    return BatchedLoRA(layers, rank, float(rank), LORA_TARGETS, index)
