@@ -28,6 +28,7 @@ from debias_core.store import Store
 from debias_core.store.records import Job, now
 
 T = TypeVar("T")
+R = TypeVar("R")
 RESUMABLE = ("interrupted", "failed", "cancelled")
 CANCEL_POLL_SECONDS = 0.25  # how often planning / skipping looks for a cancel request
 
@@ -47,13 +48,57 @@ class JobInterrupted(KeyboardInterrupt):
         self.job_id = job_id
 
 
+class UnitWork(Protocol[T, R]):
+    """What one work unit computes, apart from writing it: picklable, so an executor may run it
+    in another process (a Ray actor) with the project opened there for reading only.
+
+    `backbone` is (spec, dtype) of the model it draws with, so a worker loads it once up front.
+    `live`, when given, is called as the unit goes (in the driver's own process only).
+    """
+
+    backbone: tuple[str, str]
+
+    def __call__(self, store: Store, device: str, unit: T, live: Callable | None = None) -> R: ...
+
+
+class UnitRunner(Protocol):
+    """Maps a job's pending units through a UnitWork and yields (unit, result) in unit order.
+
+    The job body writes each result to the store as it comes (the driver alone writes), so a
+    crash loses at most the units in flight. `live(unit)` gives a unit's live callback, used
+    when the units run in this process.
+    """
+
+    label: str  # stored in the job row: "local", "ray" or "ray@ADDRESS"
+
+    def map(
+        self,
+        ctx: JobContext,
+        work: UnitWork[T, R],
+        units: Iterable[T],
+        live: Callable[[T], Callable] | None = None,
+    ) -> Iterator[tuple[T, R]]: ...
+
+
+class InProcessUnits:
+    """Today's way: each unit runs in this thread, one after the other."""
+
+    label = "local"
+
+    def map(self, ctx, work, units, live=None):
+        for unit in units:
+            yield unit, work(ctx.store, ctx.device, unit, live(unit) if live else None)
+
+
 @dataclass
 class JobContext:
-    """Handed to a job function: report progress, check for cancel, skip finished units."""
+    """Handed to a job function: report progress, check for cancel, skip finished units, and
+    run units through the executor's `units` runner (in this thread, or on Ray actors)."""
 
     store: Store
     job_id: int
     device: str = "cpu"
+    units: UnitRunner = field(default_factory=InProcessUnits)
     _last_cancel_check: float = field(default=0.0, repr=False)
 
     def progress(self, fraction: float, message: str = "") -> None:
@@ -82,6 +127,15 @@ class JobContext:
 
     def set_units_total(self, total: int) -> None:
         self.store.update_job(self.job_id, units_total=int(total))
+
+    def map_units(
+        self,
+        work: UnitWork[T, R],
+        units: Iterable[T],
+        live: Callable[[T], Callable] | None = None,
+    ) -> Iterator[tuple[T, R]]:
+        """(unit, result) for each unit, in order, computed by the executor's unit runner."""
+        return self.units.map(self, work, units, live)
 
     def pending(self, units: Iterable[T], key: Callable[[T], str]) -> Iterator[T]:
         """The units not done yet, in order, consumed lazily; a cancel stops the skipping too."""

@@ -350,3 +350,10 @@ def _recipe_machine(db: Database) -> None:
     # The machine kind a recipe was drawn on (JSON: device, processor, instruction set, torch,
     # threads): a replay is bit-exact only on the same kind. Older recipes keep it empty.
     db["recipes"].add_column("machine", str)
+
+
+@MIGRATIONS(name="0013_job_executor")
+def _job_executor(db: Database) -> None:
+    # Which executor runs (or last ran) a job: "local", or "ray" / "ray@ADDRESS" when its work
+    # units went to Ray actors. Older jobs all ran locally.
+    db["jobs"].add_column("executor", str, not_null_default="local")
