@@ -5,12 +5,14 @@ cut into units; each unit's results are written together with its "done" mark, s
 at most the unit in flight and a resumed job skips what is already done.
 
 A job kind is a function `(ctx, params) -> summary` registered in JOB_KINDS (in
-`debias_core/jobs/kinds.py`), with two optional attributes:
+`debias_core/jobs/kinds.py`), with optional attributes:
 
 - `validate(store, params, limits) -> dict`: refuse bad or oversized params before anything is
   queued; returns the canonical params (defaults filled in), which decide job equivalence.
 - `idempotent = True`: the same params always produce the same outputs (generation with fixed
   seeds), so a finished equivalent job is the answer instead of a duplicate run.
+- `fans_out = True`: its units go through `ctx.map_units`, so an executor may draw them on
+  other processes or machines (jobs.ray_executor); the body alone writes them.
 """
 
 from __future__ import annotations
@@ -153,6 +155,11 @@ class JobFunction(Protocol):
 
 
 JOB_KINDS: Registry[JobFunction] = Registry("job kind")
+
+
+def fans_out(kind: str) -> bool:
+    """Whether a kind's units may run elsewhere (Ray actors): `fans_out = True` in kinds.py."""
+    return kind in JOB_KINDS and bool(getattr(JOB_KINDS.get(kind), "fans_out", False))
 
 
 def owner_of(job: Job) -> ProcessId | None:
