@@ -90,6 +90,37 @@ def test_a_ray_address_needs_the_ray_executor():
     assert ExecutorChoice("ray", " 10.0.0.5:6379 ").label == "ray@10.0.0.5:6379"
 
 
+def test_the_app_chooses_the_executor_once_for_every_tab(tiny_project, monkeypatch):
+    """One choice above the tabs: new jobs and the jobs tables show it; Ray missing is one
+    toast naming the package, and the choice stays as it was."""
+    import gradio as gr
+
+    from debias_core.jobs.local import LocalExecutor
+    from debias_core.jobs.ray_executor import RayExecutor
+    from ui import generate as gen
+    from ui.jobs import choose_executor, poll
+    from ui.state import make_context
+
+    ctx = make_context(tiny_project.root, reviewer="tester", create=False)
+    note = choose_executor(ctx, "ray", "")
+    assert isinstance(ctx.executor, RayExecutor) and "**ray**" in note
+    ctx.executor._enqueue = lambda job_id: None  # queue, never run
+    params = {"method": "txt2img", "backbone": "embedded", "groups": [[0, 0]], "per_group": 1}
+    gen.submit(ctx, params)
+    _, table, _ = poll(ctx, "generate")
+    assert table[0][:3] == [1, "generate", "queued"] and table[0][5] == "ray"
+    choose_executor(ctx, "local", "")
+    assert type(ctx.executor) is LocalExecutor
+    assert ctx.shutdown() == [1]  # the ray executor's queued job too
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    from ui.common import friendly
+
+    with pytest.raises(gr.Error, match=r"pip install ray==2\.60\.0"):
+        friendly(choose_executor)(ctx, "ray", "10.0.0.5:6379")
+    assert ctx.executor.label == "local"
+
+
 # -- on a local Ray cluster -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ray_address():
@@ -165,7 +196,8 @@ def test_a_worker_killed_mid_unit_is_retried_without_duplicates(
 
 
 def start_driver(args: list[str]) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    # One torch thread, as in this process (conftest): the recipes record the thread count.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     return subprocess.Popen(
         [sys.executable, "-m", "debias_core", *args],
         cwd=ROOT,
@@ -196,8 +228,8 @@ def test_a_killed_driver_leaves_an_interrupted_job_that_resumes_on_either_execut
     ray_address, backbone_dir, tiny_project, tmp_path
 ):
     store = tiny_project
-    params = generate_params(backbone_dir, per_group=5, steps=6)
-    flags = ["--per-group", "5", "--batch-size", "1", "--steps", "6", "--seed", "3"]
+    params = generate_params(backbone_dir, per_group=3, steps=4)
+    flags = ["--per-group", "3", "--batch-size", "1", "--steps", "4", "--seed", "3"]
     flags += ["--backbone", backbone_dir, "--executor", "ray", "--ray-address", ray_address]
     params["groups"] = []  # the CLI draws every group of the project (2 x 2), as here
     first = start_driver(["generate", str(store.root), *flags])
@@ -222,4 +254,4 @@ def test_a_killed_driver_leaves_an_interrupted_job_that_resumes_on_either_execut
     ref_job = submit_job(reference, "generate", params).job_id
     assert run_job(reference, ref_job) == "done"
     assert outputs(store, job.id) == outputs(reference, ref_job)
-    assert len(outputs(store, job.id)) == 20
+    assert len(outputs(store, job.id)) == 12

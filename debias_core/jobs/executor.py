@@ -12,6 +12,7 @@ Job kinds still register in one place (jobs/kinds.py); a kind that fans out says
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -46,8 +47,11 @@ class RayMissing(ValueError):
     """The ray executor was chosen but Ray is not installed (one line naming the package)."""
 
 
-def import_ray():
-    """The `ray` module, or RayMissing saying how to install it."""
+def import_ray(loopback: bool = False):
+    """The `ray` module, or RayMissing saying how to install it. `loopback`: a cluster this
+    process starts binds 127.0.0.1 only (Ray reads the setting once, when it is imported)."""
+    if loopback:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:
@@ -81,7 +85,7 @@ class ExecutorChoice:
     def check(self) -> ExecutorChoice:
         """Refuse a choice this machine cannot run (Ray not installed) before a job is queued."""
         if self.name == "ray":
-            import_ray()
+            import_ray(loopback=self.address is None)
         return self
 
     def units(self, **options) -> UnitRunner:

@@ -94,9 +94,7 @@ def worker_device(device: str) -> str:
 
 def connect(address: str | None):
     """Join the cluster at `address`, or start a local one on loopback (once per process)."""
-    if address is None:  # read when ray is imported: the node then binds 127.0.0.1 only
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    ray = import_ray()
+    ray = import_ray(loopback=address is None)
     if ray.is_initialized():
         return ray
     options = {
@@ -209,7 +207,7 @@ class RayExecutor(LocalExecutor):
         address: str | None = None,
         **options,
     ) -> None:
-        import_ray()  # one clear line before anything is queued
+        import_ray(loopback=address is None)  # one clear line before anything is queued
         super().__init__(store, device, limits, units=RayUnits(address, **options))
 
 
