@@ -13,6 +13,7 @@ import gradio as gr
 
 from debias_core.cli.common import EXPECTED_ERRORS, error_line
 from ui import embeddings, generate, groups, personalize, report, review, train_eval, verify
+from ui.jobs import render_executor_choice
 from ui.launch import (
     add_page_loads,
     announce,
@@ -32,6 +33,7 @@ TABS = (groups, personalize, generate, review, verify, embeddings, train_eval, r
 def build_app(ctx: AppContext) -> gr.Blocks:
     with gr.Blocks(title="Debias Studio") as demo:
         gr.Markdown(f"## Debias Studio · project `{ctx.root.name}`")
+        render_executor_choice(ctx)  # one choice for every tab that launches jobs
         views = [tab.render(ctx) for tab in TABS]
         add_page_loads(demo, views)
     return configure_queue(demo)
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo.block_thread()  # returns on Ctrl-C (Gradio closes the server)
     finally:
-        stopped = ctx.executor.shutdown()  # this process's jobs: interrupted, resumable
+        stopped = ctx.shutdown()  # this process's jobs: interrupted, resumable
         if stopped:
             print(f"job(s) {stopped} interrupted; resume them from the app", file=sys.stderr)
     return 0

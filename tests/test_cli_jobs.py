@@ -163,10 +163,10 @@ def test_jobs_lists_cancels_and_refuses_clearly(tiny_project, capsys):
     store.update_job(done, status="done", error="")
     assert main(["jobs", str(store.root)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["id", "kind", "status", "progress", "units", "started",
-                                "finished", "note"]  # fmt: skip
+    assert table[0].split() == ["id", "kind", "status", "progress", "units", "executor",
+                                "started", "finished", "note"]  # fmt: skip
     assert table[1].split()[:3] == [str(done), "train", "done"]
-    assert table[2].split()[:5] == [str(lost), "generate", "interrupted", "0%", "0/4"]
+    assert table[2].split()[:6] == [str(lost), "generate", "interrupted", "0%", "0/4", "local"]
     assert main(["jobs", str(store.root), "--cancel", str(lost)]) == 0
     assert store.get_job(lost).status == "cancelled"
     for argv, message in [

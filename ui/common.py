@@ -209,13 +209,16 @@ def job_row(job: Job, waiting: str = "") -> list:
         job.status,
         f"{job.progress:.0%}",
         f"{job.units_done}/{job.units_total}" if job.units_total else "",
+        job.executor,
         job_duration(job),
         (job.created_at or "")[:19].replace("T", " "),
         note.splitlines()[0][:200] if note else "",
     ]
 
 
-JOB_HEADERS = ["id", "kind", "status", "progress", "units", "duration", "created", "message"]
+JOB_HEADERS = [
+    "id", "kind", "status", "progress", "units", "executor", "duration", "created", "message"
+]  # fmt: skip
 
 
 def progress_html(job: Job | None, waiting: str = "") -> str:

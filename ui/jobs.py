@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from debias_core.jobs.executor import EXECUTORS
 from debias_core.jobs.lanes import queue_places
 from debias_core.store.jobs import ACTIVE
 from ui.common import JOB_HEADERS, friendly, job_row, parse_optional_int, progress_html
@@ -87,6 +88,48 @@ def cancel(ctx: AppContext, kind: str, value) -> tuple:
 def resume(ctx: AppContext, kind: str, value) -> tuple:
     job_id = ctx.executor.resume(_job_id(ctx, value, kind))
     return (f"Job {job_id} queued again; finished units are skipped.",) + poll(ctx, kind)
+
+
+def choose_executor(ctx: AppContext, name, address) -> str:
+    """Where new jobs' units run from now on (all tabs); one line when Ray is missing."""
+    executor = ctx.choose_executor(str(name or "local"), str(address or "") or None)
+    if executor.label == "local":
+        return "New jobs run their units in this app's process."
+    return (
+        f"New generation and personalization jobs draw their units on **{executor.label}** "
+        "(other kinds run here); the jobs tables show each job's executor."
+    )
+
+
+def render_executor_choice(ctx: AppContext) -> None:
+    """One executor choice for the whole app (built once, above the tabs)."""
+    current = ctx.executor.label
+    name, _, address = current.partition("@")
+    with gr.Row(equal_height=True):
+        executor = gr.Dropdown(
+            list(EXECUTORS),
+            value=name,
+            label="Run job units on",
+            info="ray: Ray actors, each loading the backbone once (pip install ray==2.60.0)",
+            elem_id="executor-choice",
+            scale=1,
+        )
+        ray_address = gr.Textbox(
+            value=address,
+            label="Ray address",
+            placeholder="empty: a local Ray cluster on this machine (loopback only)",
+            elem_id="ray-address",
+            scale=2,
+        )
+    note = gr.Markdown()
+
+    @friendly
+    def do_choose(name, address):
+        return choose_executor(ctx, name, address)
+
+    inputs = [executor, ray_address]
+    executor.change(do_choose, inputs, note, api_name="choose_executor", **PANEL_EVENT)
+    ray_address.submit(do_choose, inputs, note, api_name="choose_ray_address", **PANEL_EVENT)
 
 
 def render_jobs(ctx: AppContext, kind: str) -> JobsPanel:

@@ -16,7 +16,14 @@ import gradio as gr
 import gradio.networking
 import httpx
 
-from debias_core.cli.common import EXPECTED_ERRORS, Parser, device_arg, error_line
+from debias_core.cli.common import (
+    EXPECTED_ERRORS,
+    Parser,
+    add_executor_args,
+    device_arg,
+    error_line,
+)
+from debias_core.jobs import ExecutorChoice
 from debias_core.store import DB_NAME
 from ui.common import TabView
 from ui.hotkeys import HOTKEYS_JS
@@ -58,6 +65,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
         help="serve a non-loopback --host without a login (anyone who can reach it can use it)",
     )
     p.add_argument("--device", type=device_arg, default="cpu", help="torch device for jobs")
+    add_executor_args(p)
     p.add_argument("--reviewer", default=None, help="name recorded with decisions (no --auth)")
     p.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
     return p
@@ -155,7 +163,8 @@ def start_server(demo: gr.Blocks, **options) -> None:
 
 
 def context_from_args(args: argparse.Namespace) -> AppContext:
-    return make_context(args.project, args.device, args.reviewer)
+    executor = ExecutorChoice(args.executor, args.ray_address)
+    return make_context(args.project, args.device, args.reviewer, executor=executor)
 
 
 def launch_options(
@@ -224,4 +233,4 @@ def run_tab(title: str, render: Callable[[AppContext], TabView], argv=None) -> N
     try:
         demo.block_thread()
     finally:
-        ctx.executor.shutdown()
+        ctx.shutdown()

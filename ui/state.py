@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from debias_core.jobs import LocalExecutor
+from debias_core.jobs import Executor, ExecutorChoice, make_executor
 from debias_core.store import DB_NAME, NotAProject, Store
 
 DEMO_DATASET = "colored-digits"
@@ -21,13 +21,15 @@ DEMO_DATASET = "colored-digits"
 @dataclass
 class AppContext:
     store: Store
-    executor: LocalExecutor
+    executor: Executor  # the one new jobs and resumes go to (see `choose_executor`)
     device: str = "cpu"
     reviewer: str = "local"
     exemplars: dict = field(default_factory=dict)  # (y, a) -> a real sample id, cached
     # reviewer -> the sample ids last selected in a grid (the Embeddings lasso), for other tabs
     selections: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _aligned: dict | None = None
+    # every executor this app started, by label (jobs keep running on one after a switch)
+    _executors: dict[str, Executor] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -45,6 +47,21 @@ class AppContext:
 
     def selection_of(self, reviewer: str) -> tuple[int, ...]:
         return self.selections.get(reviewer, ())
+
+    def choose_executor(self, name: str, address: str | None = None) -> Executor:
+        """Launch and resume jobs on `name` ("local" / "ray", at `address`) from now on, for the
+        whole app; the choice is checked (Ray installed) before it counts."""
+        choice = ExecutorChoice(name, address).check()
+        self._executors.setdefault(self.executor.label, self.executor)
+        if choice.label not in self._executors:
+            self._executors[choice.label] = make_executor(choice, self.store, self.device)
+        self.executor = self._executors[choice.label]
+        return self.executor
+
+    def shutdown(self) -> list[int]:
+        """Mark this process's queued / running jobs interrupted, on every executor it used."""
+        executors = {id(e): e for e in [self.executor, *self._executors.values()]}
+        return [j for e in executors.values() for j in e.shutdown()]
 
     def reviewer_for(self, request=None) -> str:
         """The logged-in user when the app runs with --auth, else the configured name."""
@@ -74,13 +91,17 @@ def open_or_create(project: Path, progress=_print_progress) -> Store:
 
 
 def make_context(
-    project: Path, device: str = "cpu", reviewer: str | None = None, create: bool = True
+    project: Path,
+    device: str = "cpu",
+    reviewer: str | None = None,
+    create: bool = True,
+    executor: ExecutorChoice | None = None,
 ) -> AppContext:
-    """Open (or create) the project and start its executor.
+    """Open (or create) the project and start its executor (`executor`: local by default).
 
     Starting the executor marks jobs left running by a dead process as interrupted, so the jobs
     table offers to resume them.
     """
     store = open_or_create(project) if create else Store.open(project)
-    executor = LocalExecutor(store, device)
-    return AppContext(store, executor, device, reviewer or getpass.getuser() or "local")
+    runner = make_executor(executor or ExecutorChoice(), store, device)
+    return AppContext(store, runner, device, reviewer or getpass.getuser() or "local")

@@ -111,6 +111,32 @@ def add_device_arg(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument("--device", type=device_arg, default="cpu", help=help or DEVICE_HELP)
 
 
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    """--executor / --ray-address: where a job's work units run (chosen per job)."""
+    from debias_core.jobs.executor import EXECUTORS
+
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where generation / personalization units run: local (this process) or ray "
+        "(Ray actors; needs `pip install ray==2.60.0`)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the Ray cluster to use with --executor ray (e.g. 10.0.0.5:6379 or auto); "
+        "default: start a local one on loopback",
+    )
+
+
+def executor_choice(args):
+    """The ExecutorChoice of --executor / --ray-address, checked (Ray installed)."""
+    from debias_core.jobs.executor import ExecutorChoice
+
+    return ExecutorChoice(args.executor, args.ray_address).check()
+
+
 def json_object(text: str | None, option: str) -> dict:
     """A JSON object given on the command line (not a list, a number or a string)."""
     if not text:

@@ -6,7 +6,9 @@ import sys
 
 from debias_core.cli.common import (
     add_device_arg,
+    add_executor_args,
     add_project_arg,
+    executor_choice,
     lists_names,
     non_negative_float,
     open_project,
@@ -33,6 +35,7 @@ def cmd_generate(args) -> int:
     from debias_core.generate import GenerateConfig
     from debias_core.jobs.foreground import run_generation
 
+    executor = executor_choice(args)
     limits = JobLimits.from_env().with_overrides(
         per_group=args.max_per_group,
         groups=args.max_groups,
@@ -50,7 +53,12 @@ def cmd_generate(args) -> int:
         params=method_params(args),
     )
     run = run_generation(
-        open_project(args), config, args.device, limits=limits, progress=progress_printer()
+        open_project(args),
+        config,
+        args.device,
+        limits=limits,
+        progress=progress_printer(),
+        executor=executor,
     )
     if run.action != "created":
         print(run.note, file=sys.stderr)
@@ -120,6 +128,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per work unit")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the whole job")
     add_device_arg(p)
+    add_executor_args(p)
     limits = p.add_argument_group(
         "job-size limits", "refuse oversized requests before queuing (also DEBIAS_STUDIO_LIMITS)"
     )

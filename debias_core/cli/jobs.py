@@ -7,13 +7,15 @@ import sys
 
 from debias_core.cli.common import (
     add_device_arg,
+    add_executor_args,
     add_project_arg,
+    executor_choice,
     open_project,
     positive_int,
     progress_printer,
 )
 
-COLUMNS = ("id", "kind", "status", "progress", "units", "started", "finished", "note")
+COLUMNS = ("id", "kind", "status", "progress", "units", "executor", "started", "finished", "note")
 
 
 def job_summary(job, place=None) -> dict:
@@ -32,6 +34,7 @@ def job_summary(job, place=None) -> dict:
         "progress": round(job.progress, 4),
         "units_done": job.units_done,
         "units_total": job.units_total,
+        "executor": job.executor,
         "started": job.started_at,
         "finished": job.finished_at,
         "error": job.error,
@@ -54,6 +57,7 @@ def format_jobs_table(rows: list[dict]) -> str:
             r["status"],
             f"{r['progress']:.0%}",
             f"{r['units_done']}/{r['units_total']}" if r["units_total"] else "",
+            r["executor"],
             (r["started"] or "")[:19].replace("T", " "),
             (r["finished"] or "")[:19].replace("T", " "),
             (r["error"] or r["waiting_for"] or "")[:80],
@@ -71,7 +75,7 @@ def cmd_jobs(args) -> int:
     if args.cancel is not None:
         return cancel(store, args.cancel)
     if args.resume is not None:
-        return resume(store, args.resume, args.device, args.dir)
+        return resume(store, args.resume, args.device, executor_choice(args))
     from debias_core.jobs.lanes import queue_places
 
     places = queue_places(store)
@@ -94,17 +98,21 @@ def cancel(store, job_id: int) -> int:
     return 0
 
 
-def resume(store, job_id: int, device: str, folder: str) -> int:
-    """Run an interrupted / failed / cancelled job to its end in this process."""
+def resume(store, job_id: int, device: str, executor) -> int:
+    """Run an interrupted / failed / cancelled job to its end in this process; `executor` (an
+    ExecutorChoice) draws its units, whichever executor ran it before."""
     from debias_core.jobs import claim_for_resume, run_job, watch_progress
     from debias_core.jobs.base import WATCHER_JOIN_S
+    from debias_core.jobs.local import record_executor
 
+    units = executor.units()
     claim_for_resume(store, job_id)
+    record_executor(store, job_id, units)
     job = store.get_job(job_id)
     done = f" ({job.units_done}/{job.units_total} units already done)" if job.units_total else ""
-    print(f"resuming {job.kind} job {job_id}{done}", file=sys.stderr)
+    print(f"resuming {job.kind} job {job_id} on {job.executor}{done}", file=sys.stderr)
     watcher = watch_progress(store, job_id, progress_printer())
-    status = run_job(store, job_id, device)
+    status = run_job(store, job_id, device, units=units)
     watcher.join(WATCHER_JOIN_S)
     job = store.get_job(job_id)
     if status != "done":
@@ -132,4 +140,5 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.add_argument("--limit", type=positive_int, default=50, help="list at most N jobs")
     add_device_arg(p, "torch device for --resume (cpu, cuda, cuda:1, mps)")
+    add_executor_args(p)
     p.set_defaults(func=cmd_jobs)

@@ -6,7 +6,9 @@ import json
 
 from debias_core.cli.common import (
     add_device_arg,
+    add_executor_args,
     add_project_arg,
+    executor_choice,
     lists_names,
     open_project,
     positive_int,
@@ -59,9 +61,14 @@ def personalize_params(args) -> dict:
 def cmd_personalize(args) -> int:
     from debias_core.jobs.foreground import run_personalization
 
+    executor = executor_choice(args)
     store = open_project(args)
     job_id = run_personalization(
-        store, personalize_params(args), device=args.device, progress=progress_printer()
+        store,
+        personalize_params(args),
+        device=args.device,
+        progress=progress_printer(),
+        executor=executor,
     )
     artifacts = store.list_artifacts(job_id=job_id)
     print(f"job {job_id}: {store.get_job(job_id).result.get('message', '')}")
@@ -156,6 +163,7 @@ def add_parsers(sub) -> None:
         backbone_names,
     )
     add_device_arg(p)
+    add_executor_args(p)
     p.add_argument(
         "--mixed-precision",
         choices=["no", "bf16", "fp16"],

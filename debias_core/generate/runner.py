@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 from debias_core.generate.base import (
     GENERATORS,
@@ -123,11 +123,32 @@ def canonical_generate_params(store: Store, params: dict, limits: JobLimits) -> 
     return asdict(config) | {"dtype": params.get("dtype", "float32")}
 
 
+@dataclass(frozen=True)
+class RenderUnits:
+    """The drawing of one work unit, apart from saving it (a jobs.UnitWork): picklable, so a
+    Ray actor can draw units with the project open there for reading (source pixels, masks,
+    artifact files) while the driver alone writes."""
+
+    config: GenerateConfig
+    dtype: str
+    artifacts: tuple = ()
+
+    @property
+    def backbone(self) -> tuple[str, str]:
+        return self.config.backbone, self.dtype
+
+    def __call__(self, store: Store, device: str, unit, live=None) -> list[GeneratedImage]:
+        backbone = cached_backbone(self.config.backbone, device, self.dtype)
+        with personalization(store, backbone, list(self.artifacts)):
+            return GENERATORS.get(self.config.method).render(backbone, unit, self.config, store)
+
+
 def run_generate_job(ctx, params: dict) -> dict:
-    """Job body (ctx is a jobs.JobContext): render the units not done yet, one unit at a time.
+    """Job body (ctx is a jobs.JobContext): render the units not done yet, save each as it comes.
 
     The plan is a lazy Sequence, so a huge job costs nothing to plan, and a cancel is seen
-    while finished units are being skipped as well as between rendered units.
+    while finished units are being skipped as well as between rendered units. The executor's
+    unit runner draws the units (here, or on Ray actors); only this function writes them.
     """
     config = check_generate(ctx.store, params)
     generator = GENERATORS.get(config.method)
@@ -135,19 +156,24 @@ def run_generate_job(ctx, params: dict) -> dict:
     total = len(units)
     ctx.set_units_total(total)
     artifacts = job_artifacts(ctx.store, config)
-    backbone = None
-    for unit in ctx.pending(units, key=lambda u: u.key):
-        if backbone is None:  # only once there is something to render
-            ctx.progress(ctx.store.units_done(ctx.job_id) / max(total, 1), "loading backbone")
-            backbone = cached_backbone(config.backbone, ctx.device, params.get("dtype", "float32"))
-        with personalization(ctx.store, backbone, artifacts):
-            images = generator.render(backbone, unit, config, ctx.store)
+    work = RenderUnits(config, params.get("dtype", "float32"), tuple(artifacts))
+    pending = announce_start(ctx, ctx.pending(units, key=lambda u: u.key), total)
+    for unit, images in ctx.map_units(work, pending):
         images = [with_artifacts(inherit_context(ctx.store, im), artifacts) for im in images]
         ctx.store.add_generated_unit(ctx.job_id, unit.key, images)
         done = ctx.store.units_done(ctx.job_id)
         ctx.progress(done / total, f"{unit.key}: {done}/{total} batches")
     n = ctx.store.count_samples(SampleFilter(job_id=ctx.job_id))
     return {"message": f"{n} images generated", "images": n}
+
+
+def announce_start(ctx, pending, total: int):
+    """The pending units, saying "loading backbone" once there is a first one to draw."""
+    for index, unit in enumerate(pending):
+        if index == 0:
+            done = ctx.store.units_done(ctx.job_id)
+            ctx.progress(done / max(total, 1), f"loading backbone ({ctx.units.label})")
+        yield unit
 
 
 def ensure_backbone(config: GenerateConfig, device: str, dtype: str) -> None:

@@ -1,4 +1,5 @@
-"""Persisted jobs with progress, cancel and resume; the local executor runs one at a time."""
+"""Persisted jobs with progress, cancel and resume; executors: local (threads per lane) and ray
+(generation / personalization units on Ray actors), chosen per job."""
 
 from debias_core.jobs import kinds  # noqa: F401  (registers the job kinds)
 from debias_core.jobs.base import (
@@ -11,11 +12,14 @@ from debias_core.jobs.base import (
     owner_state,
     watch_progress,
 )
+from debias_core.jobs.executor import Executor, ExecutorChoice, make_executor
 from debias_core.jobs.local import LocalExecutor, claim_for_resume, run_job
 from debias_core.jobs.submit import JobBusy, Submission, submit_job
 
 __all__ = [
     "JOB_KINDS",
+    "Executor",
+    "ExecutorChoice",
     "JobBusy",
     "JobCancelled",
     "JobContext",
@@ -23,6 +27,7 @@ __all__ = [
     "LocalExecutor",
     "Submission",
     "claim_for_resume",
+    "make_executor",
     "mark_interrupted",
     "owner_of",
     "owner_state",

@@ -5,12 +5,14 @@ cut into units; each unit's results are written together with its "done" mark, s
 at most the unit in flight and a resumed job skips what is already done.
 
 A job kind is a function `(ctx, params) -> summary` registered in JOB_KINDS (in
-`debias_core/jobs/kinds.py`), with two optional attributes:
+`debias_core/jobs/kinds.py`), with optional attributes:
 
 - `validate(store, params, limits) -> dict`: refuse bad or oversized params before anything is
   queued; returns the canonical params (defaults filled in), which decide job equivalence.
 - `idempotent = True`: the same params always produce the same outputs (generation with fixed
   seeds), so a finished equivalent job is the answer instead of a duplicate run.
+- `fans_out = True`: its units go through `ctx.map_units`, so an executor may draw them on
+  other processes or machines (jobs.ray_executor); the body alone writes them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from debias_core.store import Store
 from debias_core.store.records import Job, now
 
 T = TypeVar("T")
+R = TypeVar("R")
 RESUMABLE = ("interrupted", "failed", "cancelled")
 CANCEL_POLL_SECONDS = 0.25  # how often planning / skipping looks for a cancel request
 
@@ -47,13 +50,57 @@ class JobInterrupted(KeyboardInterrupt):
         self.job_id = job_id
 
 
+class UnitWork(Protocol[T, R]):
+    """What one work unit computes, apart from writing it: picklable, so an executor may run it
+    in another process (a Ray actor) with the project opened there for reading only.
+
+    `backbone` is (spec, dtype) of the model it draws with, so a worker loads it once up front.
+    `live`, when given, is called as the unit goes (in the driver's own process only).
+    """
+
+    backbone: tuple[str, str]
+
+    def __call__(self, store: Store, device: str, unit: T, live: Callable | None = None) -> R: ...
+
+
+class UnitRunner(Protocol):
+    """Maps a job's pending units through a UnitWork and yields (unit, result) in unit order.
+
+    The job body writes each result to the store as it comes (the driver alone writes), so a
+    crash loses at most the units in flight. `live(unit)` gives a unit's live callback, used
+    when the units run in this process.
+    """
+
+    label: str  # stored in the job row: "local", "ray" or "ray@ADDRESS"
+
+    def map(
+        self,
+        ctx: JobContext,
+        work: UnitWork[T, R],
+        units: Iterable[T],
+        live: Callable[[T], Callable] | None = None,
+    ) -> Iterator[tuple[T, R]]: ...
+
+
+class InProcessUnits:
+    """Today's way: each unit runs in this thread, one after the other."""
+
+    label = "local"
+
+    def map(self, ctx, work, units, live=None):
+        for unit in units:
+            yield unit, work(ctx.store, ctx.device, unit, live(unit) if live else None)
+
+
 @dataclass
 class JobContext:
-    """Handed to a job function: report progress, check for cancel, skip finished units."""
+    """Handed to a job function: report progress, check for cancel, skip finished units, and
+    run units through the executor's `units` runner (in this thread, or on Ray actors)."""
 
     store: Store
     job_id: int
     device: str = "cpu"
+    units: UnitRunner = field(default_factory=InProcessUnits)
     _last_cancel_check: float = field(default=0.0, repr=False)
 
     def progress(self, fraction: float, message: str = "") -> None:
@@ -83,6 +130,15 @@ class JobContext:
     def set_units_total(self, total: int) -> None:
         self.store.update_job(self.job_id, units_total=int(total))
 
+    def map_units(
+        self,
+        work: UnitWork[T, R],
+        units: Iterable[T],
+        live: Callable[[T], Callable] | None = None,
+    ) -> Iterator[tuple[T, R]]:
+        """(unit, result) for each unit, in order, computed by the executor's unit runner."""
+        return self.units.map(self, work, units, live)
+
     def pending(self, units: Iterable[T], key: Callable[[T], str]) -> Iterator[T]:
         """The units not done yet, in order, consumed lazily; a cancel stops the skipping too."""
         done = self.store.done_unit_keys(self.job_id)
@@ -99,6 +155,11 @@ class JobFunction(Protocol):
 
 
 JOB_KINDS: Registry[JobFunction] = Registry("job kind")
+
+
+def fans_out(kind: str) -> bool:
+    """Whether a kind's units may run elsewhere (Ray actors): `fans_out = True` in kinds.py."""
+    return kind in JOB_KINDS and bool(getattr(JOB_KINDS.get(kind), "fans_out", False))
 
 
 def owner_of(job: Job) -> ProcessId | None:

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 
 from debias_core.devices import check_device
 from debias_core.jobs.base import WATCHER_JOIN_S, watch_progress
-from debias_core.jobs.local import JobFailed, run_job
+from debias_core.jobs.executor import LOCAL, ExecutorChoice
+from debias_core.jobs.local import JobFailed, record_executor, run_job
 from debias_core.jobs.submit import canonical_params, submit_job
 from debias_core.limits import JobLimits
 from debias_core.store import SampleFilter, Store
@@ -34,19 +35,22 @@ def run_now(
     device: str = "cpu",
     progress=None,
     limits: JobLimits | None = None,
+    executor: ExecutorChoice = LOCAL,
 ) -> Ran:
-    """Submit one job and run it in this thread.
+    """Submit one job and run it in this thread; `executor` draws its units (local or Ray).
 
     Submission never duplicates: an equivalent interrupted job is resumed, and for an idempotent
     kind a finished one stands. `progress(fraction, message)` mirrors the persisted progress.
     Raises JobFailed when the job does not end 'done' (resume it to continue).
     """
     check_device(device)  # a job is never queued for a device this machine lacks
+    units = executor.check().units()  # Ray missing: one line, before any job row
     submission = submit_job(store, kind, params, limits or JobLimits.from_env())
     job_id = submission.job_id
     if submission.runnable:
+        record_executor(store, job_id, units)
         watcher = watch_progress(store, job_id, progress) if progress is not None else None
-        status = run_job(store, job_id, device)
+        status = run_job(store, job_id, device, units=units)
         if watcher is not None:
             watcher.join(WATCHER_JOIN_S)
         if status != "done":
@@ -72,19 +76,21 @@ def run_generation(
     dtype: str = "float32",
     limits: JobLimits | None = None,
     progress=None,
+    executor: ExecutorChoice = LOCAL,
 ) -> GenerationRun:
     """Generate (a `GenerateConfig`) as a persisted job, never duplicating an equivalent job.
 
-    A missing checkpoint fails before any job row is written. Raises JobFailed if the job fails
-    or is cancelled.
+    A missing checkpoint fails before any job row is written (checked here for the local
+    executor; a Ray worker loads it on its own). Raises JobFailed if the job fails or is
+    cancelled.
     """
     from debias_core.generate.runner import ensure_backbone
 
     limits = limits or JobLimits.from_env()
     canonical = canonical_params(store, "generate", asdict(config) | {"dtype": dtype}, limits)
-    if store.equivalent_job("generate", canonical, ["done"]) is None:
+    if executor.name == "local" and store.equivalent_job("generate", canonical, ["done"]) is None:
         ensure_backbone(config, device, dtype)
-    ran = run_now(store, "generate", canonical, device, progress, limits)
+    ran = run_now(store, "generate", canonical, device, progress, limits, executor)
     ids = [s.id for s in store.list_samples(SampleFilter(job_id=ran.job.id))]
     return GenerationRun(ran.job.id, ran.action, ids, ran.note)
 
@@ -126,9 +132,10 @@ def run_personalization(
     device: str = "cpu",
     progress=None,
     limits: JobLimits | None = None,
+    executor: ExecutorChoice = LOCAL,
 ) -> int:
     """Learn tokens / LoRAs (PersonalizeConfig fields) as a persisted job; its id."""
-    return run_now(store, "personalize", params, device, progress, limits).job.id
+    return run_now(store, "personalize", params, device, progress, limits, executor).job.id
 
 
 def run_verify(store: Store, device: str = "cpu", progress=None, **params) -> dict:

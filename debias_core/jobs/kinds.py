@@ -42,6 +42,7 @@ def check_generate(store, params: dict, limits: JobLimits) -> dict:
 generate_job.validate = check_generate
 generate_job.idempotent = True  # fixed seeds: the same params give the same images
 generate_job.resource = DIFFUSION
+generate_job.fans_out = True  # units drawn through ctx.map_units: the ray executor's actors
 
 
 @JOB_KINDS.register("personalize")
@@ -61,6 +62,7 @@ def check_personalize(store, params: dict, limits: JobLimits) -> dict:
 personalize_job.validate = check_personalize
 personalize_job.idempotent = True  # seeded: the same params and sources learn the same files
 personalize_job.resource = DIFFUSION
+personalize_job.fans_out = True  # units trained through ctx.map_units
 
 
 @JOB_KINDS.register("segment")

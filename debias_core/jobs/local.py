@@ -15,9 +15,12 @@ from debias_core.devices import check_device
 from debias_core.jobs.base import (
     JOB_KINDS,
     RESUMABLE,
+    InProcessUnits,
     JobCancelled,
     JobContext,
     JobInterrupted,
+    UnitRunner,
+    fans_out,
     mark_interrupted,
     owner_of,
 )
@@ -35,12 +38,23 @@ class JobFailed(RuntimeError):
 
 
 class LocalExecutor:
-    """Queue jobs of a project; the UI and CLI submit, then read progress from the job rows."""
+    """Queue jobs of a project; the UI and CLI submit, then read progress from the job rows.
 
-    def __init__(self, store: Store, device: str = "cpu", limits: JobLimits | None = None) -> None:
+    `units` runs the work units of the kinds that fan out (generation, personalization): in
+    this thread by default; RayExecutor (jobs.ray_executor) hands them to Ray actors.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        device: str = "cpu",
+        limits: JobLimits | None = None,
+        units: UnitRunner | None = None,
+    ) -> None:
         self.store = store
         self.device = check_device(device)  # before any job is queued for it
         self.limits = limits or JobLimits.from_env()
+        self.units = units or InProcessUnits()
         self.owner = ProcessId.current()
         self._queues: dict[str, queue.Queue[int]] = {}
         self._threads: dict[str, threading.Thread] = {}
@@ -51,6 +65,7 @@ class LocalExecutor:
         """Validate, then queue a new job or resume an equivalent one (see jobs.submit)."""
         submission = submit_job(self.store, kind, params, self.limits, self.owner)
         if submission.runnable:
+            record_executor(self.store, submission.job_id, self.units)
             self._enqueue(submission.job_id)
         return submission
 
@@ -60,8 +75,13 @@ class LocalExecutor:
     def resume(self, job_id: int) -> int:
         """Queue an interrupted / failed / cancelled job again; finished units are skipped."""
         claim_for_resume(self.store, job_id, self.owner)
+        record_executor(self.store, job_id, self.units)
         self._enqueue(job_id)
         return job_id
+
+    @property
+    def label(self) -> str:
+        return self.units.label
 
     def cancel(self, job_id: int) -> None:
         """Ask a job to stop at its next unit boundary (a queued one stops before starting)."""
@@ -94,7 +114,7 @@ class LocalExecutor:
                     del self._threads[lane]
                     return
                 job_id = jobs.get()
-            run_job(self.store, job_id, self.device, self.owner)
+            run_job(self.store, job_id, self.device, self.owner, self.units)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every lane's queue is drained (tests and the CLI); `timeout` is per lane."""
@@ -121,17 +141,36 @@ def claim_for_resume(store: Store, job_id: int, owner: ProcessId | None = None) 
         raise busy_error(store, store.get_job(job_id), twin=False)
 
 
-def run_job(store: Store, job_id: int, device: str = "cpu", owner: ProcessId | None = None) -> str:
+def units_for(kind: str, units: UnitRunner | None) -> UnitRunner:
+    """The runner a job of `kind` uses: `units` for a kind that fans out, else this thread."""
+    return units if units is not None and fans_out(kind) else InProcessUnits()
+
+
+def record_executor(store: Store, job_id: int, units: UnitRunner) -> None:
+    """Show in the job row which executor will run its units (a queued job shows it too)."""
+    store.update_job(job_id, executor=units_for(store.get_job(job_id).kind, units).label)
+
+
+def run_job(
+    store: Store,
+    job_id: int,
+    device: str = "cpu",
+    owner: ProcessId | None = None,
+    units: UnitRunner | None = None,
+) -> str:
     """Run one job to an end state in this thread; returns the final status.
 
-    Ctrl-C marks the job 'interrupted' before the KeyboardInterrupt goes on (as JobInterrupted),
-    so the next command or app start offers to resume it instead of showing it running.
+    `units` runs the work units of a kind that fans out (default: this thread); the job row
+    records which. Ctrl-C marks the job 'interrupted' before the KeyboardInterrupt goes on (as
+    JobInterrupted), so the next command or app start offers to resume it instead of showing
+    it running.
     """
     job = store.get_job(job_id)
     if job.cancel_requested:
         store.update_job(job_id, status="cancelled", finished_at=now())
         return "cancelled"
     owner = owner or ProcessId.current()
+    units = units_for(job.kind, units)
     store.update_job(
         job_id,
         status="running",
@@ -139,8 +178,9 @@ def run_job(store: Store, job_id: int, device: str = "cpu", owner: ProcessId | N
         pid=os.getpid(),
         owner=owner.to_text(),
         heartbeat_at=now(),
+        executor=units.label,
     )
-    ctx = JobContext(store, job_id, device)
+    ctx = JobContext(store, job_id, device, units)
     try:
         summary = JOB_KINDS.get(job.kind)(ctx, job.params)
     except JobCancelled:
@@ -166,4 +206,11 @@ def run_job(store: Store, job_id: int, device: str = "cpu", owner: ProcessId | N
     return status
 
 
-__all__ = ["JobFailed", "LocalExecutor", "claim_for_resume", "owner_of", "run_job"]
+__all__ = [
+    "JobFailed",
+    "LocalExecutor",
+    "claim_for_resume",
+    "owner_of",
+    "record_executor",
+    "run_job",
+]

@@ -54,7 +54,7 @@ def run_needed_job(ctx: JobContext, kind: str, params: dict) -> int:
     if not submission.runnable:
         return submission.job_id  # a finished equivalent job stands
     watch_cancel(ctx, submission.job_id)
-    status = run_job(ctx.store, submission.job_id, ctx.device)
+    status = run_job(ctx.store, submission.job_id, ctx.device, units=ctx.units)
     if status == "cancelled":
         raise JobCancelled(f"job {ctx.job_id} was cancelled during its {kind} job")
     if status != "done":

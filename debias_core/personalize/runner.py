@@ -178,27 +178,118 @@ def canonical_personalize_params(store: Store, params: dict, limits: JobLimits) 
     return asdict(plan.config) | {"dtype": params.get("dtype", "float32")}
 
 
+@dataclass(frozen=True)
+class BackboneRef:
+    """Which backbone a unit trained on (what an artifact row records), without the model."""
+
+    spec: str
+    content_hash: str
+
+
+@dataclass
+class TrainedUnit:
+    """One unit's learned tensors and its per-chunk loss records; `logged`: the records were
+    already written to the loss log as they came (the unit ran in the driver's process)."""
+
+    results: list
+    chunks: list[dict]
+    backbone: BackboneRef
+    logged: bool
+
+
+@dataclass(frozen=True)
+class TrainUnits:
+    """The training of one unit, apart from saving it (a jobs.UnitWork): picklable, so a Ray
+    actor can train units (reading the source images from the project) while the driver
+    alone writes files and rows."""
+
+    config: PersonalizeConfig
+    params: object
+    dtype: str
+
+    @property
+    def backbone(self) -> tuple[str, str]:
+        return self.config.backbone, self.dtype
+
+    def __call__(self, store: Store, device: str, unit: Unit, live=None) -> TrainedUnit:
+        from debias_core.personalize.engine import train_concepts
+
+        method = PERSONALIZERS.get(self.config.method)
+        backbone = cached_backbone(self.config.backbone, device, self.dtype)
+        chunks: list[dict] = []
+
+        def on_chunk(step, phase, losses) -> None:
+            chunks.append(chunk_record(phase, step, list(losses)))
+            if live is not None:
+                live(step, phase, losses)
+
+        data = [method.load_data(store, backbone, c, self.params) for c in unit.concepts]
+        results = train_concepts(
+            backbone, method, unit.concepts, data, self.config, self.params, on_chunk
+        )
+        ref = BackboneRef(backbone.spec, backbone.content_hash)
+        return TrainedUnit([on_cpu(r) for r in results], chunks, ref, live is not None)
+
+
+def chunk_record(phase, step: int, losses: list[float]) -> dict:
+    """A loss record of one chunk; `step` counts within the phase (the log's own step is made
+    by ChunkReporter, which knows the earlier phases)."""
+    return {"phase": phase.name, "phase_steps": phase.steps, "step": step, "losses": losses}
+
+
+def on_cpu(result):
+    """A concept's learned tensors on the CPU (they travel back from a GPU worker)."""
+    result.tokens = {k: v.detach().cpu() for k, v in result.tokens.items()}
+    if result.lora is not None:
+        result.lora = {k: v.detach().cpu() for k, v in result.lora.items()}
+    return result
+
+
+@dataclass(frozen=True)
+class ChunkPhase:
+    """The two fields of a phase that ChunkReporter reads, rebuilt from a loss record."""
+
+    name: str
+    steps: int
+
+
+def replay_chunks(reporter: ChunkReporter, chunks: list[dict]) -> None:
+    """Log and report a unit's chunks after it ran elsewhere (a Ray actor), in their order."""
+    for chunk in chunks:
+        reporter(chunk["step"], ChunkPhase(chunk["phase"], chunk["phase_steps"]), chunk["losses"])
+
+
 def run_personalize_job(ctx: JobContext, params: dict) -> dict:
-    """Job body: params are PersonalizeConfig fields (plus an optional `dtype`)."""
-    from debias_core.personalize.engine import train_concepts
+    """Job body: params are PersonalizeConfig fields (plus an optional `dtype`). The executor's
+    unit runner trains the units (here, or on Ray actors); only this function writes them."""
     from debias_core.personalize.export import export_unit
 
     plan = check_personalize(ctx.store, params)
     units = plan_units(plan.concepts, plan.config.batch)
     ctx.set_units_total(len(units))
     todo = [u for u in units if not ctx.unit_done(u.key)]
-    ctx.progress(1 - len(todo) / len(units), f"loading backbone {plan.config.backbone}")
-    backbone = cached_backbone(plan.config.backbone, ctx.device, params.get("dtype", "float32"))
+    ctx.progress(
+        1 - len(todo) / len(units),
+        f"loading backbone {plan.config.backbone} ({ctx.units.label})",
+    )
     log, steps = LossLog(ctx.store, ctx.job_id), total_steps(plan)
-    for unit in todo:
+    work = TrainUnits(plan.config, plan.params, params.get("dtype", "float32"))
+
+    def reporter(unit: Unit) -> ChunkReporter:
         done = ctx.store.units_done(ctx.job_id)
-        on_chunk = ChunkReporter(ctx, log, unit, done, len(units), steps)
-        data = [plan.method.load_data(ctx.store, backbone, c, plan.params) for c in unit.concepts]
-        results = train_concepts(
-            backbone, plan.method, unit.concepts, data, plan.config, plan.params, on_chunk
-        )
+        return ChunkReporter(ctx, log, unit, done, len(units), steps)
+
+    for unit, trained in ctx.map_units(work, todo, live=reporter):
+        if not trained.logged:
+            replay_chunks(reporter(unit), trained.chunks)
         artifacts = export_unit(
-            ctx.store, ctx.job_id, unit.key, results, plan.config, plan.config.method, backbone
+            ctx.store,
+            ctx.job_id,
+            unit.key,
+            trained.results,
+            plan.config,
+            plan.config.method,
+            trained.backbone,
         )
         ctx.store.add_artifacts(artifacts, ctx.job_id, unit.key)
     made = ctx.store.list_artifacts(job_id=ctx.job_id)

@@ -112,6 +112,7 @@ class Job:
     result: dict = field(default_factory=dict)
     owner: str | None = None  # JSON ProcessId of the process running it (see debias_core.process)
     config_key: str | None = None  # same kind + same params -> same key
+    executor: str = "local"  # what runs its work units: "local", "ray" or "ray@ADDRESS"
 
     @classmethod
     def from_row(cls, row: dict) -> Job:
@@ -121,6 +122,7 @@ class Job:
         values["cancel_requested"] = bool(row.get("cancel_requested"))
         values["message"] = row.get("message") or ""
         values["error"] = row.get("error") or ""
+        values["executor"] = row.get("executor") or "local"
         return cls(**values)
 
     @property

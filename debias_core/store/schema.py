@@ -363,3 +363,10 @@ def _label_hierarchy(db: Database) -> None:
     names.add_column("kind", str)
     names.add_column("source_id", int)
     names.create_index(["supercategory"])
+
+
+@MIGRATIONS(name="0013_job_executor")
+def _job_executor(db: Database) -> None:
+    # Which executor runs (or last ran) a job: "local", or "ray" / "ray@ADDRESS" when its work
+    # units went to Ray actors. Older jobs all ran locally.
+    db["jobs"].add_column("executor", str, not_null_default="local")
