@@ -16,7 +16,9 @@ ROWS = [(0, "a photo of <c-0> digit 3"), (1, "a photo of <c-1> digit 3"), (-1, "
 ROWS += [(2, "a photo of <c-2> digit 5"), (0, "a photo of <c-0> digit 1, red")]
 SEEDS = [11, 12, 13, 14, 15]
 STEPS, GUIDANCE = 3, 4.0
-TOL = 5e-4  # batches of other sizes round differently
+
+SCALE = 0.03  # LoRA weights of a trained size: the outputs stay in range
+TOL = 1e-3  # batches of other sizes round differently (seen: 3e-5; mutants: > 0.9)
 
 
 def _random_loras(backbone, folder, ranks=(2, 2, 3), alphas=(2.0, 2.0, 6.0)):
@@ -29,9 +31,10 @@ def _random_loras(backbone, folder, ranks=(2, 2, 3), alphas=(2.0, 2.0, 6.0)):
             )
             with torch.no_grad():
                 for j, p in enumerate(lora.parameters()):
-                    p.add_(
-                        torch.randn(p.shape, generator=torch.Generator().manual_seed(50 * k + j))
+                    noise = torch.randn(
+                        p.shape, generator=torch.Generator().manual_seed(50 * k + j)
                     )
+                    p.add_(SCALE * noise)
             paths.append(
                 save_lora_file(lora.state_dict_of(0), lora.peft_metadata(), folder / f"l{k}")
             )
