@@ -122,6 +122,7 @@ def fit_multilabel(
             total += float(value.detach()) * len(idx)
         val_map = mean_ap(predict_scores(model, ctx.data.val, device), val_targets)
         row = {"stage": stage, "epoch": epoch + 1, "train_loss": total / len(keep)}
+        row["images"] = len(keep)  # after a method's removals
         history.append(row | {"val_map": val_map})
         ctx.progress(
             (epoch + 1) / cfg.epochs,
