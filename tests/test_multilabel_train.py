@@ -70,6 +70,8 @@ def test_class_balancing_weighs_the_rare_parts_of_b_more():
     assert (weights[:, [OTHER, C]] == 1).all()
     with pytest.raises(ValueError, match="cb_beta"):
         class_balancing_loss(ctx(cb_beta=1.0), TARGETS)
+    with pytest.raises(ValueError, match="exclusive_weight"):
+        weighted_exclusive_loss(ctx(exclusive_weight="x"), TARGETS)
 
 
 def test_baselines_refuse_without_biased_pairs():
@@ -167,3 +169,16 @@ def test_multilabel_methods_are_refused_on_single_label_projects(tiny_project, c
     with pytest.raises(ValueError, match="multi-label project"):
         executor.submit("bias-pairs", {})
     assert tiny_project.list_jobs() == []
+
+
+def test_bad_baseline_params_are_refused_before_a_job(multilabel_project):
+    from debias_core.jobs import LocalExecutor
+
+    executor = LocalExecutor(multilabel_project)
+    executor._enqueue = lambda job_id: None
+    bad = {"method": "ml-weighted-loss", "params": {"exclusive_weight": -1}}
+    with pytest.raises(ValueError, match="exclusive_weight"):
+        executor.submit("train", bad)
+    with pytest.raises(ValueError, match="k must be"):
+        executor.submit("bias-pairs", {"k": 0})
+    assert multilabel_project.list_jobs() == [] and multilabel_project.list_runs() == []

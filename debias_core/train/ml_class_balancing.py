@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 
 from debias_core.train.base import TRAIN_METHODS, TrainContext
-from debias_core.train.common import param
 from debias_core.train.multilabel import LabelLoss, multilabel_method, pair_masks, pairs_of
 
 
@@ -19,10 +18,16 @@ def effective_weight(n: int, beta: float) -> float:
     return (1.0 - beta) / (1.0 - beta**n) if n else 0.0
 
 
+def cb_beta(params: dict) -> float:
+    value = params.get("cb_beta", 0.99)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not 0.0 <= value < 1.0:
+        raise ValueError(f"params cb_beta must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
 def class_balancing_loss(ctx: TrainContext, targets: torch.Tensor) -> LabelLoss:
-    beta = float(param(ctx, "cb_beta", 0.99))
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"cb_beta must be in [0, 1), got {beta}")
+    beta = cb_beta(ctx.config.params)
     loss = LabelLoss.standard(targets)
     for b, c in pairs_of(ctx):
         cooccur, exclusive = pair_masks(targets, b, c)
@@ -35,5 +40,5 @@ def class_balancing_loss(ctx: TrainContext, targets: torch.Tensor) -> LabelLoss:
 
 
 ml_class_balancing = TRAIN_METHODS.register("ml-class-balancing")(
-    multilabel_method("ml-class-balancing", class_balancing_loss, __doc__.splitlines()[0])
+    multilabel_method("ml-class-balancing", class_balancing_loss, __doc__.splitlines()[0], cb_beta)
 )

@@ -7,14 +7,21 @@ from __future__ import annotations
 import torch
 
 from debias_core.train.base import TRAIN_METHODS, TrainContext
-from debias_core.train.common import param
 from debias_core.train.multilabel import LabelLoss, multilabel_method, pair_masks, pairs_of
+
+PAPER_WEIGHT = 10.0  # Singh et al.'s weight on b's exclusive images
+
+
+def exclusive_weight(params: dict) -> float:
+    value = params.get("exclusive_weight", PAPER_WEIGHT)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not 0.0 < value <= 1000.0:
+        raise ValueError(f"params exclusive_weight must be a number in (0, 1000], got {value!r}")
+    return float(value)
 
 
 def weighted_exclusive_loss(ctx: TrainContext, targets: torch.Tensor) -> LabelLoss:
-    weight = float(param(ctx, "exclusive_weight", 10.0))
-    if not 0.0 < weight <= 1000.0:
-        raise ValueError(f"exclusive_weight must be in (0, 1000], got {weight}")
+    weight = exclusive_weight(ctx.config.params)
     loss = LabelLoss.standard(targets)
     for b, c in pairs_of(ctx):
         _, exclusive = pair_masks(targets, b, c)
@@ -23,5 +30,7 @@ def weighted_exclusive_loss(ctx: TrainContext, targets: torch.Tensor) -> LabelLo
 
 
 ml_weighted_loss = TRAIN_METHODS.register("ml-weighted-loss")(
-    multilabel_method("ml-weighted-loss", weighted_exclusive_loss, __doc__.splitlines()[0])
+    multilabel_method(
+        "ml-weighted-loss", weighted_exclusive_loss, __doc__.splitlines()[0], exclusive_weight
+    )
 )

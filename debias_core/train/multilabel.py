@@ -137,10 +137,14 @@ def fit_multilabel(
 
 
 def multilabel_method(
-    name: str, make_loss: Callable[[TrainContext, torch.Tensor], LabelLoss], doc: str
+    name: str,
+    make_loss: Callable[[TrainContext, torch.Tensor], LabelLoss],
+    doc: str,
+    check_params: Callable[[dict], None] = lambda params: None,
 ) -> Callable[[TrainContext], MethodResult]:
     """The registered method: a fresh multi-label classifier on real train (+ configured
-    generated samples) with the loss `make_loss` builds from the train targets."""
+    generated samples) with the loss `make_loss` builds from the train targets.
+    `check_params(config.params)` raises on a bad value before any run or job is recorded."""
 
     def method(ctx: TrainContext) -> MethodResult:
         data = Tensors.concat([ctx.data.train, ctx.data.synthetic])
@@ -152,6 +156,7 @@ def multilabel_method(
     method.__name__ = name.replace("-", "_")
     method.__doc__ = doc
     method.multilabel = True
+    method.check_params = check_params
     return method
 
 

@@ -66,9 +66,14 @@ def load_train_data(store: Store, config: TrainConfig) -> TrainData:
 
 
 def check_method_fits(store: Store, config: TrainConfig) -> None:
-    """A multi-label method on a single-label project is refused before a job is queued."""
-    if is_multilabel_method(TRAIN_METHODS.get(config.method)) and not store.is_multilabel():
+    """A multi-label method on a single-label project, or with a bad parameter, is refused
+    before a job is queued or a run recorded."""
+    method = TRAIN_METHODS.get(config.method)
+    if not is_multilabel_method(method):
+        return
+    if not store.is_multilabel():
         raise ValueError(f"{config.method} {NEEDS_LABEL_SETS}")
+    method.check_params(config.params)
 
 
 def output_count(store: Store, config: TrainConfig) -> int:
