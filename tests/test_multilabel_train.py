@@ -182,3 +182,18 @@ def test_bad_baseline_params_are_refused_before_a_job(multilabel_project):
     with pytest.raises(ValueError, match="k must be"):
         executor.submit("bias-pairs", {"k": 0})
     assert multilabel_project.list_jobs() == [] and multilabel_project.list_runs() == []
+
+
+def test_generated_images_keep_their_label_sets(multilabel_project):
+    from debias_core.store import GeneratedImage, Recipe, SampleFilter
+    from debias_core.train.tensors import load_tensors
+
+    store = multilabel_project
+    recipe = Recipe(method="decouplegen", backbone_id="dummy", backbone_hash="h", seed=0)
+    image = np.zeros((32, 32, 3), np.uint8)
+    (sid,) = store.add_generated_unit(
+        None, None, [GeneratedImage(image, 0, 0, recipe, labels=(0,))]
+    )
+    assert store.label_matrix([sid]).tolist() == [[1, 0, 0, 0, 0, 0]]  # b without its context
+    generated = load_tensors(store, SampleFilter(source="generated"), 32, multilabel=True)
+    assert generated.targets.tolist() == [[1, 0, 0, 0, 0, 0]]
