@@ -10,6 +10,7 @@ exclusive-mAP lift over the standard classifier paired by seed. Each run's own 9
 intervals (test images resampled) are in the raw JSON. Load average at start and end.
 
     nice -n 10 python bench/multilabel_baselines.py --seeds 0 1 2 --train-per-class 200
+    python bench/multilabel_baselines.py --table RAW.json [RAW2.json ...]   # rows of several runs
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def cell(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
     return f"{scale * e.value:.{digits}f} ± {scale * (e.high - e.value):.{digits}f}"
 
 
-def table(rows: list[dict], seeds: list[int]) -> str:
+def table(rows: list[dict]) -> str:
     titles = [SUMMARY_TITLES[n] for n in SUMMARIES]
     lines = [
         "| method | " + " | ".join(titles) + " | mean bias score | excl. mAP lift vs standard |",
@@ -100,15 +101,27 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--train-per-class", type=int, default=200)
     parser.add_argument("--bias-ratio", type=float, default=0.95)
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="reuses the project a run left there"
+    )
     parser.add_argument("--raw", type=Path, default=Path("bench/raw/multilabel_baselines.json"))
+    parser.add_argument("--table", type=Path, nargs="+", help="only print the table of raw files")
     args = parser.parse_args()
+    if args.table:
+        rows = [row for path in args.table for row in json.loads(path.read_text())["rows"]]
+        print(table(rows))
+        return
     torch.set_num_threads(1)
     print(f"load average at start: {load()}", flush=True)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ml-bench-"))
     options = {"train_per_class": args.train_per_class, "bias_ratio": args.bias_ratio}
-    store = create_project(workdir / "project", "colored-digits-multilabel", options=options)
-    run_id, pairs = measure_biased_pairs(store, BiasPairsConfig(epochs=args.epochs, seed=0))
+    if (workdir / "project" / "project.db").exists():  # a copy made by an earlier run: reuse it
+        store = Store.open(workdir / "project")
+        pairs = store.biased_pairs()
+        run_id = pairs[0].run_id
+    else:
+        store = create_project(workdir / "project", "colored-digits-multilabel", options=options)
+        run_id, pairs = measure_biased_pairs(store, BiasPairsConfig(epochs=args.epochs, seed=0))
     names = store.label_names()
     print(
         f"biased pairs from run {run_id}: "
@@ -124,7 +137,7 @@ def main() -> None:
             args.raw.parent.mkdir(parents=True, exist_ok=True)
             args.raw.write_text(json.dumps({"options": options, "rows": rows}, indent=2))
     print(f"\nseeds {args.seeds}, {args.epochs} epochs, mean ± half-width of the 95% t interval")
-    print(table(rows, args.seeds))
+    print(table(rows))
     print(f"\nload average at end: {load()}")
 
 

@@ -12,7 +12,7 @@ import torch
 
 from debias_core.bias.pairs import find_biased_pairs
 from debias_core.cli import main
-from debias_core.evaluate.multilabel import build_multilabel_report
+from debias_core.evaluate.multilabel import build_multilabel_report, format_multilabel_report
 from debias_core.train.ml_class_balancing import class_balancing_loss
 from debias_core.train.ml_remove_images import remove_cooccur_images
 from debias_core.train.ml_remove_labels import remove_cooccur_labels
@@ -119,6 +119,10 @@ def test_report_splits_exclusive_and_cooccur_and_brackets_them():
     for name in ("exclusive_map", "cooccur_map", "unbiased_map", "all_map"):
         e = report.interval(name)
         assert e.low <= report.summary(name) <= e.high and e.high > e.low
+    text = format_multilabel_report(report, report, "run 1")
+    assert "standard run 1" in text and "\nb / c | " in text
+    pct = f"{100 * report.exclusive_map:.1f}"
+    assert f"exclusive mAP | {pct} [" in text and text.count(f"({pct})") >= 1
     empty = targets.copy()
     empty[:, 1] = 0
     assert (

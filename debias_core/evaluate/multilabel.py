@@ -205,6 +205,20 @@ def _with_interval(report: MultiLabelReport, name: str) -> str:
     return _pct(report.summary(name)) if e is None else e.as_percent()
 
 
+def _bias_text(p: PairRow, with_interval: bool = False) -> str:
+    if p.bias_score is None:
+        return "-"
+    text = f"{p.bias_score:.2f}"
+    if with_interval and p.bias_interval:
+        text += f" [{p.bias_interval['low']:.2f}, {p.bias_interval['high']:.2f}]"
+    return text
+
+
+def _beside(text: str, beside: bool, other: str | None) -> str:
+    """'text (standard's)' when a standard is shown ('-' for a pair it lacks)."""
+    return f"{text} ({other or '-'})" if beside else text
+
+
 def format_multilabel_report(
     report: MultiLabelReport, standard: MultiLabelReport | None = None, standard_label: str = ""
 ) -> str:
@@ -219,22 +233,15 @@ def format_multilabel_report(
     lines += ["", "pair (b, c) | exclusive AP | co-occur AP | bias score | n excl / co-occ"]
     by_pair = {(p.b, p.c): p for p in standard.pairs} if beside else {}
     for p in report.pairs:
-        s = by_pair.get((p.b, p.c))
-        bias = "-" if p.bias_score is None else f"{p.bias_score:.2f}"
-        if p.bias_interval:
-            bias += f" [{p.bias_interval['low']:.2f}, {p.bias_interval['high']:.2f}]"
-
-        def pair(x, y, fmt=_pct):
-            return fmt(x) + (f" ({fmt(y)})" if beside else "")
-
+        s = by_pair.get((p.b, p.c)) if beside else None
+        cells = [
+            _beside(_pct(p.exclusive_ap), beside, s and _pct(s.exclusive_ap)),
+            _beside(_pct(p.cooccur_ap), beside, s and _pct(s.cooccur_ap)),
+            _beside(_bias_text(p, with_interval=True), beside, s and _bias_text(s)),
+        ]
         lines.append(
-            f"{p.b_name} / {p.c_name} | {pair(p.exclusive_ap, s and s.exclusive_ap)}"
-            f" | {pair(p.cooccur_ap, s and s.cooccur_ap)} | {bias}"
-            + (
-                f" ({'-' if not s or s.bias_score is None else f'{s.bias_score:.2f}'})"
-                if beside
-                else ""
-            )
+            f"{p.b_name} / {p.c_name} | "
+            + " | ".join(cells)
             + f" | {p.n_exclusive} / {p.n_cooccur}"
         )
     lines += ["", "class | AP" + (" | standard AP" if beside else "")]
