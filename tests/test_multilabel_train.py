@@ -133,7 +133,7 @@ def test_report_splits_exclusive_and_cooccur_and_brackets_them():
 @pytest.mark.slow
 def test_bias_pairs_train_and_compare_from_the_cli(multilabel_project, capsys):
     p = str(multilabel_project.root)
-    common = ["--epochs", "2", "--json"]
+    common = ["--epochs", "1", "--json"]
     assert main(["bias-pairs", p, *common]) == 0
     found = json.loads(capsys.readouterr().out)
     assert len(found["biased_pairs"]) == 1  # the dataset's one designed pair sets k
