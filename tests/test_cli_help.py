@@ -48,6 +48,7 @@ def registry_names() -> dict[tuple[str, str], list[str]]:
         ("verify", "--method"): GENERATORS.names(),
         ("masks", "--segmenter"): SEGMENTERS.names(),
         ("train", "--arch"): CLASSIFIERS.names(),
+        ("bias-pairs", "--arch"): CLASSIFIERS.names(),
     }
 
 

@@ -161,7 +161,7 @@ def test_coco_stuff_imports_labels_masks_hierarchy_and_splits(coco_root, tmp_pat
     store = create_project(
         tmp_path / "p", "coco-stuff", coco_root, {"val_fraction": 0.5, "seed": 3}
     )
-    assert store.label_names() == [
+    assert store.label_rows() == [
         LabelName(0, "person", "person", "thing", 1),
         LabelName(1, "skis", "sports", "thing", 35),
         LabelName(2, "snowboard", "sports", "thing", 36),
@@ -187,7 +187,9 @@ def test_coco_stuff_imports_labels_masks_hierarchy_and_splits(coco_root, tmp_pat
     params = store.meta()["dataset_params"]
     assert params["skipped_unlabelled"] == 1 and params["degenerate_polygons"] == 2
     _assert_masks_exact(store, samples, _expected_masks(coco_root))
-    store.set_label_names([LabelName(4, "snow", "plant", "stuff", 159)])  # a user's edit
+    store.set_label_names(
+        [LabelName(4, "snow", "plant", "stuff", 159)], replace=True
+    )  # a user's edit
     assert semantic_siblings(store, 3) == [4, 5]
 
 

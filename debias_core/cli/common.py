@@ -50,6 +50,14 @@ class RegistryHelpFormatter(argparse.HelpFormatter):
             text += "; one of: " + ", ".join(names()).replace("%", "%%")
         return text
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # Never break inside a hyphenated name ('ml-remove-cooccur-images'): it must stay
+        # copyable from the help.
+        import textwrap
+
+        text = self._whitespace_matcher.sub(" ", text).strip()
+        return textwrap.wrap(text, width, break_on_hyphens=False)
+
 
 def lists_names(action: argparse.Action, names: Callable[[], list[str]]) -> argparse.Action:
     """Make `action`'s help end with the valid names (from a registry, read lazily)."""

@@ -27,7 +27,9 @@ def cmd_init(args) -> int:
         "style": args.style,
     }
     flags = {k: v for k, v in flags.items() if v is not None}  # only the flags given
-    if args.dataset == "colored-digits":
+    if args.dataset == "colored-digits-multilabel" and args.spurious is not None:
+        raise ValueError("--spurious is for colored-digits only (here the colour is a context)")
+    if args.dataset in ("colored-digits", "colored-digits-multilabel"):
         options |= flags
     elif flags:
         raise ValueError(f"--{next(iter(flags)).replace('_', '-')} is for colored-digits only")
@@ -39,7 +41,13 @@ def cmd_init(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from debias_core.bias.stats import format_stats_table, group_stats, stats_as_dicts
+    from debias_core.bias.stats import (
+        format_pair_table,
+        format_stats_table,
+        group_stats,
+        pair_rows,
+        stats_as_dicts,
+    )
     from debias_core.data.world_split import leak_warning
 
     store = open_project(args)
@@ -47,7 +55,16 @@ def cmd_stats(args) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     stats = group_stats(store)
-    print(json.dumps(stats_as_dicts(stats), indent=2) if args.json else format_stats_table(stats))
+    multilabel = store.is_multilabel()
+    if args.json:
+        groups = stats_as_dicts(stats)
+        # a multi-label project adds its biased pairs: {"groups": [...], "biased_pairs": [...]}
+        out = {"groups": groups, "biased_pairs": pair_rows(store)} if multilabel else groups
+        print(json.dumps(out, indent=2))
+        return 0
+    print(format_stats_table(stats))
+    if multilabel:
+        print("\n" + format_pair_table(pair_rows(store)))
     return 0
 
 
@@ -89,7 +106,7 @@ def add_parsers(sub) -> None:
     p.add_argument("dir", help="the new project folder (must not exist, or be empty)")
     dataset = p.add_argument("--dataset", default="colored-digits", help="dataset adapter")
     lists_names(dataset, dataset_names)
-    p.add_argument("--root", help="the dataset folder (every dataset but colored-digits)")
+    p.add_argument("--root", help="the dataset folder (every dataset but the colored-digits ones)")
     p.add_argument(
         "--bias-ratio",
         type=bias_ratio,

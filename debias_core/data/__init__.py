@@ -14,6 +14,7 @@ from debias_core.data import (  # noqa: F401  (imported to register the adapters
     celeba,
     coco_stuff,
     colored_digits,
+    colored_digits_multilabel,
     folder_csv,
     metadata_csv,
     metashift,

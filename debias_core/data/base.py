@@ -19,15 +19,16 @@ class DatasetError(ValueError):
 
 
 class ObjectMask(Protocol):
-    """The mask of one labelled region of an image (a COCO category), decoded on demand.
+    """The mask of one named region of an image (a COCO category; the multi-label demo's object,
+    context or background), decoded on demand.
 
     Decoding waits until the store copies the sample, so a dataset of a million regions is never
     held as pixels; an adapter checks the encoding before it returns its records, so `pixels`
     cannot fail on a record it returned.
     """
 
-    label: int  # the region's label in the project's label space
-    name: str  # its name, stored as the mask's label / prompt
+    label: int | None  # the region's label in the project's label space; None: the background
+    name: str  # what the region is (a label name, or "background"): the mask's label / prompt
 
     def pixels(self) -> np.ndarray:
         """(H, W) bool, the image's size."""
@@ -36,6 +37,24 @@ class ObjectMask(Protocol):
     def params(self) -> dict[str, Any]:
         """What to record with the mask (e.g. the annotation ids it unites)."""
         ...
+
+
+@dataclass(frozen=True)
+class MaskFile:
+    """An ObjectMask an adapter has already drawn as a black / white image file."""
+
+    name: str
+    path: Path
+    label: int | None = None
+
+    def pixels(self) -> np.ndarray:
+        from PIL import Image
+
+        with Image.open(self.path) as im:
+            return np.asarray(im.convert("L")) > 127
+
+    def params(self) -> dict[str, Any]:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -54,7 +73,9 @@ class SampleRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     labels: tuple[int, ...] = ()
     mask_path: Path | None = None  # an exact foreground mask, where the dataset has one
-    object_masks: tuple[ObjectMask, ...] = ()  # per-label region masks (COCO-Stuff)
+    # exact masks of named regions (COCO-Stuff's categories; the multi-label demo's object,
+    # context and background)
+    object_masks: tuple[ObjectMask, ...] = ()
 
 
 @dataclass(frozen=True)

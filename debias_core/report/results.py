@@ -25,7 +25,7 @@ BASELINE_METHOD = "erm"
 
 def finished_runs(store: Store) -> list[Run]:
     """Training runs with a test report, oldest first."""
-    return [r for r in store.list_runs("train") if r.status == "done" and "test" in r.metrics]
+    return [r for r in store.list_runs("train") if r.status == "done" and r.metrics.get("test")]
 
 
 def best_val_wga(run: Run) -> float | None:

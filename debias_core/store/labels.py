@@ -24,24 +24,34 @@ class LabelName:
     source_id: int | None = None
 
 
+def _label_row(x: LabelName) -> dict:
+    return {
+        "label": int(x.label),
+        "name": x.name,
+        "supercategory": x.supercategory,
+        "kind": x.kind,
+        "source_id": x.source_id,
+    }
+
+
 class LabelsMixin:
-    def set_label_names(self, labels: Iterable[LabelName]) -> None:
-        """Insert or replace label rows (a user editing a supercategory writes the same way)."""
+    def set_label_names(self, labels: Iterable[LabelName | str], replace: bool = False) -> None:
+        """Write the label space (a plain name is label k = its position, no supercategory).
+
+        A project's label space is written once, at import; `replace=True` is a person editing
+        rows of it (a supercategory, so that DecoupleGen's replacements draw other siblings).
+        """
         rows = [
-            {
-                "label": int(x.label),
-                "name": x.name,
-                "supercategory": x.supercategory,
-                "kind": x.kind,
-                "source_id": x.source_id,
-            }
-            for x in labels
+            _label_row(LabelName(k, x) if isinstance(x, str) else x) for k, x in enumerate(labels)
         ]
         with self.write() as db:
+            if not replace and self.query("select 1 from label_names limit 1"):
+                raise ValueError("this project's label names are already set")
             db["label_names"].insert_all(rows, replace=True)
 
-    def label_names(self) -> list[LabelName]:
-        """The label space in label order (empty for a single-label project)."""
+    def label_rows(self) -> list[LabelName]:
+        """The label space in label order, with its hierarchy (empty for a single-label project).
+        `label_names()` gives the names alone."""
         rows = self.query("select * from label_names order by label")
         return [
             LabelName(

@@ -90,6 +90,9 @@ class GeneratedImage:
     recipe: Recipe
     parent_id: int | None = None
     meta: dict = field(default_factory=dict)
+    # multi-label projects: the image's label set (e.g. b alone after a removal), stored in
+    # sample_labels; empty for single-label data
+    labels: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

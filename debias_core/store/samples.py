@@ -95,6 +95,20 @@ DISPUTED_SQL = (
 )
 
 
+def _dataset_mask(row: dict, kind: str, label: str, path: str) -> dict:
+    """A masks row for a mask the dataset ships (segmenter 'dataset'; prompt = what it is of)."""
+    return {
+        "sample_id": row["id"],
+        "kind": kind,
+        "label": label,
+        "segmenter": "dataset",
+        "prompt": label,
+        "path": path,
+        "params": "{}",
+        "created_at": row["created_at"],
+    }
+
+
 ANY_SAMPLE = SampleFilter()
 _FROM = (
     " from samples s left join curation c on c.sample_id = s.id"
@@ -115,7 +129,7 @@ class SamplesMixin:
                 meta["mask_path"], _ = files.put_file(self.root, rec.mask_path)
             rows.append(self._sample_row(rel, digest, rec.y, rec.a, rec.split, "real", meta))
             metas.append(meta)
-            objects.append([self._object_mask_row(m) for m in getattr(rec, "object_masks", ())])
+            objects.append([self._object_mask_row(m) for m in rec.object_masks])
             if progress and k % 500 == 0:
                 progress(k / max(len(records), 1), f"copied {k}/{len(records)} images")
         with self.write() as db:
@@ -131,16 +145,7 @@ class SamplesMixin:
             if labels:
                 db["sample_labels"].insert_all(labels)
             masks = [
-                {
-                    "sample_id": row["id"],
-                    "kind": "exact",
-                    "label": "foreground",
-                    "segmenter": "dataset",
-                    "prompt": "foreground",
-                    "path": row_meta["mask_path"],
-                    "params": "{}",
-                    "created_at": row["created_at"],
-                }
+                _dataset_mask(row, "exact", "foreground", row_meta["mask_path"])
                 for row, row_meta in zip(rows, metas, strict=True)
                 if "mask_path" in row_meta
             ]
@@ -162,7 +167,7 @@ class SamplesMixin:
             "segmenter": "dataset",
             "prompt": mask.name,
             "path": path,
-            "params": dumps({"label": int(mask.label), **mask.params()}),
+            "params": dumps({"label": mask.label, **mask.params()}),
         }
 
     def add_generated_unit(
@@ -187,6 +192,10 @@ class SamplesMixin:
                     "unit_key": unit_key,
                 }
                 ids.append(db["samples"].insert(row).last_pk)
+                if g.labels:
+                    db["sample_labels"].insert_all(
+                        {"sample_id": ids[-1], "label": int(label)} for label in set(g.labels)
+                    )
             if job_id is not None and unit_key is not None:
                 db["job_units"].insert({"job_id": job_id, "unit_key": unit_key, "done_at": now()})
         return ids

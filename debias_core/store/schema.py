@@ -352,6 +352,22 @@ def _recipe_machine(db: Database) -> None:
     db["recipes"].add_column("machine", str)
 
 
+@MIGRATIONS(name="0011_biased_pair_provenance")
+def _biased_pair_provenance(db: Database) -> None:
+    # A biased pair is measured (Singh et al.: a standard multi-label classifier's bias score):
+    # the run that measured it, its rank among the kept pairs, and how many evaluation images
+    # held b with c (co-occur) and b without c (exclusive).
+    pairs = db["biased_pairs"]
+    for column, kind in (
+        ("run_id", int),
+        ("rank", int),
+        ("n_cooccur", int),
+        ("n_exclusive", int),
+        ("created_at", str),
+    ):
+        pairs.add_column(column, kind)
+
+
 @MIGRATIONS(name="0012_label_hierarchy")
 def _label_hierarchy(db: Database) -> None:
     # A multi-label dataset's labels carry their place in a hierarchy: the supercategory (COCO's
