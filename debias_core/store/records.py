@@ -90,6 +90,7 @@ class GeneratedImage:
     recipe: Recipe
     parent_id: int | None = None
     meta: dict = field(default_factory=dict)
+    labels: tuple[int, ...] = ()  # multi-label projects: the labels the image was drawn to show
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,9 @@ class SamplesMixin:
                     "unit_key": unit_key,
                 }
                 ids.append(db["samples"].insert(row).last_pk)
+                if g.labels:
+                    labels = [{"sample_id": ids[-1], "label": int(v)} for v in set(g.labels)]
+                    db["sample_labels"].insert_all(labels)
             if job_id is not None and unit_key is not None:
                 db["job_units"].insert({"job_id": job_id, "unit_key": unit_key, "done_at": now()})
         return ids
