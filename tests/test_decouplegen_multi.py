@@ -147,6 +147,12 @@ def test_cooccurrence_of_the_original_and_the_augmented_set(multilabel):
     assert table.augmented == table.original and table.generated == 0
     with pytest.raises(ValueError, match="status must be one of"):
         cooccurrence(store, status="some")
+    from ui.state import AppContext
+    from ui.verify import cooccurrence_view
+
+    figure, note = cooccurrence_view(AppContext(store, executor=None), "accepted")
+    assert [t.type for t in figure.data] == ["heatmap", "heatmap"]
+    assert figure.data[0].z[0][0] == table.original[0][0] and note.startswith("2 biased objects")
 
 
 def _generate(root, backbone, *extra):

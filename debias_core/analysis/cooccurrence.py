@@ -97,3 +97,39 @@ def format_table(table: CooccurrenceTable) -> str:
 
 def _p(value: float | None) -> str:
     return "  -  " if value is None else f"{value:.2f}"
+
+
+def cooccurrence_figure(table: CooccurrenceTable):
+    """Two heatmaps side by side, original and augmented, on one colour scale (0 to 1)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    titles = ("original (real train)", f"augmented (+{table.generated} generated)")
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles)
+    panels = ((table.original, table.n_original), (table.augmented, table.n_augmented))
+    for col, (values, counts) in enumerate(panels, start=1):
+        fig.add_trace(
+            go.Heatmap(
+                z=[list(row) for row in values],
+                x=list(table.contexts),
+                y=list(table.objects),
+                zmin=0.0,
+                zmax=1.0,
+                colorscale="Blues",
+                showscale=col == 2,
+                text=[[_p(v).strip() for v in row] for row in values],
+                texttemplate="%{text}",
+                customdata=[[n] * len(table.contexts) for n in counts],
+                hovertemplate="P(%{x} | %{y}) = %{z:.2f} over %{customdata} images<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+    fig.update_yaxes(autorange="reversed", title_text="biased object", row=1, col=1)
+    fig.update_xaxes(title_text="context")
+    fig.update_layout(
+        height=max(260, 80 + 28 * len(table.objects)),
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        title_text="P(context | biased object)",
+    )
+    return fig
