@@ -27,7 +27,9 @@ def cmd_init(args) -> int:
         "style": args.style,
     }
     flags = {k: v for k, v in flags.items() if v is not None}  # only the flags given
-    if args.dataset == "colored-digits":
+    if args.dataset == "colored-digits-multilabel" and args.spurious is not None:
+        raise ValueError("--spurious is for colored-digits only (here the colour is a context)")
+    if args.dataset in ("colored-digits", "colored-digits-multilabel"):
         options |= flags
     elif flags:
         raise ValueError(f"--{next(iter(flags)).replace('_', '-')} is for colored-digits only")
@@ -89,7 +91,7 @@ def add_parsers(sub) -> None:
     p.add_argument("dir", help="the new project folder (must not exist, or be empty)")
     dataset = p.add_argument("--dataset", default="colored-digits", help="dataset adapter")
     lists_names(dataset, dataset_names)
-    p.add_argument("--root", help="the dataset folder (every dataset but colored-digits)")
+    p.add_argument("--root", help="the dataset folder (every dataset but the colored-digits ones)")
     p.add_argument(
         "--bias-ratio",
         type=bias_ratio,

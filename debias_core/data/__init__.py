@@ -13,6 +13,7 @@ from typing import Any
 from debias_core.data import (  # noqa: F401  (imported to register the adapters)
     celeba,
     colored_digits,
+    colored_digits_multilabel,
     folder_csv,
     metadata_csv,
     metashift,

@@ -16,6 +16,19 @@ class DatasetError(ValueError):
 
 
 @dataclass(frozen=True)
+class ObjectMask:
+    """An exact mask of one named region of an image (an object, a context, the background).
+
+    `name` is what the region is (a label name, or "background"); `label` its index in the
+    dataset's label space, None for a region that is no label (the background).
+    """
+
+    name: str
+    path: Path
+    label: int | None = None
+
+
+@dataclass(frozen=True)
 class SampleRecord:
     """One real sample as an adapter sees it, before it enters the store.
 
@@ -31,6 +44,8 @@ class SampleRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     labels: tuple[int, ...] = ()
     mask_path: Path | None = None  # an exact foreground mask, where the dataset has one
+    # exact masks of named regions (multi-label data: each object, context and the background)
+    object_masks: tuple[ObjectMask, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,8 @@ class DatasetImport:
     attr_names: list[str]
     root: Path
     params: dict[str, Any] = field(default_factory=dict)
+    # multi-label data: the name of each label (index = label); empty for single-label data
+    label_names: list[str] = field(default_factory=list)
 
 
 class DatasetAdapter(Protocol):

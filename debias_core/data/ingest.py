@@ -134,6 +134,8 @@ def _build(folder: Path, dataset: str, root: Path | None, options: dict, say: Pr
     }
     store = Store.create(folder, meta)
     try:
+        if imported.label_names:
+            store.set_label_names(imported.label_names)
         store.add_real_samples(imported.records, progress=lambda f, m: say(0.3 + 0.69 * f, m))
         store.set_meta(aligned_attrs={str(y): a for y, a in store.aligned_attrs().items()})
     finally:

@@ -60,7 +60,7 @@ def leak_warning(meta: dict, cards: Sequence[Path] = CARDS) -> str | None:
     Projects record the world seed they were drawn with (`dataset_params.world_seed`); one made
     before that, with a dataset seed other than 0, drew its task pool from `load_pools(seed)`.
     """
-    if meta.get("dataset") != "colored-digits":
+    if meta.get("dataset") not in ("colored-digits", "colored-digits-multilabel"):
         return None
     params = meta.get("dataset_params") or {}
     seed = int(params.get("seed", 0))

@@ -23,6 +23,7 @@ from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
 from debias_core.store.label_sets import LabelSetsMixin
 from debias_core.store.mask_coverage import MaskCoverageMixin
+from debias_core.store.multilabel import MultiLabelMixin
 from debias_core.store.ownership import JobOwnershipMixin
 from debias_core.store.paths import PathsMixin
 from debias_core.store.records import dumps, loads, now
@@ -143,6 +144,7 @@ class Store(
     EmbeddingsMixin,
     VerifyMixin,
     MaskCoverageMixin,
+    MultiLabelMixin,
     UnlabelledMixin,
     TagsMixin,
     ViewsMixin,

@@ -93,6 +93,20 @@ DISPUTED_SQL = (
 )
 
 
+def _dataset_mask(row: dict, kind: str, label: str, path: str) -> dict:
+    """A masks row for a mask the dataset ships (segmenter 'dataset'; prompt = what it is of)."""
+    return {
+        "sample_id": row["id"],
+        "kind": kind,
+        "label": label,
+        "segmenter": "dataset",
+        "prompt": label,
+        "path": path,
+        "params": "{}",
+        "created_at": row["created_at"],
+    }
+
+
 ANY_SAMPLE = SampleFilter()
 _FROM = (
     " from samples s left join curation c on c.sample_id = s.id"
@@ -104,15 +118,17 @@ class SamplesMixin:
     # -- writes ------------------------------------------------------------------------------
     def add_real_samples(self, records: Iterable, progress=None) -> int:
         """Copy real images into the store and insert their rows, all in one transaction."""
-        rows, metas = [], []
+        rows, metas, object_masks = [], [], []
         records = list(records)
         for k, rec in enumerate(records):
             rel, digest = files.put_file(self.root, rec.path)
             meta = dict(rec.meta, original_path=str(rec.path))
             if rec.mask_path is not None:  # the exact mask, content-addressed like the image
                 meta["mask_path"], _ = files.put_file(self.root, rec.mask_path)
+            regions = [(m.name, files.put_file(self.root, m.path)[0]) for m in rec.object_masks]
             rows.append(self._sample_row(rel, digest, rec.y, rec.a, rec.split, "real", meta))
             metas.append(meta)
+            object_masks.append(regions)
             if progress and k % 500 == 0:
                 progress(k / max(len(records), 1), f"copied {k}/{len(records)} images")
         with self.write() as db:
@@ -128,18 +144,14 @@ class SamplesMixin:
             if labels:
                 db["sample_labels"].insert_all(labels)
             masks = [
-                {
-                    "sample_id": row["id"],
-                    "kind": "exact",
-                    "label": "foreground",
-                    "segmenter": "dataset",
-                    "prompt": "foreground",
-                    "path": row_meta["mask_path"],
-                    "params": "{}",
-                    "created_at": row["created_at"],
-                }
+                _dataset_mask(row, "exact", "foreground", row_meta["mask_path"])
                 for row, row_meta in zip(rows, metas, strict=True)
                 if "mask_path" in row_meta
+            ]
+            masks += [
+                _dataset_mask(row, "object", name, path)
+                for row, regions in zip(rows, object_masks, strict=True)
+                for name, path in regions
             ]
             if masks:
                 db["masks"].insert_all(masks)

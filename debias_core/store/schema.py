@@ -350,3 +350,19 @@ def _recipe_machine(db: Database) -> None:
     # The machine kind a recipe was drawn on (JSON: device, processor, instruction set, torch,
     # threads): a replay is bit-exact only on the same kind. Older recipes keep it empty.
     db["recipes"].add_column("machine", str)
+
+
+@MIGRATIONS(name="0011_biased_pair_provenance")
+def _biased_pair_provenance(db: Database) -> None:
+    # A biased pair is measured (Singh et al.: a standard multi-label classifier's bias score):
+    # the run that measured it, its rank among the kept pairs, and how many evaluation images
+    # held b with c (co-occur) and b without c (exclusive).
+    pairs = db["biased_pairs"]
+    for column, kind in (
+        ("run_id", int),
+        ("rank", int),
+        ("n_cooccur", int),
+        ("n_exclusive", int),
+        ("created_at", str),
+    ):
+        pairs.add_column(column, kind)
