@@ -54,9 +54,7 @@ def cooccurrence(
     names = store.label_name_map()
     if not names:
         raise ValueError("co-occurrence needs a multi-label project (it has no label names)")
-    rows = sorted(
-        set(objects) if objects is not None else {b for b, _, _ in store.biased_pair_list()}
-    )
+    rows = sorted(set(objects) if objects is not None else {p.b for p in store.pairs_for_study()})
     if not rows:
         raise ValueError("no biased pairs stored: find them first, or name the objects")
     real = store.label_sets(store.sample_ids(SampleFilter(source="real", split="train")))

@@ -1,8 +1,9 @@
 """`decouplegen-multi` (seed 000 section 4.1.2, Table 2, Figure 6): DecoupleGen's edits on
 multi-label data, where a biased object b usually appears with a context c (skis with person).
 
-1. Pairs: the project's biased (b, c) pairs (top `top_k` by bias score, `biased_pairs`), or the
-   pairs named in `pairs`. Sources: real train images that carry both b and c, `sources` per pair.
+1. Pairs: the project's biased (b, c) pairs (the top `top_k` measured by bias score, else the
+   dataset's designed ones), or the pairs named in `pairs`. Sources: real train images that
+   carry both b and c, `sources` per pair.
 2. Personalization (`per-image`, parts=labels): per source a token per label it carries among
    b and c, each owning that label's mask, and a background token [v_bg] owning everything else.
 3. Edits, with the source's tokens and LoRA attached for the scope:
@@ -119,9 +120,11 @@ def chosen_pairs(store, params: DecoupleGenMultiParams) -> list[tuple[int, int]]
         raise ValueError("decouplegen-multi needs a multi-label project (no label names here)")
     ids = {v: k for k, v in names.items()}
     if not params.pairs.strip():
-        pairs = [(b, c) for b, c, _ in store.biased_pair_list()[: params.top_k]]
+        pairs = [(p.b, p.c) for p in store.pairs_for_study()[: params.top_k]]
         if not pairs:
-            raise ValueError("decouplegen-multi: no biased pairs stored; name them with pairs=b:c")
+            raise ValueError(
+                "decouplegen-multi: no biased pairs measured or designed; name them: pairs=b:c"
+            )
         return pairs
     out = []
     for pair in filter(None, (p.strip() for p in params.pairs.split(","))):

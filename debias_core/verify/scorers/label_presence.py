@@ -3,7 +3,8 @@
 For images of DecoupleGen's multi-label edits (their meta names the pair (b, c)): value = the
 confidence that b is found, details = {b, c, p_b, p_c, reader}. Readers:
 - `judge` (Colored Digits projects): a digit label is found with the digit judge's probability
-  of that digit, a colour label when the judge reads that colour as the stroke or background;
+  of that digit, a colour label when the judge reads that colour as the stroke or background
+  (on the multi-label demo the background is the colour box inside the black frame);
 - a segmenter's name: its confidence for a prompt of the label's name (0 when nothing found).
 `auto` picks the judge on Colored Digits projects and grounded-sam elsewhere. Images without a
 pair are left out (the policy then asks a person).
@@ -52,13 +53,30 @@ def digit_of(name: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def frame_filled(images: np.ndarray) -> np.ndarray:
+    """Multi-label demo images (a digit over a colour box in a black frame) as the judge knows
+    them: the frame painted in the box's median colour, so the box colour reads as the
+    background and the digit's ink is measured against it."""
+    from debias_core.data.colored_digits_multilabel import FRAME, context_box
+
+    box = context_box()
+    ring = box.copy()  # the box's outer 2 px: the digit seldom reaches them, so the median
+    ring[FRAME + 2 : -FRAME - 2, FRAME + 2 : -FRAME - 2] = False  # there is the box colour
+    out = images.copy()
+    for image in out:
+        image[~box] = np.median(image[ring].astype(np.float32), axis=0).round().astype(np.uint8)
+    return out
+
+
 def judge_presence(store, samples, names: list[str], params) -> list[float]:
     """Per sample, the judge's confidence that label `names[k]` is in image k."""
+    from debias_core.data.colored_digits_multilabel import DATASET
     from debias_core.verify.scorers.judge import JudgeParams, _load, judge_file, load_images, read
 
-    probs, strokes, backgrounds = read(
-        _load(str(judge_file(JudgeParams(params.weights)))), load_images(store, samples)
-    )
+    images = load_images(store, samples)
+    if store.meta().get("dataset") == DATASET:
+        images = frame_filled(images)
+    probs, strokes, backgrounds = read(_load(str(judge_file(JudgeParams(params.weights)))), images)
     out = []
     for k, name in enumerate(names):
         digit = digit_of(name)
