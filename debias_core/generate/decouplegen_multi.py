@@ -221,6 +221,7 @@ class DecoupleGenMulti:
     default_steps = 20
     attribute_site = "anywhere"  # labels, not a (class, context) group, say what an image shows
     plans_own_targets = True  # the biased pairs choose the sources
+    multilabel = True  # draws label sets: refused on a single-label project, before queuing
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)
