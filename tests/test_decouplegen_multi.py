@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,12 +19,15 @@ from debias_core.generate.decouplegen_multi import (
     sibling_for,
     targets,
 )
+from debias_core.generate.recipes import regenerate_sample
 from debias_core.generate.siblings import siblings_of
+from debias_core.models.cache import cached_backbone
 from debias_core.models.dummy import dummy_backbone
 from debias_core.personalize import PERSONALIZERS, PersonalizeConfig
 from debias_core.personalize.base import build_params
 from debias_core.personalize.engine import train_concepts
 from debias_core.personalize.loop import Batch, loss_mask
+from debias_core.personalize.preview import concept_preview
 from debias_core.store import SampleFilter
 from debias_core.store.verify import PolicyVerdict
 from debias_core.verify.policies.label_presence import LabelPresencePolicyParams, verdict
@@ -193,6 +197,11 @@ def test_cli_removal_replacement_verify_and_cooccurrence(tmp_path, backbone_dir,
         prompt = store.get_recipe(sample.recipe_id).prompt
         assert prompt == f"a photo of {NAMES[b]} at <bg-{sample.parent_id}>"
         assert NAMES[c] not in prompt and labels[sample.id] == {b}
+    stored = np.asarray(store.sample_image(removed[-1].id))
+    assert np.array_equal(np.asarray(regenerate_sample(store, removed[-1].id)), stored)
+    key = f"image-{removed[0].parent_id}"
+    preview = concept_preview(store, job.id, key, cached_backbone(backbone_dir), steps=1)
+    assert len(preview.masks) == 3 and len(preview.attention) == 3  # [v_b], [v_c], [v_bg]
     assert _generate(root, backbone_dir, "--param", "edit=replacement") == 0
     replaced = [s for s in store.list_samples(SampleFilter(source="generated")) if s.id not in
                 {r.id for r in removed}]  # fmt: skip
