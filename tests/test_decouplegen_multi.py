@@ -125,6 +125,8 @@ def test_removal_names_no_context_and_replacement_draws_a_sibling(tmp_path):
     assert {t.siblings for t in items} == {(3,)}
     three = Target(1, 0, 0, 0, 2, siblings=(3, 4, 5))
     assert {sibling_for(three, s) for s in range(40)} == {3, 4, 5}  # uniform over the siblings
+    store.semantic_siblings = lambda label: {2: [3]}.get(label, [])  # a supercategory {red, green}
+    assert siblings_of(store, "red") == ["green"] and siblings_of(store, "green") == []
     (store.root / "siblings.json").write_text(json.dumps({"red": []}))
     with pytest.raises(ValueError, match="'red' has no semantic siblings"):
         targets(store, GenerateConfig(method="decouplegen-multi"), replace)

@@ -5,8 +5,8 @@ pairs for PASCAL (Table 5). Here, in order of precedence:
 
 1. the project's `siblings.json` ({"label": ["sibling", ...]}), which the user edits by hand or
    with `python -m debias_core siblings DIR --set LABEL=A,B`;
-2. the dataset's hierarchy: `semantic_siblings` ({label: [names]}) or `supercategories`
-   ({label: supercategory}) in the project's metadata (COCO-Stuff);
+2. the dataset's hierarchy: the labels of the same supercategory (`store.semantic_siblings`,
+   COCO-Stuff's supercategories);
 3. on a dataset whose contexts are also labels (the embedded multi-label demo), the other
    contexts (another colour for a colour).
 Only names of the project's own labels count: a sibling the project does not know is left out.
@@ -49,18 +49,16 @@ def write_user_table(store, table: dict[str, list[str]]) -> None:
 
 
 def dataset_table(store) -> dict[str, list[str]]:
-    """Siblings from the dataset's own hierarchy, or its contexts when they are labels."""
-    meta, names = store.meta(), set(store.label_name_map().values())
-    given = meta.get("semantic_siblings")
-    if isinstance(given, dict):
-        return {str(k): [str(s) for s in v] for k, v in given.items()}
-    supers = meta.get("supercategories")
-    if isinstance(supers, dict):
-        out: dict[str, list[str]] = {}
-        for label, group in supers.items():
-            out[str(label)] = [str(o) for o, g in supers.items() if g == group and o != label]
-        return out
-    contexts = [c for c in meta.get("attr_names", []) if c in names]
+    """Siblings from the dataset's own hierarchy (the store's `semantic_siblings`: labels of the
+    same supercategory), or, where it has none, its contexts when they are labels."""
+    names = store.label_name_map()
+    hierarchy = getattr(store, "semantic_siblings", None)  # a project with supercategories
+    if callable(hierarchy):
+        table = {names[k]: [names[s] for s in hierarchy(k) if s in names] for k in names}
+        table = {k: v for k, v in table.items() if v}
+        if table:
+            return table
+    contexts = [c for c in store.meta().get("attr_names", []) if c in names.values()]
     return {c: [o for o in contexts if o != c] for c in contexts}
 
 

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 class LabelSetsMixin:
     def label_name_map(self) -> dict[int, str]:
         """label id -> name ({} for a single-label project)."""
-        return dict(enumerate(self.label_names()))
+        # label_names() lists names, or rows with .label and .name where the label space keeps
+        # a hierarchy (COCO-Stuff's supercategories)
+        return {
+            getattr(row, "label", k): getattr(row, "name", row)
+            for k, row in enumerate(self.label_names())
+        }
 
     def label_sets(self, sample_ids: Sequence[int] | None = None) -> dict[int, set[int]]:
         """sample id -> its label set (samples without labels are absent)."""
