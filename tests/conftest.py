@@ -27,6 +27,39 @@ TINY_DIGITS = {
 }
 
 
+TINY_MULTILABEL = {
+    "classes": (0, 1, 2),
+    "palette": ("red", "green", "blue"),
+    "biased_digits": (0,),
+    "train_per_class": 20,
+    "bias_ratio": 0.9,
+    "val_fraction": 0.05,
+    "test_fraction": 0.05,
+}
+
+
+@pytest.fixture(scope="session")
+def multilabel_template(tmp_path_factory):
+    """A 3-digit, 3-colour colored-digits-multilabel project (digit 0 biased to red), made once."""
+    from debias_core.data.ingest import create_project
+
+    folder = tmp_path_factory.mktemp("multilabel") / "proj"
+    create_project(folder, "colored-digits-multilabel", options=dict(TINY_MULTILABEL)).close()
+    return folder
+
+
+@pytest.fixture
+def multilabel_project(multilabel_template, tmp_path):
+    """A fresh copy of the tiny multi-label project (tests add runs and pairs to it)."""
+    import shutil
+
+    from debias_core.store import Store
+
+    folder = tmp_path / "ml"
+    shutil.copytree(multilabel_template, folder)
+    return Store.open(folder)
+
+
 @pytest.fixture
 def tiny_project(tmp_path):
     """A 2-class, 2-colour Colored Digits project (a few hundred 32x32 images)."""

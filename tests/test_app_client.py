@@ -87,13 +87,14 @@ def n_decisions(ctx) -> int:
 def test_groups_table_and_gallery_pages(app):
     ctx, url = app
     c = client(url)
-    summary, table, chart, _, gallery, info, page = call(c, "groups_load")
+    summary, table, chart, _, pairs_note, pairs, gallery, info, page = call(c, "groups_load")
+    assert "Single-label project" in pairs_note and pairs["data"] == []
     assert "rarest first" in str(chart)
     assert "80" in summary and len(table["data"]) == 4
     assert page == 1 and "images" in info and 0 < len(gallery) <= 100
     assert all(item["caption"].startswith("#") for item in gallery)
     assert all("/gradio_api/file=" in item["image"]["url"] for item in gallery)
-    summary, table, _, _ = call(c, "groups_open")
+    summary, table, _, _, _, _ = call(c, "groups_open")
     assert table["data"][0][:2] == [0, 0]
     gallery, info, page = call(c, "groups_filter", "0,0", "real", "any")
     assert len(gallery) == 60 and page == 1 and "page 1 / 2" in info
@@ -197,7 +198,8 @@ def test_train_job_runs_table_and_plots(app):
     assert "Queued training job" in note
     assert wait_job(c, "train", timeout=90)[2] == "done"
     call(c, "train_jobs_refresh")
-    rows, run_choices, _, sources = call(c, "train_runs_after_poll")
+    rows, run_choices, _, sources, multilabel = call(c, "train_runs_after_poll")
+    assert multilabel["data"] == []  # a single-label project has no multi-label runs
     assert sources["choices"][0] == ["every generation method", "any"]
     run_id = str(rows["data"][0][0])
     assert rows["data"][0][1] == "erm" and rows["data"][0][5] == "done"
@@ -209,6 +211,22 @@ def test_train_job_runs_table_and_plots(app):
     refused(c, "train_job_cancel", "1", match="not a train job")
     with pytest.raises(AppError, match="not in the list of choices"):
         call(c, "train_run_plot", "999")  # not a run the dropdown offers
+    assert call(c, "train_run_multilabel", run_id) == ""  # a single-label run: no mAP table
+
+
+def test_biased_pairs_are_for_multilabel_projects(app):
+    ctx, url = app
+    c = client(url)
+    jobs = len(ctx.store.list_jobs())
+    refused(c, "groups_pairs_submit", None, 2, match="multi-label project")
+    refused(c, "groups_pairs_submit", 0, 2, match=">= 1")
+    assert len(ctx.store.list_jobs()) == jobs  # refused before a job row
+    note, table = call(c, "groups_pairs_after_poll")
+    assert "Single-label" in note and table["data"] == []
+    call(c, "bias-pairs_jobs_poll")
+    call(c, "bias-pairs_jobs_refresh")
+    refused(c, "bias-pairs_job_cancel", "", match="pick a job")
+    refused(c, "bias-pairs_job_resume", "", match="pick a job")
 
 
 def test_report_tab_builds_previews_and_offers_the_file(app):

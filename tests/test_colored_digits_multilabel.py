@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import TINY_MULTILABEL
 
 from debias_core.data.colored_digits import PALETTE, load_pools
 from debias_core.data.colored_digits_multilabel import (
@@ -12,23 +13,7 @@ from debias_core.data.colored_digits_multilabel import (
 )
 from debias_core.data.world_split import world_seed
 
-TINY = {
-    "classes": (0, 1, 2),
-    "palette": ("red", "green", "blue"),
-    "biased_digits": (0,),
-    "train_per_class": 20,
-    "bias_ratio": 0.9,
-    "val_fraction": 0.05,
-    "test_fraction": 0.05,
-}
-
-
-@pytest.fixture(scope="module")
-def multilabel_project(tmp_path_factory):
-    from debias_core.data.ingest import create_project
-
-    folder = tmp_path_factory.mktemp("ml") / "proj"
-    return create_project(folder, "colored-digits-multilabel", options=dict(TINY))
+TINY = dict(TINY_MULTILABEL)
 
 
 def test_labels_are_digit_and_colour_in_one_space(multilabel_project):

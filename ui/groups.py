@@ -11,10 +11,18 @@ import gradio as gr
 
 from debias_core.analysis.attribution import thumbnail_path
 from debias_core.analysis.group_figures import group_counts_figure
-from debias_core.bias.stats import TABLE_COLUMNS, bias_summary, group_stats
+from debias_core.bias.stats import (
+    PAIR_COLUMNS,
+    TABLE_COLUMNS,
+    bias_summary,
+    group_stats,
+    pair_rows,
+    pair_table_row,
+)
 from debias_core.data.world_split import leak_warning
 from debias_core.store import SampleFilter
 from ui.common import TabView, as_int, checked, friendly, group_choices, parse_group
+from ui.jobs import PANEL_EVENT, poll, render_jobs
 from ui.state import AppContext
 
 PAGE_SIZE = 60  # the gallery is not virtualised: keep pages small (<= 100)
@@ -28,6 +36,8 @@ SOURCES = [
     ("generated · any status", "generated"),
 ]
 SPLITS = ["any", "train", "val", "test"]
+PAIRS_KIND = "bias-pairs"
+MAX_EPOCHS = 10_000
 
 
 def stats_view(ctx: AppContext) -> tuple[str, list[list]]:
@@ -52,6 +62,35 @@ def stats_view(ctx: AppContext) -> tuple[str, list[list]]:
         summary = f"⚠️ **Results may be optimistic:** {warning}\n\n{summary}"
     rows = [g.table_row() for g in stats]
     return summary, rows
+
+
+def pairs_view(ctx: AppContext) -> tuple[str, list[list]]:
+    """(a line on where the pairs come from, one table row per biased pair)."""
+    if not ctx.store.is_multilabel():
+        return "Single-label project: biased pairs are for multi-label data (label sets).", []
+    rows = pair_rows(ctx.store)
+    if not rows:
+        note = "No biased pairs yet: find them below."
+    elif rows[0]["source"] == "measured":
+        note = (
+            f"**{len(rows)}** biased (object, context) pairs by Singh et al.'s bias score: mean "
+            "score of b with c over without c, from a standard multi-label classifier."
+        )
+    else:
+        note = (
+            f"**{len(rows)}** pairs as the dataset was built; not measured yet (find them below "
+            "to rank them by a classifier's bias score)."
+        )
+    return note, [pair_table_row(r) for r in rows]
+
+
+def submit_pairs(ctx: AppContext, k, epochs) -> tuple:
+    """Queue a bias-pairs job (k empty: the default)."""
+    params = {"epochs": as_int(epochs, "epochs", 1, MAX_EPOCHS)}
+    if k not in (None, ""):
+        params["k"] = as_int(k, "K", 1, 1000)
+    job_id = ctx.executor.submit(PAIRS_KIND, params)
+    return (f"Queued bias-pairs job **{job_id}**.",) + poll(ctx, PAIRS_KIND)
 
 
 def sample_filter(group: str, source: str, split: str) -> SampleFilter:
@@ -110,9 +149,42 @@ def render(ctx: AppContext) -> TabView:
             elem_id="groups-gallery",
         )
 
+        with gr.Accordion("Biased pairs (multi-label data)", open=ctx.store.is_multilabel()):
+            pairs_note = gr.Markdown(elem_id="groups-pairs-note")
+            pairs_table = gr.Dataframe(
+                headers=PAIR_COLUMNS,
+                value=[],
+                interactive=False,
+                label="Biased pairs",
+                elem_id="groups-pairs",
+            )
+            with gr.Row(equal_height=True):
+                pairs_k = checked(
+                    gr.Number(
+                        None, label="K (pairs kept; empty: 20, or the dataset's design)",
+                        precision=0, minimum=1, maximum=1000, elem_id="groups-pairs-k",
+                    )
+                )  # fmt: skip
+                pairs_epochs = checked(
+                    gr.Number(
+                        12, label="Epochs of the standard classifier", precision=0, minimum=1,
+                        maximum=MAX_EPOCHS, elem_id="groups-pairs-epochs",
+                    )
+                )  # fmt: skip
+                pairs_btn = gr.Button(
+                    "Find biased pairs", variant="primary", elem_id="groups-pairs-submit"
+                )
+            pairs_msg = gr.Markdown(elem_id="groups-pairs-msg")
+            pairs_panel = render_jobs(ctx, PAIRS_KIND)
+
     def refresh():
         chart_value = group_counts_figure(group_stats(ctx.store))
-        return (*stats_view(ctx), chart_value, gr.Dropdown(choices=group_choices(ctx.store)))
+        return (
+            *stats_view(ctx),
+            chart_value,
+            gr.Dropdown(choices=group_choices(ctx.store)),
+            *pairs_view(ctx),
+        )
 
     def first_view():  # page load: open the rarest group so the page is not empty
         stats = group_stats(ctx.store)
@@ -123,7 +195,8 @@ def render(ctx: AppContext) -> TabView:
         summary, rows = stats_view(ctx)
         choices = gr.Dropdown(choices=group_choices(ctx.store), value=value)
         figure = group_counts_figure(stats)
-        return (summary, rows, figure, choices, *gallery_page(ctx, value, "real", "any", 1))
+        pairs = pairs_view(ctx)
+        return (summary, rows, figure, choices, *pairs, *gallery_page(ctx, value, "real", "any", 1))
 
     @friendly
     def show(group, source, split, page):
@@ -144,9 +217,28 @@ def render(ctx: AppContext) -> TabView:
             raise gr.Error("click a row of the groups table")
         return f"{int(row[0])},{int(row[1])}", "real", 1
 
+    @friendly
+    def do_pairs(k, epochs):
+        return submit_pairs(ctx, k, epochs)
+
+    def pairs_after_poll():
+        return pairs_view(ctx)
+
     view_inputs = [group, source, split, page]
     view_outputs = [gallery, info, page]
-    refresh_outputs = [summary, table, chart, group]
+    refresh_outputs = [summary, table, chart, group, pairs_note, pairs_table]
+    pairs_btn.click(
+        do_pairs,
+        [pairs_k, pairs_epochs],
+        [pairs_msg, *pairs_panel.outputs],
+        api_name="groups_pairs_submit",
+        **PANEL_EVENT,
+        concurrency_limit=1,
+    )
+    # After each poll, so pairs a job just stored are shown.
+    pairs_panel.polled.then(
+        pairs_after_poll, None, [pairs_note, pairs_table], api_name="groups_pairs_after_poll"
+    )
     tab.select(refresh, None, refresh_outputs, api_name="groups_open")
     # Selection events carry browser-only event data: private (the client opens a group with
     # groups_filter instead); the browser test clicks them.

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from debias_core.evaluate.compare import interval_fields
+from debias_core.evaluate.compare import interval_fields, runs_table, standard_run
+from debias_core.evaluate.multilabel import SUMMARIES, SUMMARY_TITLES
 from debias_core.evaluate.report import EvalReport
 from debias_core.models.classifiers import CLASSIFIERS, DEFAULT_ARCH
 from debias_core.train import TRAIN_METHODS
@@ -35,6 +36,13 @@ RUN_HEADERS = [
     "run", "method", "data", "seed", "epochs", "status",
     "worst group [95%]", "worst n", "worst class [95%]", "average", "balanced", "aligned",
     "conflicting", "finished",
+]  # fmt: skip
+
+
+ML_HEADERS = [
+    "run", "method", "seed",
+    *(f"{SUMMARY_TITLES[n]} [95%] (standard)" for n in SUMMARIES),
+    "mean bias score (standard)", "standard run",
 ]  # fmt: skip
 
 
@@ -115,6 +123,46 @@ def runs_rows(ctx: AppContext) -> list[list]:
     return rows
 
 
+def _ml_cell(row: dict, name: str) -> str:
+    value, interval, std = row.get(name), row.get(f"{name}_interval"), row.get(f"standard_{name}")
+    text = _with_interval(interval) if interval else _pct(value)
+    return text + ("" if std is None else f" ({_pct(std)})")
+
+
+def multilabel_rows(ctx: AppContext) -> list[list]:
+    """The multi-label runs, newest first: each mAP with its bootstrap interval and the
+    standard classifier's value (same seed, else newest) in parentheses."""
+    rows = []
+    for r in reversed(runs_table(ctx.store)):
+        if "all_map" not in r:
+            continue
+        bias, std = r.get("mean_bias_score"), r.get("standard_mean_bias_score")
+        bias_text = "" if bias is None else f"{bias:.2f}" + ("" if std is None else f" ({std:.2f})")
+        rows.append(
+            [r["run"], r["method"], r["seed"], *(_ml_cell(r, n) for n in SUMMARIES), bias_text,
+             r.get("standard_run") or ""]
+        )  # fmt: skip
+    return rows
+
+
+def multilabel_report_text(ctx: AppContext, run) -> str:
+    """The chosen run's per-pair and per-class table beside the standard's ('' if single-label)."""
+    from debias_core.evaluate.multilabel import MultiLabelReport, format_multilabel_report
+
+    run_id = parse_optional_int(run, "run")
+    if run_id is None:
+        return ""
+    record = ctx.store.get_run(run_id)
+    report = record.metrics.get("multilabel")
+    if not report:
+        return ""
+    standard = standard_run(ctx.store, record.config.get("seed"), run_id)
+    other = None if standard is None else MultiLabelReport.from_dict(standard.metrics["multilabel"])
+    label = "" if standard is None else f"run {standard.id}"
+    text = format_multilabel_report(MultiLabelReport.from_dict(report), other, label)
+    return f"**Run {run_id} (multi-label), test split**\n\n```\n{text}\n```"
+
+
 def report_of(ctx: AppContext, run, sep: str = " · ") -> tuple[str, EvalReport]:
     """(the run's name with its data variant, its test report)."""
     run_id = parse_optional_int(run, "run")
@@ -123,6 +171,8 @@ def report_of(ctx: AppContext, run, sep: str = " · ") -> tuple[str, EvalReport]
     record = ctx.store.get_run(run_id)  # KeyError for an unknown run
     if "test" not in record.metrics:
         raise ValueError(f"run {run_id} is {record.status} and has no evaluation report")
+    if not record.metrics["test"]:
+        raise ValueError(f"run {run_id} has no per-group report (a multi-label run: see its mAPs)")
     name = f"#{run_id} {record.method}{sep}{run_data(ctx.store, record)}"
     return name, EvalReport.from_dict(record.metrics["test"])
 
@@ -195,24 +245,49 @@ def render(ctx: AppContext) -> TabView:
         with gr.Row():
             group_plot = gr.Plot(label="Accuracy per group")
             compare_plot = gr.Plot(label="Runs compared")
+        with gr.Accordion("Multi-label runs (mAP, bias score)", open=ctx.store.is_multilabel()):
+            ml_table = gr.Dataframe(
+                headers=ML_HEADERS,
+                value=[],
+                interactive=False,
+                label="Multi-label runs: exclusive / co-occur mAP over the biased pairs, "
+                "unbiased mAP over the other classes, all mAP",
+                elem_id="train-ml-runs",
+            )
+            ml_report = gr.Markdown(elem_id="train-ml-report")
 
     def runs_view():
         choices = run_choices(ctx.store)
         sources = gr.Dropdown(choices=source_choices(ctx))
-        return runs_rows(ctx), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), sources
+        return (
+            runs_rows(ctx),
+            gr.Dropdown(choices=choices),
+            gr.Dropdown(choices=choices),
+            sources,
+            multilabel_rows(ctx),
+        )
 
     def refresh():
         return (*poll(ctx, "train"), *runs_view())
 
     def first_view():  # page load: plot the newest finished run
-        rows, _, compare_choices, sources = runs_view()
+        rows, _, compare_choices, sources, ml_rows = runs_view()
         choices = run_choices(ctx.store)
         newest = choices[0][1] if choices else None
-        figure = run_figure(ctx, newest) if newest else None
+        figure = None
+        if newest:
+            try:
+                figure = run_figure(ctx, newest)
+            except ValueError:  # a multi-label run without a per-group report
+                figure = None
         run_value = gr.Dropdown(choices=choices, value=newest)
-        return (*poll(ctx, "train"), rows, run_value, compare_choices, sources, figure)
+        ml_text = multilabel_report_text(ctx, newest) if newest else ""
+        return (
+            *poll(ctx, "train"), rows, run_value, compare_choices, sources, ml_rows, figure,
+            ml_text,
+        )  # fmt: skip
 
-    runs_outputs = [runs_table, run, compare, source]
+    runs_outputs = [runs_table, run, compare, source, ml_table]
     refresh_outputs = [*panel.outputs, *runs_outputs]
 
     @friendly
@@ -238,10 +313,16 @@ def render(ctx: AppContext) -> TabView:
     )
     # After each poll (never before it), so a run whose job just finished is already listed.
     panel.polled.then(runs_view, None, runs_outputs, api_name="train_runs_after_poll")
+
+    @friendly
+    def show_multilabel(run):
+        return multilabel_report_text(ctx, run)
+
     run.input(plot_run, run, group_plot, api_name="train_run_plot")
+    run.input(show_multilabel, run, ml_report, api_name="train_run_multilabel")
     compare.input(plot_compare, compare, compare_plot, api_name="train_compare")
     tab.select(refresh, None, refresh_outputs, api_name="train_open", **PANEL_EVENT)
-    return TabView("train", first_view, [*refresh_outputs, group_plot])
+    return TabView("train", first_view, [*refresh_outputs, group_plot, ml_report])
 
 
 if __name__ == "__main__":

@@ -129,3 +129,54 @@ def format_stats_table(stats: list[GroupStat]) -> str:
 
 def stats_as_dicts(stats: list[GroupStat]) -> list[dict]:
     return [asdict(s) for s in stats]
+
+
+PAIR_COLUMNS = ["rank", "b (object)", "c (context)", "bias score", "co-occur / exclusive", "from"]
+
+
+def pair_rows(store: Store) -> list[dict]:
+    """The project's biased pairs as rows: the measured ones (Singh et al.'s bias score of a
+    standard classifier, held-out image counts), else the pairs a synthetic dataset was built
+    with (no score yet); [] for a single-label project."""
+    if not store.is_multilabel():
+        return []
+    names = store.label_names()
+    measured = store.biased_pairs()
+    pairs = measured or store.designed_pairs()
+    return [
+        {
+            "rank": p.rank or k,
+            "b": p.b,
+            "c": p.c,
+            "b_name": names[p.b],
+            "c_name": names[p.c],
+            "bias_score": p.bias_score,
+            "n_cooccur": p.n_cooccur,
+            "n_exclusive": p.n_exclusive,
+            "run_id": p.run_id,
+            "source": "measured" if measured else "designed",
+        }
+        for k, p in enumerate(pairs, start=1)
+    ]
+
+
+def pair_table_row(row: dict) -> list:
+    """One row in PAIR_COLUMNS order (CLI and the Groups tab share it)."""
+    score = "-" if row["bias_score"] is None else f"{row['bias_score']:.2f}"
+    counts = "-" if row["n_cooccur"] is None else f"{row['n_cooccur']} / {row['n_exclusive']}"
+    origin = f"run {row['run_id']}" if row["source"] == "measured" else "dataset design"
+    return [row["rank"], row["b_name"], row["c_name"], score, counts, origin]
+
+
+def format_pair_table(rows: list[dict]) -> str:
+    if not rows:
+        return "no biased pairs"
+    note = (
+        "biased pairs (Singh et al.'s bias score on held-out images)"
+        if rows[0]["source"] == "measured"
+        else "biased pairs as the dataset was built (not measured yet: run bias-pairs DIR)"
+    )
+    cells = [PAIR_COLUMNS] + [[str(v) for v in pair_table_row(r)] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(PAIR_COLUMNS))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip() for c in cells]
+    return "\n".join([note, *lines])

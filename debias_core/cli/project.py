@@ -41,7 +41,13 @@ def cmd_init(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from debias_core.bias.stats import format_stats_table, group_stats, stats_as_dicts
+    from debias_core.bias.stats import (
+        format_pair_table,
+        format_stats_table,
+        group_stats,
+        pair_rows,
+        stats_as_dicts,
+    )
     from debias_core.data.world_split import leak_warning
 
     store = open_project(args)
@@ -49,7 +55,16 @@ def cmd_stats(args) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     stats = group_stats(store)
-    print(json.dumps(stats_as_dicts(stats), indent=2) if args.json else format_stats_table(stats))
+    multilabel = store.is_multilabel()
+    if args.json:
+        groups = stats_as_dicts(stats)
+        # a multi-label project adds its biased pairs: {"groups": [...], "biased_pairs": [...]}
+        out = {"groups": groups, "biased_pairs": pair_rows(store)} if multilabel else groups
+        print(json.dumps(out, indent=2))
+        return 0
+    print(format_stats_table(stats))
+    if multilabel:
+        print("\n" + format_pair_table(pair_rows(store)))
     return 0
 
 

@@ -19,6 +19,7 @@ from debias_core.models import DEFAULT_ARCH
 
 
 def cmd_train(args) -> int:
+    from debias_core.evaluate.compare import standard_run
     from debias_core.evaluate.report import format_group_table
     from debias_core.evaluate.uncertainty import intervals_dict
     from debias_core.train import TrainConfig
@@ -38,18 +39,27 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size,
         params=params,
     )
-    result = run_training(open_project(args), config, args.device, progress_printer())
+    store = open_project(args)
+    result = run_training(store, config, args.device, progress_printer())
+    standard = None if result.multilabel is None else standard_run(store, args.seed, result.run_id)
     if args.json:
-        summary = {
-            "run_id": result.run_id,
-            "run_dir": str(result.run_dir),
-            "test": result.report.to_dict(),
-            "test_intervals": intervals_dict(result.report),  # 95%: Wilson, bootstrap
-            "set_aside": result.set_aside,
-        }
+        summary = {"run_id": result.run_id, "run_dir": str(result.run_dir)}
+        if result.report is not None:
+            summary["test"] = result.report.to_dict()
+            summary["test_intervals"] = intervals_dict(result.report)  # 95%: Wilson, bootstrap
+        if result.multilabel is not None:
+            summary["multilabel"] = result.multilabel.to_dict()  # intervals: 95% bootstrap
+            summary["standard"] = standard and {
+                "run_id": standard.id,
+                "multilabel": standard.metrics["multilabel"],
+            }
+        summary["set_aside"] = result.set_aside
         print(json.dumps(summary, indent=2))
     else:
-        print(format_group_table(result.report))
+        if result.multilabel is not None:
+            print(multilabel_text(result.multilabel, standard) + "\n")
+        if result.report is not None:
+            print(format_group_table(result.report))
         if result.set_aside:
             print(f"\n{result.set_aside} generated samples set aside: a judge reads them in "
                   "another group (--keep-disputed keeps them)")  # fmt: skip
@@ -57,11 +67,42 @@ def cmd_train(args) -> int:
     return 0
 
 
+def multilabel_text(report, standard) -> str:
+    from debias_core.evaluate.multilabel import MultiLabelReport, format_multilabel_report
+
+    if standard is None:
+        return format_multilabel_report(report) + "\n(no standard multilabel-bce run to compare)"
+    other = MultiLabelReport.from_dict(standard.metrics["multilabel"])
+    return format_multilabel_report(report, other, f"run {standard.id}")
+
+
 def cmd_runs(args) -> int:
-    from debias_core.evaluate.compare import format_runs_table, runs_table
+    from debias_core.evaluate.compare import format_multilabel_runs, format_runs_table, runs_table
 
     rows = runs_table(open_project(args))
-    print(json.dumps(rows, indent=2) if args.json else format_runs_table(rows))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(format_runs_table(rows))
+    multilabel = format_multilabel_runs(rows)
+    if multilabel:
+        print("\n" + multilabel)
+    return 0
+
+
+def cmd_bias_pairs(args) -> int:
+    from debias_core.bias.stats import format_pair_table, pair_rows
+    from debias_core.jobs.foreground import run_bias_pairs
+
+    store = open_project(args)
+    params = {"k": args.k, "min_cooccur": args.min_cooccur, "split": args.split}
+    params |= {"run": args.run, "epochs": args.epochs, "seed": args.seed, "arch": args.arch}
+    result = run_bias_pairs(store, args.device, progress_printer(), **params)
+    rows = pair_rows(store)
+    if args.json:
+        print(json.dumps({"run_id": result["run_id"], "biased_pairs": rows}, indent=2))
+    else:
+        print(format_pair_table(rows))
     return 0
 
 
@@ -111,6 +152,38 @@ def add_parsers(sub) -> None:
     add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "bias-pairs",
+        help="find the biased (object, context) pairs of a multi-label project",
+        description="Singh et al. (CVPR 2020): train a standard multi-label classifier (or "
+        "reuse one with --run), compute the bias score of each object b with every context "
+        "that co-occurs with it in more than --min-cooccur of its train images, keep b's "
+        "highest, then the top K pairs; stored in the project (stats and the Groups tab show "
+        "them) and used by the multi-label training methods. Runs as a resumable job.",
+    )
+    add_project_arg(p)
+    p.add_argument(
+        "--k", type=positive_int, help="pairs kept (default 20, or the dataset's designed count)"
+    )
+    p.add_argument(
+        "--min-cooccur",
+        type=float,
+        default=0.1,
+        help="candidate contexts co-occur with b in more than this share of its train images",
+    )
+    p.add_argument(
+        "--split", choices=["val", "test", "train"], default="val",
+        help="held-out images the bias score is measured on",
+    )  # fmt: skip
+    p.add_argument("--run", type=positive_int, help="reuse this finished multilabel-bce run")
+    p.add_argument("--epochs", type=positive_int, default=12, help="epochs of the classifier")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the classifier")
+    arch = p.add_argument("--arch", default=DEFAULT_ARCH, help="classifier")
+    lists_names(arch, arch_names)
+    add_device_arg(p)
+    p.add_argument("--json", action="store_true", help="print the pairs as JSON")
+    p.set_defaults(func=cmd_bias_pairs)
 
     p = sub.add_parser("runs", help="compare the project's training runs")
     add_project_arg(p)

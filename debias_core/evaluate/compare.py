@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from debias_core.evaluate.multilabel import SUMMARIES, SUMMARY_TITLES
 from debias_core.evaluate.report import EvalReport
 from debias_core.evaluate.uncertainty import estimate_dict, report_intervals
 from debias_core.store import Run, Store
+
+STANDARD = "multilabel-bce"  # the standard multi-label classifier (train/ml_standard.py)
 
 COLUMNS = (
     ("run", "run"),
@@ -62,12 +65,100 @@ def run_row(run: Run) -> dict:
         **interval_fields(test),
         "wall_s": _seconds(run.created_at, run.finished_at),
         "n_synthetic": len(run.synthetic_ids or []),
+        **multilabel_fields(run.metrics.get("multilabel")),
     }
 
 
+def multilabel_fields(report: dict | None) -> dict:
+    """A multi-label run's summaries (`exclusive_map`, ..., each with `<name>_interval`) and its
+    mean bias score over the pairs; {} for a single-label run."""
+    if not report:
+        return {}
+    out = {}
+    for name in SUMMARIES:
+        out[name] = report.get(name)
+        out[f"{name}_interval"] = (report.get("intervals") or {}).get(name)
+    scores = [p["bias_score"] for p in report.get("pairs", []) if p.get("bias_score") is not None]
+    out["mean_bias_score"] = sum(scores) / len(scores) if scores else None
+    return out
+
+
+def standard_run(store: Store, seed: int | None, exclude: int | None = None) -> Run | None:
+    """The standard multi-label classifier to compare with: the newest finished `multilabel-bce`
+    run of the same seed, else the newest of any seed (never `exclude`)."""
+    runs = [
+        r
+        for r in store.list_runs(kind="train")
+        if r.method == STANDARD and r.status == "done" and r.id != exclude
+        and r.metrics.get("multilabel")
+    ]  # fmt: skip
+    same_seed = [r for r in runs if r.config.get("seed") == seed]
+    chosen = (same_seed or runs)[-1:]
+    return chosen[0] if chosen else None
+
+
+def with_standard(rows: list[dict]) -> list[dict]:
+    """Each multi-label row gets `standard_run` and the standard's values (`standard_<name>`):
+    the newest finished standard run of its seed (else of any seed) among `rows`."""
+    standards = [
+        r for r in rows if r["method"] == STANDARD and r["status"] == "done" and r.get("all_map")
+    ]
+    out = []
+    for row in rows:
+        if "all_map" not in row:
+            out.append(row)
+            continue
+        others = [s for s in standards if s["run"] != row["run"]]
+        same = [s for s in others if s["seed"] == row["seed"]]
+        pick = (same or others)[-1] if (same or others) else None
+        extra = {"standard_run": None if pick is None else pick["run"]}
+        for name in (*SUMMARIES, "mean_bias_score"):
+            extra[f"standard_{name}"] = None if pick is None else pick.get(name)
+        out.append(row | extra)
+    return out
+
+
 def runs_table(store: Store) -> list[dict]:
-    """Every training run of the project, oldest first."""
-    return [run_row(run) for run in store.list_runs(kind="train")]
+    """Every training run of the project, oldest first (multi-label runs with the standard
+    classifier's values beside theirs)."""
+    return with_standard([run_row(run) for run in store.list_runs(kind="train")])
+
+
+def format_multilabel_runs(rows: list[dict]) -> str:
+    """The multi-label runs' mAPs (%, 95% bootstrap interval) and mean bias score, each with
+    the standard classifier's value in parentheses; '' when there is no multi-label run."""
+    rows = [r for r in rows if "all_map" in r]
+    if not rows:
+        return ""
+    titles = ["run", "method", "seed", *(SUMMARY_TITLES[n] for n in SUMMARIES), "mean bias"]
+    cells = [titles]
+    for r in rows:
+        line = [str(r["run"]), r["method"], str(r["seed"])]
+        for name in SUMMARIES:
+            line.append(_with_standard(r, name))
+        bias, std = r.get("mean_bias_score"), r.get("standard_mean_bias_score")
+        text = "-" if bias is None else f"{bias:.2f}"
+        line.append(text + ("" if std is None else f" ({std:.2f})"))
+        cells.append(line)
+    widths = [max(len(c[i]) for c in cells) for i in range(len(titles))]
+    body = [
+        "| " + " | ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)) + " |" for c in cells
+    ]
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    note = "multi-label runs (standard classifier's value in parentheses)"
+    return "\n".join([note, body[0], rule, *body[1:]])
+
+
+def _with_standard(row: dict, name: str) -> str:
+    interval, value = row.get(f"{name}_interval"), row.get(name)
+    if value is None:
+        text = "-"
+    elif interval:
+        text = f"{100 * value:.1f} [{100 * interval['low']:.1f}, {100 * interval['high']:.1f}]"
+    else:
+        text = f"{100 * value:.1f}"
+    std = row.get(f"standard_{name}")
+    return text + ("" if std is None else f" ({100 * std:.1f})")
 
 
 def _cell(key: str, row: dict) -> str:

@@ -18,7 +18,7 @@ All functions are pure (numpy / scipy), take counts or plain sequences, and rais
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,11 @@ class Estimate:
     @property
     def half_width(self) -> float:
         return max(self.value - self.low, self.high - self.value)
+
+    def with_value(self, value: float) -> Estimate:
+        """The same interval around a point estimate computed on the full data (the interval
+        is widened to hold it, as the percentile bootstrap may not)."""
+        return Estimate(value, min(self.low, value), max(self.high, value), self.n)
 
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
@@ -133,6 +138,42 @@ def _bootstrap(
     tail = (1 - confidence) / 2
     low, high = np.quantile(drawn, [tail, 1 - tail])
     return k, n, float(low), float(high)
+
+
+def bootstrap_rows(
+    statistics: Callable[[np.ndarray], dict[str, float]],
+    n: int,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
+) -> dict[str, Estimate]:
+    """Percentile intervals of named statistics when the `n` rows (test images) are resampled
+    with replacement: `statistics(index)` returns the values on the rows `index`.
+
+    For statistics that are not functions of per-group counts (average precision needs the
+    scores); a draw where a statistic is undefined (NaN: e.g. no positive image of a class was
+    drawn) is left out of that statistic's interval only. The value of each Estimate is the
+    mean over draws; callers put the full-data value in with `Estimate.with_value`.
+    """
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    if draws < 100:
+        raise ValueError(f"draws must be at least 100, got {draws}")
+    _z(confidence)
+    rng = np.random.default_rng(seed)
+    drawn: dict[str, list[float]] = {}
+    for _ in range(draws):
+        for name, value in statistics(rng.integers(0, n, n)).items():
+            drawn.setdefault(name, []).append(value)
+    tail = (1 - confidence) / 2
+    out = {}
+    for name, values in drawn.items():
+        x = np.asarray(values, dtype=np.float64)
+        x = x[~np.isnan(x)]
+        if x.size:
+            low, high = np.quantile(x, [tail, 1 - tail])
+            out[name] = Estimate(float(x.mean()), float(low), float(high), n)
+    return out
 
 
 def class_counts(rows: Sequence[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:

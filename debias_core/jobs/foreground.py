@@ -146,3 +146,12 @@ def run_segment(store: Store, device: str = "cpu", progress=None, **params) -> d
 
     config = check_segment(store, params)
     return run_now(store, "segment", asdict(config), device, progress).job.result
+
+
+def run_bias_pairs(store: Store, device: str = "cpu", progress=None, **params) -> dict:
+    """Measure the biased pairs (BiasPairsConfig fields) as a job; the job's result."""
+    from debias_core.jobs.kinds import check_bias_pairs_params
+
+    return run_now(
+        store, "bias-pairs", check_bias_pairs_params(store, params), device, progress
+    ).job.result

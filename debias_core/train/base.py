@@ -125,6 +125,9 @@ class TrainData:
     n_classes: int
     n_attrs: int
     aligned_attrs: dict[int, int]
+    # multi-label projects: the label space and the biased (b, c) pairs the methods act on
+    label_names: tuple[str, ...] = ()
+    pairs: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass

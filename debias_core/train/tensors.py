@@ -27,28 +27,29 @@ class Tensors:
     a: torch.Tensor
     ids: torch.Tensor
     synthetic: torch.Tensor  # bool: generated sample
+    # multi-label data: (N, L) float 0/1 targets over the project's label space; else None
+    targets: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
+    def _fields(self) -> tuple:
+        return (self.x, self.y, self.a, self.ids, self.synthetic, self.targets)
+
     def subset(self, index: torch.Tensor | np.ndarray) -> Tensors:
         index = torch.as_tensor(index, dtype=torch.long)
-        return Tensors(
-            self.x[index], self.y[index], self.a[index], self.ids[index], self.synthetic[index]
-        )
+        return Tensors(*(None if t is None else t[index] for t in self._fields()))
 
     def to(self, device: str | torch.device) -> Tensors:
-        return Tensors(*(t.to(device) for t in (self.x, self.y, self.a, self.ids, self.synthetic)))
+        return Tensors(*(None if t is None else t.to(device) for t in self._fields()))
 
     @staticmethod
     def concat(parts: list[Tensors]) -> Tensors:
         parts = [p for p in parts if p is not None and len(p)]
-        return Tensors(
-            *(
-                torch.cat([getattr(p, f) for p in parts])
-                for f in ("x", "y", "a", "ids", "synthetic")
-            )
-        )
+        fields = ("x", "y", "a", "ids", "synthetic", "targets")
+        if any(p.targets is None for p in parts):  # single-label, or a part without label sets
+            fields = fields[:-1]
+        return Tensors(*(torch.cat([getattr(p, f) for p in parts]) for f in fields))
 
 
 def _read_images(paths: list[Path], size: int) -> np.ndarray:
@@ -61,14 +62,19 @@ def _read_images(paths: list[Path], size: int) -> np.ndarray:
     return out
 
 
-def load_tensors(store: Store, where: SampleFilter, image_size: int = 32) -> Tensors:
-    """Decode the selected samples once; decoded pixels are cached under the project's cache/."""
+def load_tensors(
+    store: Store, where: SampleFilter, image_size: int = 32, multilabel: bool = False
+) -> Tensors:
+    """Decode the selected samples once; decoded pixels are cached under the project's cache/.
+    `multilabel` also reads each sample's label set as `targets`."""
     samples = store.list_samples(where)
     if not samples:
+        n_labels = len(store.label_names())
         return Tensors(
             torch.empty(0, 3, image_size, image_size),
             *(torch.empty(0, dtype=torch.long) for _ in range(3)),
             torch.empty(0, dtype=torch.bool),
+            torch.empty(0, n_labels) if multilabel else None,
         )
     key = hashlib.sha256(("|".join(s.sha256 for s in samples) + f"@{image_size}").encode())
     cache = store.root / "cache" / f"pixels-{key.hexdigest()[:24]}.npy"
@@ -81,12 +87,14 @@ def load_tensors(store: Store, where: SampleFilter, image_size: int = 32) -> Ten
         np.save(tmp, pixels)
         tmp.replace(cache)
     x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(255.0)
+    ids = [s.id for s in samples]
     return Tensors(
         x=(x - MEAN) / STD,
         y=torch.tensor([s.y for s in samples]),
         a=torch.tensor([s.a for s in samples]),
-        ids=torch.tensor([s.id for s in samples]),
+        ids=torch.tensor(ids),
         synthetic=torch.tensor([s.source == "generated" for s in samples]),
+        targets=torch.from_numpy(store.label_matrix(ids)) if multilabel else None,
     )
 
 
