@@ -87,7 +87,7 @@ def edit_rows(store, edit: str) -> dict:
     """b found, c found, accepted, d found of one edit's images."""
     from debias_core.store import SampleFilter
 
-    names = dict(enumerate(store.label_names()))
+    names = store.label_name_map()
     samples = [
         s
         for s in store.list_samples(SampleFilter(source="generated"))
@@ -119,7 +119,7 @@ def txt2img_b_alone(store, args, seed: int) -> dict:
     from debias_core.verify.scorers.judge import JudgeParams, _load, judge_file, read
     from debias_core.verify.scorers.label_presence import digit_of, frame_filled
 
-    names = store.label_names()
+    names = store.label_name_map()
     backbone = cached_backbone("embedded")
     n = args.sources * args.per_group
     b_found, c_found = [], []
@@ -166,7 +166,7 @@ def main(argv=None) -> None:
         if cli(["verify", root, "--policy", "label-presence"]):
             raise SystemExit("verify failed")
         table = cooccurrence(store)
-        names = store.label_names()
+        names = store.label_name_map()
         shift = {}
         for p in store.pairs_for_study():
             row = table.objects.index(names[p.b])
