@@ -105,7 +105,11 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--tag", default="")
+    p.add_argument("--tables", nargs="*", help="only print the table of these raw files' rows")
     args = p.parse_args(argv)
+    if args.tables:
+        print(table([r for f in args.tables for r in json.loads(Path(f).read_text())["rows"]]))
+        return
     torch.set_num_threads(1)
     result = {"args": vars(args), "load_start": os.getloadavg(), "rows": []}
     for seed in args.seeds:
