@@ -216,6 +216,11 @@ def test_every_registered_generator_can_be_submitted_from_the_tab(ctx, method, m
         )
         return gen.submit(ctx, params)
 
+    if getattr(GENERATORS.get(method), "multilabel", False):  # this project is single-label
+        with pytest.raises(gr.Error, match="needs a multi-label project"):
+            friendly(press_generate)()
+        assert ctx.store.list_jobs() == [] and queued == []
+        return
     try:
         note = press_generate()
     except NeedsRun as missing:

@@ -73,6 +73,16 @@ def segment_params(ctx: AppContext, segmenter, prompt, source, slot_values, extr
     }
 
 
+def cooccurrence_view(ctx: AppContext, status) -> tuple:
+    """The co-occurrence figure (original vs augmented) and a one-line note (multi-label)."""
+    from debias_core.analysis.cooccurrence import cooccurrence, cooccurrence_figure
+
+    table = cooccurrence(ctx.store, status=status)
+    which = "accepted generated" if status == "accepted" else "generated (any status)"
+    note = f"{len(table.objects)} biased objects; the augmented set adds {table.generated} {which}"
+    return cooccurrence_figure(table), note + " images with label sets"
+
+
 def submit(ctx: AppContext, kind: str, params: dict) -> tuple:
     """Queue the job, or resume / report an equivalent one (never a duplicate)."""
     submission = ctx.executor.submit_job(kind, params)
@@ -121,6 +131,19 @@ def render(ctx: AppContext) -> TabView:
             segment_btn = gr.Button("Make masks", elem_id="segment-submit")
             segment_note = gr.Markdown(elem_id="segment-note")
             segment_panel = render_jobs(ctx, "segment")
+        with gr.Accordion("Co-occurrence shift (multi-label projects)", open=False):
+            gr.Markdown(
+                "P(context | biased object) of the real train set next to the augmented set "
+                "(DecoupleGen's Figure 6): which co-occurrences the generated images removed "
+                "and which they introduced. Same as `python -m debias_core cooccurrence DIR`."
+            )
+            with gr.Row():
+                co_status = gr.Radio(
+                    ["accepted", "all"], value="accepted", label="Generated images counted"
+                )
+                co_btn = gr.Button("Show co-occurrence", elem_id="cooccurrence-show")
+            co_plot = gr.Plot(show_label=False, elem_id="cooccurrence-plot")
+            co_note = gr.Markdown(elem_id="cooccurrence-note")
 
     def refresh():
         return (gr.Dropdown(choices=method_choices(ctx)), *poll(ctx, "verify"))
@@ -165,6 +188,12 @@ def render(ctx: AppContext) -> TabView:
         api_name="segment_submit",
         **PANEL_EVENT,
         concurrency_limit=1,
+    )
+    co_btn.click(
+        friendly(lambda status: cooccurrence_view(ctx, status)),
+        co_status,
+        [co_plot, co_note],
+        api_name="verify_cooccurrence",
     )
     tab.select(refresh, None, refresh_outputs, api_name="verify_open", **PANEL_EVENT)
     return TabView("verify", refresh, refresh_outputs)

@@ -16,6 +16,7 @@ from debias_core.cli import (
     curation,
     generate,
     jobs,
+    labels,
     personalize,
     project,
     report,
@@ -24,7 +25,17 @@ from debias_core.cli import (
 )
 from debias_core.cli.common import EXPECTED_ERRORS, Parser, error_line, progress_printer
 
-COMMAND_MODULES = (project, train, generate, personalize, verify, curation, jobs, report)
+COMMAND_MODULES = (
+    project,
+    train,
+    generate,
+    personalize,
+    verify,
+    curation,
+    jobs,
+    labels,
+    report,
+)
 DEBUG_ENV = "DEBIAS_DEBUG"  # set to 1 to see the traceback of an internal error
 
 __all__ = ["EXPECTED_ERRORS", "build_parser", "main", "progress_printer"]

@@ -4,6 +4,7 @@ from debias_core.generate import (  # noqa: F401  (each registers its method)
     clustered_dreambooth,
     dbb,
     decouplegen,
+    decouplegen_multi,
     diffinject,
     ffr,
     txt2img,

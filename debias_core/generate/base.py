@@ -156,6 +156,8 @@ class Generator(Protocol):
       that, with these parameters, puts the intended context into its prompt when the attribute
       lies on the object; `on_object_hint` (optional) says how to ask for that in the refusal.
       `generate/sites.py` refuses any other mismatch before a job is queued.
+    - `multilabel` (optional, False): the method draws label sets of a multi-label project
+      (DecoupleGen's edits) and is refused on a single-label one.
     - `check` raises a ValueError naming what is missing (a run, masks, checkpoints) and how to
       make it, before any job is queued.
     - `plan` cuts the work into units; `render` draws one unit; `replay` redraws one image from

@@ -63,7 +63,13 @@ class TokenSpec:
 
     name: str
     init: str
-    role: str = "concept"  # concept | object | context | identifier
+    role: str = "concept"  # concept | object | context | identifier | label | background
+    # the mask the token owns: '' = by role (objects the foreground, contexts the rest);
+    # a label's name = that label's mask; REST = everything the concept's label masks leave
+    mask: str = ""
+
+
+REST = "~rest"  # TokenSpec.mask of a background token: outside every label token's mask
 
 
 @dataclass(frozen=True)

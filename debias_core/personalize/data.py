@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from debias_core.personalize.base import Concept
+from debias_core.personalize.base import REST, Concept
 
 
 def mask_sources() -> list[str]:
@@ -100,6 +100,45 @@ def mask_path(store, sample_id: int, source: str) -> str:
     return row["path"]
 
 
+def label_mask_path(store, sample_id: int, label: str, source: str) -> str:
+    """The stored mask of one label of a sample (prompt = the label's name) from `source`."""
+    if source not in mask_sources():
+        raise ValueError(f"unknown masks source {source!r}; valid: {mask_sources()}")
+    row = store.find_mask(sample_id, segmenter=source, prompt=label)
+    if row is None:
+        how = (
+            "the dataset ships no mask of it"
+            if source == "dataset"
+            else f"run `python -m debias_core masks DIR --segmenter {source} --prompt '{label}'`"
+        )
+        raise ValueError(f"sample {sample_id} has no {source} mask of {label!r}: {how}")
+    return row["path"]
+
+
+def read_label_masks(
+    store, sample_id: int, labels: Sequence[str], size: int, source: str
+) -> dict[str, np.ndarray]:
+    """float32 (size, size) masks in [0, 1] of the named labels of one sample."""
+    out = {}
+    for label in labels:
+        path = label_mask_path(store, sample_id, label, source)
+        with Image.open(store.resolve(path, f"the {source} mask of {label!r}")) as im:
+            out[label] = np.asarray(_fit(im.convert("L"), size, Image.BILINEAR), np.float32) / 255
+    return out
+
+
+def per_label_token_masks(concept: Concept, masks: dict[str, np.ndarray]) -> dict:
+    """Each token's (1, 1, H, W) mask when tokens name their masks: a label token its label's,
+    the background token everything outside all of them (seed 000: "everything else")."""
+    owned = [masks[t.mask] for t in concept.tokens if t.mask and t.mask != REST]
+    union = np.max(np.stack(owned), axis=0) if owned else 0.0
+    out = {}
+    for t in concept.tokens:
+        mask = 1.0 - union if t.mask == REST else masks[t.mask]
+        out[t.name] = torch.from_numpy(np.asarray(mask, np.float32))[None, None]
+    return out
+
+
 def to_unit_range(pixels: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
     return torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -137,6 +176,16 @@ def load_concept_data(
     """Encode a concept's images (and prior images), and read its masks when asked."""
     size = backbone.image_size
     pixels = read_pixels(store, concept.sample_ids, size)
+    if masks and any(t.mask for t in concept.tokens):  # one image, a mask per token
+        if len(concept.sample_ids) != 1 or prior_images is not None:
+            raise ValueError("per-label token masks need a concept of one image and no priors")
+        names = [t.mask for t in concept.tokens if t.mask and t.mask != REST]
+        token_mask = per_label_token_masks(
+            concept, read_label_masks(store, concept.sample_ids[0], names, size, masks)
+        )
+        mean, std = encode_distribution(backbone, to_unit_range(pixels))
+        flags = torch.zeros(1, dtype=torch.bool)
+        return ConceptData(mean.cpu(), std.cpu(), token_mask, flags, torch.ones(1))
     foreground = read_masks(store, concept.sample_ids, size, masks) if masks else None
     n_prior = 0 if prior_images is None else len(prior_images)
     if n_prior:

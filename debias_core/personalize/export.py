@@ -83,5 +83,15 @@ def _row(store, result, name, path, config, method, backbone) -> Artifact:
         loss_curve=tuple(thin(result.loss_curve)),
         backbone_id=backbone.spec,
         backbone_hash=backbone.content_hash,
-        meta={"role": roles.get(name, "adapter"), "text": concept.text},
+        meta={
+            "role": roles.get(name, "adapter"),
+            "text": concept.text,
+            **_mask_meta(concept, name),
+        },
     )
+
+
+def _mask_meta(concept, name: str) -> dict:
+    """A token that owns a named mask (a label's, or the background) records which."""
+    masks = {t.name: t.mask for t in concept.tokens if t.mask}
+    return {"mask": masks[name]} if name in masks else {}

@@ -1,7 +1,10 @@
 """`per-image` (DecoupleGen, seed 000 section 3.2, after Break-A-Scene): tokens for one image.
 
-For each image an object token (initialised from the class name) and a context token (from
-"background"), each owning a mask: the object's foreground, and everything else for the context.
+For each image of a single-label dataset an object token (initialised from the class name) and a
+context token (from "background"), each owning a mask: the object's foreground, and everything
+else for the context. On a multi-label dataset (`parts=labels`, the default there: seed 000
+section 4.1.2) a token per chosen label of the image, each owning that label's mask (the
+dataset's masks, or a segmenter's stored ones), plus a background token owning everything else.
 Phase 1 trains the tokens only; phase 2 trains the tokens and a LoRA of the UNet. The loss is the
 diffusion MSE inside the union of the masks of the tokens in the step's prompt, plus lambda times
 the cross-attention loss (each token's max-normalised map against its mask). Each step's prompt
@@ -19,13 +22,21 @@ from debias_core.personalize import targets
 from debias_core.personalize.base import (
     MAX_LR,
     PERSONALIZERS,
+    REST,
     Concept,
     MethodParams,
     Phase,
     PromptDraw,
     TokenSpec,
 )
-from debias_core.personalize.data import load_concept_data, mask_path, mask_sources
+from debias_core.personalize.data import (
+    label_mask_path,
+    load_concept_data,
+    mask_path,
+    mask_sources,
+)
+
+PARTS = ("auto", "object+context", "labels")
 
 
 @dataclass(frozen=True)
@@ -50,9 +61,20 @@ class PerImageParams(MethodParams):
     # images per class / group when targets are classes or groups
     max_images: int = bounded(16, limit="per_group")
     prompt: str = "a photo of {tokens}"
+    # which tokens an image gets: object+context (two), labels (one per chosen label with its
+    # own mask, plus a background token), auto = labels on a multi-label project
+    parts: str = "auto"
+    labels: str = ""  # parts=labels: label names to learn, comma-separated ('' = all of them)
+    label_format: str = "<l{label}-{id}>"
+    background_format: str = "<bg-{id}>"
 
     def check_inputs(self) -> None:
         super().check_inputs()
+        if self.parts not in PARTS:
+            raise ValueError(f"parts must be one of {PARTS}, got {self.parts!r}")
+        for fmt in (self.label_format, self.background_format):
+            if "{id}" not in fmt:
+                raise ValueError(f"token format {fmt!r} must contain {{id}} (one per image)")
         check_template("prompt", self.prompt, ["tokens"])
         if self.masks not in mask_sources():
             raise ValueError(f"masks must be one of {mask_sources()}, got {self.masks!r}")
@@ -81,6 +103,8 @@ class PerImage:
             for (y, a), group_ids in sorted(per_class.items()):
                 ids += targets.subset(group_ids, params.max_images, config.seed, y, a)
         by_id = {s.id: s for s in targets.check_samples(store, ids)}
+        if uses_labels(store, params):
+            return [label_concept(store, by_id[i], params) for i in ids]
         for i in ids:  # every image needs its object mask: say so before a job is queued
             mask_path(store, i, params.masks)
         concepts = []
@@ -142,6 +166,56 @@ class PerImage:
                 )
             )
         return phases
+
+
+def uses_labels(store, params: PerImageParams) -> bool:
+    """Whether images get a token per label (multi-label projects, or asked for)."""
+    if params.parts == "auto":
+        return bool(store.label_name_map())
+    return params.parts == "labels"
+
+
+def chosen_labels(store, params: PerImageParams) -> dict[int, str]:
+    """The label ids -> names tokens are learned for (all, or the `labels` named)."""
+    names = store.label_name_map()
+    if not names:
+        raise ValueError("parts=labels needs a multi-label project (its label_names are empty)")
+    if not params.labels.strip():
+        return names
+    wanted = [n.strip() for n in params.labels.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in names.values()]
+    if unknown:
+        raise ValueError(f"unknown label(s) {unknown}; this project has {sorted(names.values())}")
+    return {k: v for k, v in names.items() if v in wanted}
+
+
+def label_concept(store, sample, params: PerImageParams) -> Concept:
+    """One image's concept: a token per chosen label it carries, each with its mask, and a
+    background token (seed 000 section 4.1.2: [v_b], [v_c], [v_bg])."""
+    names = chosen_labels(store, params)
+    present = sorted(store.label_sets([sample.id]).get(sample.id, set()) & set(names))
+    if not present:
+        raise ValueError(f"sample {sample.id} carries none of the labels {sorted(names.values())}")
+    tokens = []
+    for label in present:  # every label token needs its mask: say so before a job is queued
+        label_mask_path(store, sample.id, names[label], params.masks)
+        name = targets.token_name(params.label_format, id=sample.id, label=label)
+        tokens.append(TokenSpec(name, names[label], "label", mask=names[label]))
+    background = targets.token_name(params.background_format, id=sample.id, label="bg")
+    tokens.append(TokenSpec(background, params.context_init, "background", mask=REST))
+    return Concept(
+        key=f"image-{sample.id}",
+        scope="image",
+        sample_ids=(sample.id,),
+        tokens=tuple(tokens),
+        lora=True,
+        y=sample.y,
+        a=sample.a,
+        text={
+            "cls": targets.class_name(store, sample.y),
+            "labels": ",".join(names[k] for k in present),
+        },
+    )
 
 
 PERSONALIZERS.register("per-image")(PerImage())

@@ -17,12 +17,19 @@ from debias_core.models.attention import capture_cross_attention
 from debias_core.personalize import targets
 from debias_core.personalize.base import (
     PERSONALIZERS,
+    REST,
     Concept,
     PersonalizeConfig,
     TokenSpec,
     build_params,
 )
-from debias_core.personalize.data import read_masks, read_pixels, token_masks
+from debias_core.personalize.data import (
+    per_label_token_masks,
+    read_label_masks,
+    read_masks,
+    read_pixels,
+    token_masks,
+)
 
 MAX_SOURCES = 4
 
@@ -43,7 +50,9 @@ def concept_from_artifacts(store, artifacts) -> Concept:
     """Rebuild a concept from its artifact rows (no re-planning: the rows say everything)."""
     first = artifacts[0]
     tokens = tuple(
-        TokenSpec(a.name, "", a.meta.get("role", "concept")) for a in artifacts if a.kind == "token"
+        TokenSpec(a.name, "", a.meta.get("role", "concept"), a.meta.get("mask", ""))
+        for a in artifacts
+        if a.kind == "token"
     )
     return Concept(
         key=first.concept,
@@ -86,7 +95,12 @@ def concept_preview(
             image = run_pipeline(backbone, [draw.text], [""], [seed], steps, 4.0)[0]
     maps = _upsample(attn.mean()[-1:], size)[0] if positions else None  # the prompt's half
     masks = {}
-    if any(t.role in ("object", "context") for t in concept.tokens):
+    if any(t.mask for t in concept.tokens):  # a token per label, each with its own mask
+        try:
+            masks = label_token_masks(store, concept, size, getattr(params, "masks", "dataset"))
+        except ValueError:  # no mask from that source: show the maps alone
+            masks = {}
+    elif any(t.role in ("object", "context") for t in concept.tokens):
         try:
             source = getattr(params, "masks", "dataset")  # the masks the job trained with
             fg = read_masks(store, concept.sample_ids[:1], size, source)
@@ -103,6 +117,13 @@ def concept_preview(
         masks=masks,
         artifact_ids=[a.id for a in artifacts],
     )
+
+
+def label_token_masks(store, concept, size: int, source: str) -> dict:
+    """Each token's mask (size x size) when tokens own label masks (per-image, parts=labels)."""
+    names = [t.mask for t in concept.tokens if t.mask and t.mask != REST]
+    read = read_label_masks(store, concept.sample_ids[0], names, size, source)
+    return {k: v[0, 0].numpy() for k, v in per_label_token_masks(concept, read).items()}
 
 
 def _upsample(maps: torch.Tensor, size: int) -> torch.Tensor:

@@ -21,6 +21,7 @@ from debias_core.store.artifacts import ArtifactsMixin
 from debias_core.store.curation import CurationMixin
 from debias_core.store.embeddings import EmbeddingsMixin
 from debias_core.store.jobs import JobsMixin
+from debias_core.store.label_sets import LabelSetsMixin
 from debias_core.store.labels import LabelsMixin
 from debias_core.store.mask_coverage import MaskCoverageMixin
 from debias_core.store.multilabel import MultiLabelMixin
@@ -150,6 +151,7 @@ class Store(
     TagsMixin,
     ViewsMixin,
     ReviewMixin,
+    LabelSetsMixin,
     ReportMixin,
     PathsMixin,
 ):

@@ -1,5 +1,5 @@
 """Verdict policies, one file each (registered in POLICIES on import)."""
 
-from debias_core.verify.policies import clip_top_m, dbb, judge, segmentation
+from debias_core.verify.policies import clip_top_m, dbb, judge, label_presence, segmentation
 
-__all__ = ["clip_top_m", "dbb", "judge", "segmentation"]
+__all__ = ["clip_top_m", "dbb", "judge", "label_presence", "segmentation"]

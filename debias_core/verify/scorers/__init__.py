@@ -5,6 +5,7 @@ from debias_core.verify.scorers import (
     clip_label,
     ig_in_mask,
     judge,
+    label_presence,
     segmentation_check,
     softmax_shift,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "clip_label",
     "ig_in_mask",
     "judge",
+    "label_presence",
     "segmentation_check",
     "softmax_shift",
 ]
