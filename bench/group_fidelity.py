@@ -114,14 +114,14 @@ def read_table(store, ids: list[int]) -> dict:
         "digit": float(digit.mean()),
         "colour": float(colour.mean()),
         "both": float((digit & colour).mean()),
-        "set_aside": store.count_samples(_ids(ids, disputed=True)),
+        "set_aside": store.count_samples(_ids(ids, set_aside=True)),
     }
 
 
-def _ids(ids, disputed=None):
+def _ids(ids, set_aside=None):
     from debias_core.store import SampleFilter
 
-    return SampleFilter(ids=ids, disputed=disputed)
+    return SampleFilter(ids=ids, set_aside=set_aside)
 
 
 def run_method(store, method: str, args) -> dict:

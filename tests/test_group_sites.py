@@ -214,3 +214,50 @@ def test_the_generate_tab_shows_the_same_refusal_and_queues_nothing(stroke_proje
     with pytest.raises(gr.Error, match="decouplegen keeps or changes the context outside"):
         friendly(gen.submit)(ctx, params)
     assert stroke_project.list_jobs() == []
+
+
+# -- a person's accept outranks the judge; Review's disputed filter -----------------------------
+def test_a_persons_accept_counts_a_disputed_sample_in_its_recorded_group(judged):
+    """The judge's reading sets a sample aside until a person accepts it: then stats, training
+    (group-balanced ones too: it joins its recorded group) and the compare bench count it; an
+    undo sets it aside again."""
+    from debias_core.train import TrainConfig
+    from debias_core.train.run import run_training
+
+    store, right, wrong = judged
+    store.decide([wrong], "accept", "alice", reason="the colour is right after all")
+    assert store.sample_ids(SampleFilter(source="generated", disputed=True)) == [wrong]
+    assert store.sample_ids(SampleFilter(source="generated", set_aside=True)) == []
+    rows = {(s.y, s.a): s for s in group_stats(store)}
+    assert rows[(1, 0)].generated_set_aside == 0 and rows[(1, 0)].generated_accepted == 1
+    config = TrainConfig(method="resample", epochs=1, batch_size=16, synthetic="accepted")
+    result = run_training(store, config)
+    assert sorted(result.synthetic_ids) == [right, wrong] and result.set_aside == 0
+    store.decide([wrong], "undo", "alice")
+    rows = {(s.y, s.a): s for s in group_stats(store)}
+    assert rows[(1, 0)].generated_set_aside == 1
+
+
+def test_review_lists_disputed_samples_in_the_app_and_the_cli(judged, capsys):
+    from debias_core.analysis.review import (
+        ReviewFilter,
+        load_review_view,
+        review_ids,
+        save_review_view,
+    )
+    from ui.common import ANY
+    from ui.review_view import filter_widgets, queue_filter
+
+    store, right, wrong = judged
+    assert review_ids(store, ReviewFilter(status=None, reading="disputed")) == [wrong]
+    assert review_ids(store, ReviewFilter(status=None, reading="agrees")) == [right]
+    where = queue_filter(ANY, ANY, ANY, ANY, ANY, ANY, "", "", "", "id", "disputed")
+    assert review_ids(store, where) == [wrong]
+    save_review_view(store, "disputed", where)
+    assert filter_widgets(load_review_view(store, "disputed"))[-1] == "disputed"
+    with pytest.raises(ValueError, match="judge reading must be one of"):
+        queue_filter(ANY, ANY, ANY, ANY, ANY, ANY, "", "", "", "id", "maybe")
+    assert main(["review", str(store.root), "--reading", "disputed"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"#{wrong} ") and "judge reads digit 1 / green (disagrees)" in out[0]
+    assert out[-1] == "1 samples"
