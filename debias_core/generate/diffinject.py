@@ -64,6 +64,16 @@ LOCAL_REGIONS = ("foreground", "background")
 # labels only, as the GCE run already uses), so both sources show the class and the injected
 # content decides the context. "auto": same-class when the project's attribute lies on the object.
 ORIGINALS = ("auto", "any", "same-class")
+ON_OBJECT = ("refuse", "allow")
+# Measured on Colored Digits' stroke variant at bias 0.99 (bench/RESULTS.md, "Recorded group"):
+# 25% of the images in their recorded group, with originals of any class and of the content's.
+ON_OBJECT_WHY = (
+    "it put 25% of its images in their recorded group there (bench/RESULTS.md, "
+    "'Recorded group': on the embedded UNet the injected h redraws the digit's shape, even "
+    "between two images of one class, and the stroke colour comes from either image), so its "
+    "images would be stored in groups they do not show. --param on_object=allow runs it anyway "
+    "(then `verify` sets aside the images a judge reads in another group)"
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,14 @@ class DiffInjectParams:
             "choices": ORIGINALS,
         },
     )
+    on_object: str = field(
+        default="refuse",
+        metadata={
+            "help": "where the attribute lies on the object: refuse (measured below 90% in the "
+            "recorded group) or allow",
+            "choices": ON_OBJECT,
+        },
+    )
     local_region: str = field(
         default="foreground",
         metadata={
@@ -113,6 +131,8 @@ class DiffInjectParams:
             raise ValueError("need 0 <= t_boost <= t_edit <= 1")
         if not 0.0 < self.aligned_fraction <= 1.0:
             raise ValueError("aligned_fraction must be in (0, 1]")
+        if self.on_object not in ON_OBJECT:
+            raise ValueError(f"on_object must be one of {list(ON_OBJECT)}")
         if self.originals not in ORIGINALS:
             raise ValueError(f"originals must be one of {list(ORIGINALS)}")
         if self.local_region not in LOCAL_REGIONS:
@@ -292,6 +312,10 @@ class DiffInject:
     default_steps = 50  # DDIM inversion of the embedded model needs ~50 steps to reconstruct
     plans_own_targets = True  # no group labels: its targets are the run's content samples
     attribute_site = "anywhere"  # h-space carries the content's shape; colour may come from either
+
+    def on_object_refusal(self, config: GenerateConfig) -> str:
+        """Refused where the attribute lies on the object unless on_object=allow (sites.py)."""
+        return "" if method_params(self, config).on_object == "allow" else ON_OBJECT_WHY
 
     def check(self, store, config: GenerateConfig) -> None:
         params = method_params(self, config)
