@@ -146,12 +146,21 @@ def test_clustered_dreambooth_on_the_stroke_variant_borrows_the_pool_of_the_grou
 
 
 @pytest.mark.slow
-def test_clustered_dreambooth_on_the_stroke_variant_draws_from_the_groups_pool(
-    stroke_project, backbone_dir
+def test_clustered_dreambooth_on_the_stroke_variant_refuses_unless_allowed(
+    stroke_project, backbone_dir, capsys
 ):
+    """Measured below 90% in the recorded group there, it is refused with one line naming why
+    and queues nothing (nor its LoRAs); allowed, each image's prompt names its own colour and
+    draws from a pool of that colour (its own, or its colour's largest group's)."""
     store = stroke_project
     params = _params("min_group=10", "clusters=2", "train_steps=2", "train_batch=4")
-    assert _generate(store, backbone_dir, "clustered-dreambooth", "--per-group", "1", *params) == 0
+    tiny = ["--per-group", "1", *params]
+    assert _generate(store, backbone_dir, "clustered-dreambooth", *tiny) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the stroke colour lies on the object itself" in err[0]
+    assert "--param on_object=allow" in err[0] and store.list_jobs() == []
+    allow = _params("on_object=allow")
+    assert _generate(store, backbone_dir, "clustered-dreambooth", *tiny, *allow) == 0
     for sample in store.list_samples(SampleFilter(source="generated")):
         recipe = store.get_recipe(sample.recipe_id)
         assert _colour_words(store, sample) in recipe.prompt
