@@ -151,9 +151,9 @@ def wire_single(ctx: AppContext, page: ReviewPage) -> None:
         return gr.Image(path, label=caption, visible=path is not None)
 
     @friendly
-    def on_bulk(m, g, j, st, tg, vd, sc, lo, hi, so, action, confirmed, reason,
+    def on_bulk(m, g, j, st, tg, vd, sc, lo, hi, so, rd, action, confirmed, reason,
                 request: gr.Request):  # fmt: skip
-        chosen = (m, g, j, st, tg, vd, sc, lo, hi, so)
+        chosen = (m, g, j, st, tg, vd, sc, lo, hi, so, rd)
         return rq.bulk(ctx, chosen, action, confirmed, reason, request)
 
     def on_tag(action):

@@ -55,11 +55,12 @@ METHOD = "cluster-lora"
 # there and by class elsewhere.
 BORROW_FROM = ("auto", "class", "context")
 ON_OBJECT = ("refuse", "allow")
-# Measured on Colored Digits' stroke variant at bias 0.99 (bench/RESULTS.md, "Recorded group").
+# Measured on Colored Digits' stroke variant at bias 0.99 (bench/RESULTS.md, issue 22).
 ON_OBJECT_WHY = (
-    "it put 75% of its images in their recorded group there (bench/RESULTS.md, 'Recorded "
-    "group': the groups' own cluster LoRAs drift the stroke's hue, blue to cyan and yellow to "
-    "orange, at the sizes measured), so its images would be stored in groups they do not show. "
+    "it put 84% of its images in their recorded group there (bench/RESULTS.md, issue 22: the "
+    "small groups, borrowing the pool of their colour, 96%; the groups with their own cluster "
+    "LoRAs 50%, whose LoRAs drift the stroke's hue, blue to cyan and yellow to orange, at the "
+    "sizes measured), so its images would be stored in groups they do not show. "
     "--param on_object=allow runs it anyway (then `verify` sets aside the images a judge reads "
     "in another group)"
 )
@@ -107,8 +108,8 @@ class ClusteredDreamBoothParams:
     )
     # The paper's A.6 for bias ratio 0.999: a borrowed group's bias label in double parentheses
     # and the opposite labels, so marked, as the negative prompt (the class label instead, when
-    # it borrows by context). Off on the demo: the embedded
-    # model's vocabulary has no parentheses (they would be noise to it).
+    # it borrows by context). Off on the demo: the embedded model's vocabulary has no
+    # parentheses (they would be noise to it).
     emphasis: bool = field(
         default=False,
         metadata={
