@@ -11,6 +11,9 @@ over the job, which also records the group the judge reads next to the recorded 
 counts images whose digit, whose colour (the one carrying the spurious attribute), and both,
 are the recorded group's.
 
+`M+allow` is M with on_object=allow (DiffInject, Clustered DreamBooth: run where they refuse an
+attribute on the object by default).
+
 Sizes: txt2img 2 per group; DBB (and `dbb+prompt`: DBB with on_object=prompt) k = 2 sources
 per class, 1 image per (source, class), its textual inversion 20 samples x --ti-steps;
 DecoupleGen 1 source per class, each in every other colour, --personalize-steps per phase;
@@ -38,7 +41,18 @@ sys.path.insert(0, str(ROOT))  # runnable as a plain script
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_common import write_raw  # noqa: E402
 
-METHODS = ("txt2img", "dbb", "dbb+prompt", "decouplegen", "diffinject", "clustered-dreambooth")
+METHODS = (
+    "txt2img",
+    "dbb",
+    "dbb+prompt",
+    "decouplegen",
+    "diffinject",
+    "diffinject+allow",
+    "clustered-dreambooth",
+    "clustered-dreambooth+allow",
+)
+# 'M+allow': M with on_object=allow (it runs where its default refuses an on-object attribute)
+ALLOW = {"on_object": "allow"}
 
 
 def parse(argv=None):
@@ -96,9 +110,10 @@ def job_config(store, method: str, args):
         return 1, params | ({"on_object": "prompt"} if method == "dbb+prompt" else {})
     if method == "decouplegen":
         return 1, {"sources": "majority:1", "personalize_steps": args.personalize_steps}
-    if method == "diffinject":
-        return 2, {"run": trained(store, "gce", args.epochs), "k": 4}
-    return 2, {"train_steps": args.cdb_steps}
+    allow = ALLOW if method.endswith("+allow") else {}
+    if method.startswith("diffinject"):
+        return 2, {"run": trained(store, "gce", args.epochs), "k": 4} | allow
+    return 2, {"train_steps": args.cdb_steps} | allow
 
 
 def read_table(store, ids: list[int]) -> dict:
@@ -114,14 +129,14 @@ def read_table(store, ids: list[int]) -> dict:
         "digit": float(digit.mean()),
         "colour": float(colour.mean()),
         "both": float((digit & colour).mean()),
-        "set_aside": store.count_samples(_ids(ids, disputed=True)),
+        "set_aside": store.count_samples(_ids(ids, set_aside=True)),
     }
 
 
-def _ids(ids, disputed=None):
+def _ids(ids, set_aside=None):
     from debias_core.store import SampleFilter
 
-    return SampleFilter(ids=ids, disputed=disputed)
+    return SampleFilter(ids=ids, set_aside=set_aside)
 
 
 def run_method(store, method: str, args) -> dict:
@@ -131,12 +146,12 @@ def run_method(store, method: str, args) -> dict:
     start = time.perf_counter()
     try:
         per_group, params = job_config(store, method, args)
-        steps = None if method == "diffinject" else args.steps  # its inversion needs its 50
+        steps = None if method.startswith("diffinject") else args.steps  # inversion needs 50
         config = GenerateConfig(
             method=method, per_group=per_group, steps=steps, seed=0, batch_size=16,
             params=params,
         )  # fmt: skip
-        config = replace(config, method=method.split("+")[0])  # dbb+prompt: dbb, on_object=prompt
+        config = replace(config, method=method.split("+")[0])  # dbb+prompt: dbb, on_object=...
         run = run_generation(store, config)
     except ValueError as exc:  # refused before queuing
         return {"method": method, "refused": str(exc), "wall_s": time.perf_counter() - start}

@@ -19,7 +19,7 @@ gradio_client = pytest.importorskip("gradio_client")
 AppError = gradio_client.exceptions.AppError
 CALLED: set[str] = set()
 # Review filters after method, group, job, status: tag, verdict, scorer, min, max, sort.
-MORE = ("any", "any", "", "", "", "id")
+MORE = ("any", "any", "", "", "", "id", "any")
 
 
 def free_port() -> int:
@@ -525,11 +525,11 @@ def test_review_grid_selects_decides_tags_and_refreshes(app):
     assert undecided, "the tests above leave some samples to a policy"
     ctx.store.decide_as_policy(undecided[:1], "needs-review", "rule", "unsure")
     call(c, "review_open")
-    scored = ("any", "any", "any", "any", "any", "any", "judge", "0.5", "", "-score:judge")
+    scored = ("any", "any", "any", "any", "any", "any", "judge", "0.5", "", "-score:judge", "any")
     assert call(c, "review_filter", *scored, "")[-3]["total"] == 1
-    refused(c, "review_filter", "any", "any", "any", "any", "any", "any", "", "0.5", "", "id", "",
-            match="needs a scorer")  # fmt: skip
-    refused(c, "review_filter", *scored[:7], "lots", "", "id", "", match="must be a number")
+    refused(c, "review_filter", "any", "any", "any", "any", "any", "any", "", "0.5", "", "id",
+            "any", "", match="needs a scorer")  # fmt: skip
+    refused(c, "review_filter", *scored[:7], "lots", "", "id", "any", "", match="must be a number")
     asked = call(c, "review_filter", "any", "any", "any", "needs-review", *MORE, "")
     assert asked[0] == undecided[0] and "policy `rule`: **needs-review** (unsure)" in asked[7]
 
@@ -537,7 +537,7 @@ def test_review_grid_selects_decides_tags_and_refreshes(app):
     note, views = call(c, "review_save_view", "  judged  ", *scored)
     assert note == "Saved view 'judged'." and views["value"] == "judged"
     loaded = call(c, "review_load_view", "judged")
-    assert tuple(loaded[-10:]) == scored
+    assert tuple(loaded[-11:]) == scored
     assert call(c, "review_view_queue", *scored, "")[-3]["total"] == 1
     refused(c, "review_save_view", "", *scored, match="type a name")
     refused(c, "review_load_view", "nope", match="not in the list of choices")

@@ -46,6 +46,7 @@ def registry_names() -> dict[tuple[str, str], list[str]]:
         ("artifacts", "--method"): PERSONALIZERS.names(),
         ("verify", "--policy"): POLICIES.names(),
         ("verify", "--method"): GENERATORS.names(),
+        ("review", "--method"): GENERATORS.names(),
         ("masks", "--segmenter"): SEGMENTERS.names(),
         ("train", "--arch"): CLASSIFIERS.names(),
         ("bias-pairs", "--arch"): CLASSIFIERS.names(),

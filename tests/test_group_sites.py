@@ -112,40 +112,106 @@ def test_decouplegen_on_the_stroke_variant_is_refused_before_queuing(
     assert stroke_project.list_jobs() == []
 
 
-@pytest.mark.slow
-def test_clustered_dreambooth_on_the_stroke_variant_draws_from_the_groups_pool(
-    stroke_project, backbone_dir
+def test_clustered_dreambooth_on_the_stroke_variant_borrows_the_pool_of_the_groups_colour(
+    stroke_project,
 ):
+    """A LoRA learned on a class's majority draws the majority's stroke colour (issue 22: the
+    rare groups 75% right), so where the attribute lies on the object a small group borrows
+    from the largest group with its colour, as the paper's A.6 does for UTKFace's age."""
+    from debias_core.generate.clustered_dreambooth import (
+        ClusteredDreamBoothParams,
+        emphasised,
+        sources,
+    )
+    from debias_core.generate.prompts import group_text
+
+    groups = [(0, 0), (0, 1), (1, 0), (1, 1)]  # bias 0.9 of 40: 36 aligned, 4 conflicting
+    params = ClusteredDreamBoothParams(min_group=10)
+    found = sources(stroke_project, groups, params)
+    assert {g: (s.group, s.borrowed, s.by) for g, s in found.items()} == {
+        (0, 0): ((0, 0), False, ""),
+        (0, 1): ((1, 1), True, "context"),
+        (1, 0): ((0, 0), True, "context"),
+        (1, 1): ((1, 1), False, ""),
+    }
+    by_class = sources(
+        stroke_project, groups, ClusteredDreamBoothParams(min_group=10, borrow_from="class")
+    )
+    assert by_class[(0, 1)].group == (0, 0) and by_class[(1, 0)].group == (1, 1)
+    meta = stroke_project.meta()
+    text = group_text(meta, 0, 1)
+    words, negative = emphasised(meta, {"cls": text.class_text}, text, 0, "context")
+    assert words["cls"] == f"(({text.class_text}))"
+    assert negative == f"(({stroke_project.class_names[1]}))"
+
+
+@pytest.mark.slow
+def test_clustered_dreambooth_on_the_stroke_variant_refuses_unless_allowed(
+    stroke_project, backbone_dir, capsys
+):
+    """Measured below 90% in the recorded group there, it is refused with one line naming why
+    and queues nothing (nor its LoRAs); allowed, each image's prompt names its own colour and
+    draws from a pool of that colour (its own, or its colour's largest group's)."""
     store = stroke_project
     params = _params("min_group=10", "clusters=2", "train_steps=2", "train_batch=4")
-    assert _generate(store, backbone_dir, "clustered-dreambooth", "--per-group", "1", *params) == 0
+    tiny = ["--per-group", "1", *params]
+    assert _generate(store, backbone_dir, "clustered-dreambooth", *tiny) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the stroke colour lies on the object itself" in err[0]
+    assert "--param on_object=allow" in err[0] and store.list_jobs() == []
+    allow = _params("on_object=allow")
+    assert _generate(store, backbone_dir, "clustered-dreambooth", *tiny, *allow) == 0
     for sample in store.list_samples(SampleFilter(source="generated")):
-        assert _colour_words(store, sample) in store.get_recipe(sample.recipe_id).prompt
+        recipe = store.get_recipe(sample.recipe_id)
+        assert _colour_words(store, sample) in recipe.prompt
+        assert recipe.params["source_group"][1] == sample.a  # its own pool, or its colour's
 
 
 @pytest.mark.slow
-def test_diffinject_on_the_stroke_variant_stores_nothing_in_a_group_it_does_not_show(
-    stroke_project, backbone_dir
+def test_diffinject_on_the_stroke_variant_refuses_unless_allowed_then_sets_aside(
+    stroke_project, backbone_dir, capsys
 ):
-    """DiffInject does not choose the context (its recorded group is the content sample's): on
-    the stroke variant it runs, and the judge's reading sets aside every image it reads in
-    another group, so stats and training count only the ones it agrees with."""
+    """Measured at 25% in the recorded group on the stroke variant, DiffInject is refused there
+    with one line naming why; allowed, it starts each injection from an original of the content's
+    class, and the judge's reading sets aside every image it reads in another group, so stats
+    and training count only the ones it agrees with."""
     store = stroke_project
     run = _run(store, "gce")
-    tiny = ["--per-group", "1", "--steps", "4", *_params("k=2")]
-    assert _generate(store, backbone_dir, "diffinject", "--run", str(run), *tiny) == 0
-    assert main(["verify", str(store.root), "--param", "context=any"]) == 0
+    tiny = ["--run", str(run), "--per-group", "2", "--steps", "4", *_params("k=2")]
+    assert _generate(store, backbone_dir, "diffinject", *tiny) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the stroke colour lies on the object itself" in err[0]
+    assert "--param on_object=allow" in err[0]
+    assert [j for j in store.list_jobs() if j.kind == "generate"] == []
+    assert _generate(store, backbone_dir, "diffinject", *tiny, *_params("on_object=allow")) == 0
     ids = store.sample_ids(SampleFilter(source="generated"))
+    for sample in store.list_samples(SampleFilter(ids=ids)):
+        content = store.get_sample(sample.meta["content_id"])
+        assert store.get_sample(sample.parent_id).y == content.y == sample.y
+        assert sample.a == content.a
+    assert main(["verify", str(store.root), "--param", "context=any"]) == 0
     reads = store.read_groups(ids)
     assert sorted(reads) == ids
     aside = [i for i in ids if not reads[i]["judge"]["agrees"]]
-    assert store.sample_ids(SampleFilter(source="generated", disputed=True)) == aside
+    assert store.sample_ids(SampleFilter(source="generated", set_aside=True)) == aside
     assert sum(s.generated_set_aside for s in group_stats(store)) == len(aside)
     counted = sum(
         s.generated_accepted + s.generated_pending + s.generated_rejected
         for s in group_stats(store)
     )
     assert counted == len(ids) - len(aside)
+
+
+def test_diffinject_draws_originals_of_the_contents_class_where_the_attribute_is_on_it():
+    """The pool of originals: any class's, or (on the object) the content's class's only."""
+    from debias_core.generate.diffinject import DiffInjectParams, Mining, originals_for
+
+    mined = Mining((9,), (1,), pool_ids=(1, 2, 3, 4), class_pools={0: (1, 2), 1: (3, 4)})
+    params = DiffInjectParams(run=1)
+    assert originals_for(None, params, mined, None) == (1, 2, 3, 4)
+    assert originals_for(None, params, mined, 1) == (3, 4)
+    with pytest.raises(ValueError, match="no aligned original of class 2"):
+        originals_for(None, params, mined, 2)
 
 
 # -- what a judge reads, and who sets it aside ------------------------------------------------
@@ -214,3 +280,50 @@ def test_the_generate_tab_shows_the_same_refusal_and_queues_nothing(stroke_proje
     with pytest.raises(gr.Error, match="decouplegen keeps or changes the context outside"):
         friendly(gen.submit)(ctx, params)
     assert stroke_project.list_jobs() == []
+
+
+# -- a person's accept outranks the judge; Review's disputed filter -----------------------------
+def test_a_persons_accept_counts_a_disputed_sample_in_its_recorded_group(judged):
+    """The judge's reading sets a sample aside until a person accepts it: then stats, training
+    (group-balanced ones too: it joins its recorded group) and the compare bench count it; an
+    undo sets it aside again."""
+    from debias_core.train import TrainConfig
+    from debias_core.train.run import run_training
+
+    store, right, wrong = judged
+    store.decide([wrong], "accept", "alice", reason="the colour is right after all")
+    assert store.sample_ids(SampleFilter(source="generated", disputed=True)) == [wrong]
+    assert store.sample_ids(SampleFilter(source="generated", set_aside=True)) == []
+    rows = {(s.y, s.a): s for s in group_stats(store)}
+    assert rows[(1, 0)].generated_set_aside == 0 and rows[(1, 0)].generated_accepted == 1
+    config = TrainConfig(method="resample", epochs=1, batch_size=16, synthetic="accepted")
+    result = run_training(store, config)
+    assert sorted(result.synthetic_ids) == [right, wrong] and result.set_aside == 0
+    store.decide([wrong], "undo", "alice")
+    rows = {(s.y, s.a): s for s in group_stats(store)}
+    assert rows[(1, 0)].generated_set_aside == 1
+
+
+def test_review_lists_disputed_samples_in_the_app_and_the_cli(judged, capsys):
+    from debias_core.analysis.review import (
+        ReviewFilter,
+        load_review_view,
+        review_ids,
+        save_review_view,
+    )
+    from ui.common import ANY
+    from ui.review_view import filter_widgets, queue_filter
+
+    store, right, wrong = judged
+    assert review_ids(store, ReviewFilter(status=None, reading="disputed")) == [wrong]
+    assert review_ids(store, ReviewFilter(status=None, reading="agrees")) == [right]
+    where = queue_filter(ANY, ANY, ANY, ANY, ANY, ANY, "", "", "", "id", "disputed")
+    assert review_ids(store, where) == [wrong]
+    save_review_view(store, "disputed", where)
+    assert filter_widgets(load_review_view(store, "disputed"))[-1] == "disputed"
+    with pytest.raises(ValueError, match="judge reading must be one of"):
+        queue_filter(ANY, ANY, ANY, ANY, ANY, ANY, "", "", "", "id", "maybe")
+    assert main(["review", str(store.root), "--reading", "disputed"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"#{wrong} ") and "judge reads digit 1 / green (disagrees)" in out[0]
+    assert out[-1] == "1 samples"

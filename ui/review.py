@@ -4,7 +4,8 @@ Every decision and tag is written to the store before the reply (append-only row
 time and an optional reason). Keys: a accept, r reject, z undo, j / → next, k / ← previous,
 i attribution; in the grid (once clicked) arrows move, space toggles, a / r act on the selection.
 Filters: method, group, job, status (needs-review too), tag, policy verdict, a score range, a
-sort; saved by name as views. Side panels: export / import of curation, policy agreement.
+sort, the judge's reading (disputed: a judge reads another group than the recorded one); saved by
+name as views. Side panels: export / import of curation, policy agreement.
 Run alone: python -m ui.review --project DIR
 """
 
@@ -37,7 +38,7 @@ def render(ctx: AppContext) -> TabView:
     )
 
     def refresh():  # page load: the widgets hold their defaults, so the queue uses them too
-        defaults = (ANY, ANY, ANY, "pending", ANY, ANY, "", "", "", "id")
+        defaults = (ANY, ANY, ANY, "pending", ANY, ANY, "", "", "", "id", ANY)
         return (*choices(ctx), *rq.load_queue(ctx, defaults, ""))
 
     return TabView("review", refresh, [*choice_outputs, *queue_outputs])
@@ -150,9 +151,9 @@ def wire_single(ctx: AppContext, page: ReviewPage) -> None:
         return gr.Image(path, label=caption, visible=path is not None)
 
     @friendly
-    def on_bulk(m, g, j, st, tg, vd, sc, lo, hi, so, action, confirmed, reason,
+    def on_bulk(m, g, j, st, tg, vd, sc, lo, hi, so, rd, action, confirmed, reason,
                 request: gr.Request):  # fmt: skip
-        chosen = (m, g, j, st, tg, vd, sc, lo, hi, so)
+        chosen = (m, g, j, st, tg, vd, sc, lo, hi, so, rd)
         return rq.bulk(ctx, chosen, action, confirmed, reason, request)
 
     def on_tag(action):

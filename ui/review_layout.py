@@ -34,11 +34,12 @@ class Filters:
     low: gr.Textbox
     high: gr.Textbox
     sort: gr.Dropdown
+    reading: gr.Dropdown
 
     def values(self) -> list:
         """The filters in the order `review_view.queue_filter` takes them."""
         return [self.method, self.group, self.job, self.status, self.tag, self.verdict,
-                self.scorer, self.low, self.high, self.sort]  # fmt: skip
+                self.scorer, self.low, self.high, self.sort, self.reading]  # fmt: skip
 
 
 @dataclass
@@ -179,7 +180,12 @@ def filter_rows(ctx: AppContext) -> Filters:
         low = gr.Textbox("", label="Score min", placeholder="no bound", elem_id="review-score-min")
         high = gr.Textbox("", label="Score max", placeholder="no bound", elem_id="review-score-max")
         sort = gr.Dropdown(rq.sort_choices(ctx), value="id", label="Sort", elem_id="review-sort")
-    return Filters(method, group, job, status, run, tag, verdict, scorer, low, high, sort)
+        # 'disputed': a judge reads another group than the recorded one (stats and training set
+        # these aside until a person accepts them)
+        reading = gr.Dropdown(
+            rv.READING_CHOICES, value=ANY, label="Judge reading", elem_id="review-reading"
+        )
+    return Filters(method, group, job, status, run, tag, verdict, scorer, low, high, sort, reading)
 
 
 def saved_views(ctx: AppContext) -> SavedViews:

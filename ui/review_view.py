@@ -18,15 +18,16 @@ from debias_core.analysis.attribution import (
     thumbnail_path,
 )
 from debias_core.analysis.review import (
-    STATUSES as CORE_STATUSES,
-)
-from debias_core.analysis.review import (
+    READINGS,
     VERDICTS,
     Evidence,
     ReviewFilter,
     evidence_text,
     review_ids,
     sample_evidence,
+)
+from debias_core.analysis.review import (
+    STATUSES as CORE_STATUSES,
 )
 from debias_core.store import Sample, SampleFilter
 from ui.common import ANY, as_float, group_label, parse_group, parse_optional_int
@@ -35,6 +36,7 @@ from ui.state import AppContext
 DISPLAY = 192  # px a side for the side-by-side images
 STATUSES = [*CORE_STATUSES, ANY]
 VERDICT_CHOICES = [ANY, *VERDICTS]
+READING_CHOICES = [ANY, *READINGS]
 
 
 @dataclass
@@ -59,7 +61,17 @@ class Queue:
 
 
 def queue_filter(
-    method, group, job, status, tag=ANY, verdict=ANY, scorer="", low="", high="", sort="id"
+    method,
+    group,
+    job,
+    status,
+    tag=ANY,
+    verdict=ANY,
+    scorer="",
+    low="",
+    high="",
+    sort="id",
+    reading=ANY,
 ) -> ReviewFilter:
     """The Review filters as core filters over generated samples ('any' = no constraint).
 
@@ -73,6 +85,8 @@ def queue_filter(
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     if verdict not in VERDICT_CHOICES:
         raise ValueError(f"verdict must be one of {VERDICT_CHOICES}, got {verdict!r}")
+    if reading not in READING_CHOICES:
+        raise ValueError(f"judge reading must be one of {READING_CHOICES}, got {reading!r}")
     if not isinstance(scorer, str) or not isinstance(sort, str):
         raise ValueError("choose a scorer ('' for none) and a sort order")
     y, a = parse_group(group) or (None, None)
@@ -88,6 +102,7 @@ def queue_filter(
         score_min=bound(low, "score min"),
         score_max=bound(high, "score max"),
         sort=sort or "id",
+        reading=None if reading == ANY else reading,
     )
     where.check_inputs()
     return where
@@ -107,6 +122,7 @@ def filter_widgets(where: ReviewFilter) -> tuple:
         "" if where.score_min is None else repr(where.score_min),
         "" if where.score_max is None else repr(where.score_max),
         where.sort,
+        where.reading or ANY,
     )
 
 

@@ -14,6 +14,9 @@ from debias_core.store.views import SavedView
 
 STATUSES = ("pending", "needs-review", "accepted", "rejected")
 VERDICTS = ("accept", "reject", "needs-review", "none")  # 'none': no policy decided
+# What a judge reads against the recorded group: 'disputed' = some judge's newest reading is
+# another group (`verify` records them), 'agrees' = no judge disagrees (or none read it).
+READINGS = ("disputed", "agrees")
 GRID_PAGE = 48  # tiles a grid page: bounded, so a page is one small sprite and one reply
 MAX_GRID_PAGE = 96
 
@@ -33,8 +36,11 @@ class ReviewFilter:
     score_min: float | None = None
     score_max: float | None = None
     sort: str = "id"
+    reading: str | None = None  # READINGS
 
     def check_inputs(self) -> None:
+        if self.reading is not None and self.reading not in READINGS:
+            raise ValueError(f"reading must be one of {READINGS} or any, got {self.reading!r}")
         if self.status is not None and self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES} or any, got {self.status!r}")
         if self.verdict is not None and self.verdict not in VERDICTS:
@@ -59,6 +65,7 @@ class ReviewFilter:
             scorer=self.scorer,
             score_min=self.score_min,
             score_max=self.score_max,
+            disputed=None if self.reading is None else self.reading == "disputed",
         )
         return SavedView(where, self.sort)
 
@@ -66,12 +73,14 @@ class ReviewFilter:
     def from_view(cls, view: SavedView) -> ReviewFilter:
         """A saved view back as Review filters (fields Review has no widget for are refused)."""
         f = view.filter
-        if f.source not in (None, "generated") or f.split is not None or f.ids is not None:
+        fixed = f.split is not None or f.ids is not None or f.set_aside is not None
+        if f.source not in (None, "generated") or fixed:
             raise ValueError("this saved view selects real samples or fixed ids; Review shows "
                              "generated samples by filter only")  # fmt: skip
+        reading = None if f.disputed is None else READINGS[0 if f.disputed else 1]
         return cls(
             f.method, f.y, f.a, f.job_id, f.status, f.tag, f.verdict, f.scorer,
-            f.score_min, f.score_max, view.sort,
+            f.score_min, f.score_max, view.sort, reading,
         )  # fmt: skip
 
 
@@ -79,6 +88,27 @@ def review_ids(store: Store, where: ReviewFilter) -> list[int]:
     """The queue: every id the filter selects, in its sort order."""
     where.check_inputs()
     return store.view_ids(where.view())
+
+
+def review_listing(store: Store, where: ReviewFilter, limit: int) -> list[dict]:
+    """The first `limit` samples of the queue: id, method, status, recorded and read groups."""
+    ids = review_ids(store, where)[:limit]
+    samples = {s.id: s for s in store.list_samples(SampleFilter(ids=ids))} if ids else {}
+    statuses = store.statuses_of(ids)
+    rows = []
+    for i in ids:
+        sample = samples[i]
+        recipe = store.get_recipe(sample.recipe_id) if sample.recipe_id is not None else None
+        rows.append(
+            {
+                "id": i,
+                "method": recipe.method if recipe is not None else "unknown",
+                "status": statuses[i],
+                "recorded_group": group_words(store, sample.y, sample.a),
+                "read_groups": list(read_group_rows(store, i)),
+            }
+        )
+    return rows
 
 
 def save_review_view(store: Store, name: str, where: ReviewFilter) -> None:
@@ -258,8 +288,11 @@ def evidence_text(ev: Evidence) -> str:
     ]
     if ev.recorded_group:
         lines.append(f"Recorded group: **{ev.recorded_group}**")
+    aside = "set aside by stats and training unless a person accepts it"
+    if ev.person == "accepted":  # a person's accept outranks the judge's reading
+        aside = "a person accepted it: counted in its recorded group"
     for r in ev.read_groups:
-        verdict = "agrees" if r["agrees"] else "**disagrees**: set aside by stats and training"
+        verdict = "agrees" if r["agrees"] else f"**disagrees**: {aside}"
         lines.append(f"Judge `{r['judge']}` reads: **{r['group']}** ({verdict})")
     if ev.softmax_shift is not None:
         s = ev.softmax_shift

@@ -1,4 +1,5 @@
-"""Curation commands: embed, distance, tag, curation-export, curation-import.
+"""Curation commands: embed, distance, review (the queue as a list), tag, curation-export,
+curation-import.
 
 `embed` and the embedding part of `distance` run as persisted jobs (kinds `embed` and `umap`) in
 this process, so an interrupted run resumes where it stopped and the app sees their progress.
@@ -10,14 +11,17 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from debias_core.analysis.review import READINGS, STATUSES
 from debias_core.cli.common import (
     add_device_arg,
     add_project_arg,
+    lists_names,
     open_project,
     positive_int,
     progress_printer,
     seed_int,
 )
+from debias_core.cli.generate import generator_names
 from debias_core.ids import parse_ids
 
 
@@ -61,6 +65,29 @@ def cmd_distance(args) -> int:
     run_persisted_job(store, "embed", asdict(EmbedConfig(args.features)), args.device, "embed")
     report = distance_report(store, config, args.device)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_distance_table(report))
+    return 0
+
+
+def cmd_review(args) -> int:
+    """The Review queue as lines (or JSON): each sample's recorded group, what each judge reads,
+    and its status; a person decides in the app, or with `curation-import`."""
+    from debias_core.analysis.review import ReviewFilter, review_listing
+
+    status = None if args.status == "any" else args.status
+    reading = None if args.reading == "any" else args.reading
+    where = ReviewFilter(method=args.method, job_id=args.job, status=status, reading=reading)
+    rows = review_listing(open_project(args), where, args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        reads = "; ".join(
+            f"{j['judge']} reads {j['group']}" + ("" if j["agrees"] else " (disagrees)")
+            for j in r["read_groups"]
+        )
+        print(f"#{r['id']} {r['method']} {r['status']}: {r['recorded_group']}"
+              + (f" | {reads}" if reads else ""))  # fmt: skip
+    print(f"{len(rows)} samples")
     return 0
 
 
@@ -143,6 +170,29 @@ def add_parsers(sub) -> None:
     add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_distance)
+
+    p = sub.add_parser(
+        "review", help="list the Review queue: recorded group, what judges read, status"
+    )
+    add_project_arg(p)
+    p.add_argument(
+        "--reading",
+        choices=["any", *READINGS],
+        default="any",
+        help="disputed: a judge reads another group than the recorded one (stats and training "
+        "set these aside until a person accepts them); agrees: no judge disagrees",
+    )
+    p.add_argument(
+        "--status", choices=["any", *STATUSES], default="any", help="curation status to list"
+    )
+    lists_names(
+        p.add_argument("--method", default=None, help="only this generation method's samples"),
+        generator_names,
+    )
+    p.add_argument("--job", type=positive_int, default=None, help="only this job's samples")
+    p.add_argument("--limit", type=positive_int, default=200, help="list at most this many")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("tag", help="add or remove tags on samples (recorded, append-only)")
     add_project_arg(p)

@@ -8,9 +8,11 @@ by the `cluster-lora` personalization).
    by (job seed, g): every cluster draws M / k images (M_cl x k = M in the paper), and which
    clusters draw one more is random. The assignment is recorded in each recipe.
 3. A group too small to cluster (fewer than `min_group` real train images; the minority groups of
-   a strongly biased dataset) borrows the pool of its class's largest group and is prompted
-   without the identifier token, naming its own context (Section A.5: "removing the learnt [V]
-   token ... leads to more accurate depiction of the target group"). `borrow=false` refuses them.
+   a strongly biased dataset) borrows the pool of its class's largest group (or, where the
+   attribute lies on the object, of the largest group with its context: `borrow_from`) and is
+   prompted without the identifier token, naming its own class and context (Section A.5:
+   "removing the learnt [V] token ... leads to more accurate depiction of the target group").
+   `borrow=false` refuses them.
 4. A work unit is a batch of images across clusters and groups, each image with its own
    cluster's LoRA and token (per-sample adapters, `generate/adapters.py`: one forward pass for
    the batch); `per_sample_adapters=false` makes each unit one cluster's images with its LoRA
@@ -46,6 +48,7 @@ from debias_core.generate.base import (
     steps_of,
 )
 from debias_core.generate.prompts import group_text
+from debias_core.generate.sites import on_object
 from debias_core.generate.txt2img import image_seed, run_pipeline
 from debias_core.limits import MAX_RANK
 from debias_core.params import bounded
@@ -53,6 +56,23 @@ from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
 METHOD = "cluster-lora"
+# Which group a small group borrows its pool from. The paper's A.6 does both: Waterbirds and
+# CelebA borrow from the class's group in the other context (the context is emphasised in the
+# prompt), UTKFace, whose bias (age) lies on the person, from the group with the same context in
+# the other class (the class is emphasised). A LoRA learned on the class's majority draws the
+# majority's attribute when it lies on the object (a stroke colour), so "auto" borrows by context
+# there and by class elsewhere.
+BORROW_FROM = ("auto", "class", "context")
+ON_OBJECT = ("refuse", "allow")
+# Measured on Colored Digits' stroke variant at bias 0.99 (bench/RESULTS.md, issue 22).
+ON_OBJECT_WHY = (
+    "it put 84% of its images in their recorded group there (bench/RESULTS.md, issue 22: the "
+    "small groups, borrowing the pool of their colour, 96%; the groups with their own cluster "
+    "LoRAs 50%, whose LoRAs drift the stroke's hue, blue to cyan and yellow to orange, at the "
+    "sizes measured), so its images would be stored in groups they do not show. "
+    "--param on_object=allow runs it anyway (then `verify` sets aside the images a judge reads "
+    "in another group)"
+)
 PERSONALIZE_HINT = (
     "make one with `python -m debias_core personalize DIR --method cluster-lora --groups Y,A ...` "
     "and pass --param personalization=ID, or leave personalization=0 to train one"
@@ -78,9 +98,27 @@ class ClusteredDreamBoothParams:
         default=True,
         metadata={"help": "smaller groups use their class's largest group's pool, no token"},
     )
+    borrow_from: str = field(
+        default="auto",
+        metadata={
+            "help": "a small group borrows the pool of its class's largest group (class) or of "
+            "the largest group with its context (context); auto = context when the attribute "
+            "lies on the object",
+            "choices": BORROW_FROM,
+        },
+    )
+    on_object: str = field(
+        default="refuse",
+        metadata={
+            "help": "where the attribute lies on the object: refuse (measured below 90% in the "
+            "recorded group) or allow",
+            "choices": ON_OBJECT,
+        },
+    )
     # The paper's A.6 for bias ratio 0.999: a borrowed group's bias label in double parentheses
-    # and the opposite labels, so marked, as the negative prompt. Off on the demo: the embedded
-    # model's vocabulary has no parentheses (they would be noise to it).
+    # and the opposite labels, so marked, as the negative prompt (the class label instead, when
+    # it borrows by context). Off on the demo: the embedded model's vocabulary has no
+    # parentheses (they would be noise to it).
     emphasis: bool = field(
         default=False,
         metadata={
@@ -106,6 +144,10 @@ class ClusteredDreamBoothParams:
             raise ValueError("personalization must be a personalize job id (0: train one)")
         if self.clusters < 0:
             raise ValueError("clusters must be >= 0 (0: the paper's rule)")
+        if self.on_object not in ON_OBJECT:
+            raise ValueError(f"on_object must be one of {list(ON_OBJECT)}")
+        if self.borrow_from not in BORROW_FROM:
+            raise ValueError(f"borrow_from must be one of {list(BORROW_FROM)}")
         if self.min_group < 1:
             raise ValueError("min_group must be >= 1")
         if self.train_steps < 1 or self.train_batch < 1 or self.rank < 1:
@@ -115,10 +157,12 @@ class ClusteredDreamBoothParams:
 # -- which pool each group draws from ------------------------------------------------------------
 @dataclass(frozen=True)
 class Source:
-    """The group whose cluster pool a target group draws from; `borrowed`: not its own."""
+    """The group whose cluster pool a target group draws from; `borrowed`: not its own, and
+    `by`: the label the donor shares with it ('class' or 'context')."""
 
     group: tuple[int, int]
     borrowed: bool
+    by: str = ""
 
 
 def train_sizes(store) -> dict[tuple[int, int], int]:
@@ -129,26 +173,45 @@ def train_sizes(store) -> dict[tuple[int, int], int]:
     return dict(sizes)
 
 
+def borrow_by(store, params: ClusteredDreamBoothParams) -> str:
+    """'class' or 'context': the label a borrowed group shares with its donor."""
+    if params.borrow_from != "auto":
+        return params.borrow_from
+    return "context" if on_object(store) else "class"
+
+
+def donor(sizes: dict, y: int, a: int, by: str) -> tuple[int, tuple[int, int]]:
+    """(size, group) of the largest group sharing y (by class) or a (by context); ties go to
+    the smaller index."""
+    if by == "class":
+        shared = [(n, -aa, (yy, aa)) for (yy, aa), n in sizes.items() if yy == y]
+    else:
+        shared = [(n, -yy, (yy, aa)) for (yy, aa), n in sizes.items() if aa == a and yy != y]
+    best = max(shared, default=(0, 0, (y, a)))
+    return best[0], best[2]
+
+
 def sources(store, groups, params: ClusteredDreamBoothParams) -> dict[tuple[int, int], Source]:
-    """Each target group's pool: its own, or (borrow) its class's largest group's."""
-    sizes = train_sizes(store)
+    """Each target group's pool: its own, or (borrow) the largest group sharing its class or
+    its context (`borrow_from`)."""
+    sizes, by = train_sizes(store), borrow_by(store, params)
     out, refused = {}, []
     for y, a in groups:
         if sizes.get((y, a), 0) >= params.min_group:
             out[(y, a)] = Source((y, a), False)
             continue
-        donor = max(((n, -aa) for (yy, aa), n in sizes.items() if yy == y), default=(0, 0))
-        if not params.borrow or donor[0] < params.min_group:
+        size, group = donor(sizes, y, a, by)
+        if not params.borrow or size < params.min_group:
             refused.append(((y, a), sizes.get((y, a), 0)))
             continue
-        out[(y, a)] = Source((y, -donor[1]), True)
+        out[(y, a)] = Source(group, True, by)
     if refused:
         shown = ", ".join(f"{g} ({n})" for g, n in refused[:8])
         more = f" and {len(refused) - 8} more" if len(refused) > 8 else ""
         why = (
             "and borrow=false"
             if not params.borrow
-            else "and no group of their class has that many to borrow from"
+            else f"and no group of their {by} has that many to borrow from"
         )
         raise ValueError(
             f"clustered-dreambooth: group(s) {shown}{more} have fewer than "
@@ -249,6 +312,17 @@ def training_prompts(store, job_id: int):
     return build_params(ClusterLoraParams, store.get_job(job_id).params.get("params", {}))
 
 
+def emphasised(meta: dict, words: dict, text, y: int, by: str) -> tuple[dict, str]:
+    """A.6: the label the donor does not share in ((double parentheses)), its other values so
+    marked as the negative prompt."""
+    if by == "class":
+        negative = ", ".join(f"(({o}))" for o in text.other_contexts)
+        return words | {"ctx": f"(({text.context_text}))"}, negative
+    classes = meta.get("class_names", [])
+    negative = ", ".join(f"(({c}))" for k, c in enumerate(classes) if k != y)
+    return words | {"cls": f"(({text.class_text}))"}, negative
+
+
 # -- cluster assignment and the lazy plan -------------------------------------------------------
 def cluster_order(seed: int, y: int, a: int, k: int) -> list[int]:
     """Which cluster (by position in the pool) image i takes: order[i % k]."""
@@ -337,6 +411,10 @@ class ClusteredDreamBooth:
     attribute_site = "anywhere"  # each group's LoRA learned whole images of that group
     plans_own_targets = False  # a job names the groups it draws
 
+    def on_object_refusal(self, config: GenerateConfig) -> str:
+        """Refused where the attribute lies on the object unless on_object=allow (sites.py)."""
+        return "" if method_params(self, config).on_object == "allow" else ON_OBJECT_WHY
+
     def prerequisites(self, store, config: GenerateConfig) -> list[Prerequisite]:
         params = method_params(self, config)
         if params.personalization:
@@ -388,8 +466,7 @@ class ClusteredDreamBooth:
             negative = ""
             if source.borrowed:
                 if params.emphasis:
-                    words["ctx"] = f"(({text.context_text}))"
-                    negative = ", ".join(f"(({o}))" for o in text.other_contexts)
+                    words, negative = emphasised(meta, words, text, y, source.by)
                 prompt, used = trained.class_prompt.format(**words), [cluster.lora]
             else:
                 prompt = trained.prompt.format(token=cluster.token.name, **words)

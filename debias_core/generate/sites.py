@@ -24,6 +24,14 @@ def handles_on_object(generator, config: GenerateConfig) -> bool:
     return bool(handles(config)) if callable(handles) else bool(handles)
 
 
+def on_object_refusal(generator, config: GenerateConfig) -> str:
+    """Why the method, with this job's parameters, is refused where the attribute lies on the
+    object though its site fits ('' when it is not): a measured shortfall (bench/RESULTS.md,
+    "Recorded group") rather than an assumption (`Generator.on_object_refusal(config)`)."""
+    refuse = getattr(generator, "on_object_refusal", None)
+    return refuse(config) if callable(refuse) else ""
+
+
 def on_object(store) -> bool:
     """Whether the project's spurious attribute lies on the object (methods adapt prompts)."""
     return spurious_site(store.meta()) == "object"
@@ -35,6 +43,12 @@ def site_plan(store, config: GenerateConfig) -> str:
     generator = GENERATORS.get(config.method)
     needs, meta = attribute_site(generator), store.meta()
     lies = spurious_site(meta)
+    why = on_object_refusal(generator, config) if lies == "object" else ""
+    if why:
+        raise ValueError(
+            f"{config.method}: in this project {describe(meta)} lies on the object itself, and "
+            f"{why}. Or use txt2img or ffr, which draw the whole image from the group's prompt"
+        )
     if lies == UNKNOWN or needs == "anywhere":
         return "unknown" if lies == UNKNOWN else "fits"
     if (needs, lies) not in CLASHES:

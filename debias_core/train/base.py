@@ -42,7 +42,7 @@ class TrainConfig:
     synthetic_method: str | None = None
     synthetic_job: int | None = None
     # generated samples a judge reads in another group than their recorded one are set aside
-    # unless this is set (`verify` records what a judge reads)
+    # unless this is set or a person accepted them (`verify` records what a judge reads)
     keep_disputed: bool = False
     seed: int = 0
     image_size: int = 32
@@ -92,16 +92,17 @@ def synthetic_filter(config: TrainConfig) -> SampleFilter | None:
         status="accepted" if config.synthetic == "accepted" else None,
         method=config.synthetic_method,
         job_id=config.synthetic_job,
-        disputed=None if config.keep_disputed else False,
+        set_aside=None if config.keep_disputed else False,
     )
 
 
 def set_aside_filter(config: TrainConfig) -> SampleFilter | None:
-    """The generated samples the run would use but sets aside (a judge disagrees), or None."""
+    """The generated samples the run would use but sets aside (a judge disagrees and no person
+    accepted them), or None."""
     where = synthetic_filter(config)
     if where is None or config.keep_disputed:
         return None
-    return replace(where, disputed=True)
+    return replace(where, set_aside=True)
 
 
 def describe_synthetic(config: TrainConfig) -> str:
