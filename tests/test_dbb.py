@@ -312,3 +312,31 @@ def test_textual_inversion_on_high_loss_samples_needs_no_group_label(tiny_projec
     assert sum(s.a != aligned[s.y] for s in picked) >= 6  # 8 of the 8 conflicting here
     random = DbbParams(run=erm_run, ti_from="random")
     assert ti_job(store, GenerateConfig(method="dbb"), random)["classes"] == [0, 1]
+
+
+def test_name_context_names_each_sources_context_in_prompt_and_inversion(tiny_project, erm_run):
+    """name_context=true (the sweep's winner on the embedded model): the inpainting prompt and
+    the textual inversion's template name the source's own context, in the caption form."""
+    from types import SimpleNamespace
+
+    from debias_core.generate.dbb import source_contexts, target_units, ti_template_for
+
+    store, token = tiny_project, SimpleNamespace(name="<c-1>", id=7)
+    plain, named = DbbParams(run=erm_run, name_context=False), DbbParams(run=erm_run)
+    named = dataclasses.replace(named, name_context=True)
+    assert "{ctx}" not in ti_template_for(store, plain) and "{ctx}" in ti_template_for(store, named)
+    sources = store.list_samples(SampleFilter(source="real", split="train", y=0))[:2]
+    ids = [s.id for s in sources]
+    assert source_contexts(store, plain, ids) == {}
+    contexts = source_contexts(store, named, ids)
+    assert contexts == {s.id: s.a for s in sources}
+    config = GenerateConfig(method="dbb", per_group=1)
+    masked = [(i, None) for i in ids]
+    units = target_units(store, config, named, 0, 1, masked, token, contexts)
+    prompts = [p for u in units for p in u.prompts]
+    colours = [store.attr_names[s.a] for s in sources]
+    assert all(
+        f"on a {c} background" in p and "<c-1>" in p for p, c in zip(prompts, colours, strict=True)
+    )
+    unnamed = target_units(store, config, plain, 0, 1, masked, token, {})
+    assert all("background" not in p for u in unnamed for p in u.prompts)

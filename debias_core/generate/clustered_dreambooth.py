@@ -79,6 +79,13 @@ class ClusteredDreamBoothParams:
             "paper": True,
         },
     )
+    borrowed_lora_scale: float = bounded(
+        1.0,
+        0.0,
+        1.0,
+        help="weight of the donor's LoRA in borrowed groups (1: as trained; lower lets the "
+        "prompt's context override the donor group's, which its LoRA learned too)",
+    )
     train_steps: int = bounded(200, limit="steps", help="steps of each cluster's LoRA")
     train_batch: int = bounded(16, limit="batch_size", help="clusters trained per step")
     rank: int = bounded(
@@ -340,6 +347,18 @@ class ClusteredDreamBooth:
             else:
                 prompt = trained.prompt.format(token=cluster.token.name, **words)
                 used = [cluster.token, cluster.lora]
+            extra = {
+                "artifacts": [u.id for u in used],
+                "cluster": cluster.index,
+                "clusters": len(clusters),
+                "order": [clusters[p].index for p in order],
+                "source_group": list(source.group),
+                "borrowed": source.borrowed,
+                "indices": list(indices),
+                "personalization": job_id,
+            }
+            if source.borrowed and params.borrowed_lora_scale != 1.0:
+                extra["lora_weight"] = params.borrowed_lora_scale  # recorded in the recipe
             return WorkUnit(
                 key=f"cdb-y{y}-a{a}-k{cluster.index}-{indices.start}",
                 y=y,
@@ -347,16 +366,7 @@ class ClusteredDreamBooth:
                 seeds=tuple(image_seed(config.seed, y, a, i) for i in indices),
                 prompts=(prompt,) * len(indices),
                 negatives=(negative,) * len(indices),
-                extra={
-                    "artifacts": [u.id for u in used],
-                    "cluster": cluster.index,
-                    "clusters": len(clusters),
-                    "order": [clusters[p].index for p in order],
-                    "source_group": list(source.group),
-                    "borrowed": source.borrowed,
-                    "indices": list(indices),
-                    "personalization": job_id,
-                },
+                extra=extra,
             )
 
         return ClusterBatches(segments, config.batch_size, unit)
@@ -366,7 +376,8 @@ class ClusteredDreamBooth:
 
         steps = steps_of(self, config)
         artifacts = [store.verified_artifact(i) for i in unit.extra["artifacts"]]
-        with personalization(store, backbone, artifacts):
+        weight = unit.extra.get("lora_weight", 1.0)
+        with personalization(store, backbone, artifacts, weight):
             images = run_pipeline(
                 backbone, unit.prompts, unit.negatives, unit.seeds, steps, config.guidance
             )
@@ -376,6 +387,7 @@ class ClusteredDreamBooth:
         tokens = [a.ref() for a in artifacts if a.kind == "token"]
         loras = [a.ref() for a in artifacts if a.kind == "lora"]
         described = {k: v for k, v in unit.extra.items() if k not in ("artifacts", "indices")}
+        adapters = {"artifacts": loras} | ({"weight": weight} if weight != 1.0 else {})
         return [
             GeneratedImage(
                 image,
@@ -390,7 +402,7 @@ class ClusteredDreamBooth:
                     prompt=unit.prompts[i],
                     negative_prompt=unit.negatives[i],
                     tokens={"artifacts": tokens},
-                    adapters={"artifacts": loras},
+                    adapters=adapters,
                     params={
                         **described,
                         "image": unit.extra["indices"][i],

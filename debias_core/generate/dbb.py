@@ -143,6 +143,14 @@ class DbbParams:
         default="a photo of a {token} {cls}",
         metadata={"help": "textual inversion prompt ({ctx} would name the context: group labels)"},
     )
+    name_context: bool = field(
+        default=False,
+        metadata={
+            "help": "name each source's context in the prompt (the dataset's caption form) "
+            "and in the textual inversion's template, wherever the attribute lies; reads the "
+            "samples' context labels"
+        },
+    )
     on_object: str = field(
         default="refuse",
         metadata={
@@ -440,10 +448,16 @@ def ti_job(store, config: GenerateConfig, params: DbbParams) -> dict:
     return job | {"classes": list(range(len(store.class_names)))}
 
 
+def names_context(store, params: DbbParams) -> bool:
+    """Whether prompts name each source's context: asked for, or needed because the attribute
+    lies on the object (which the inpainting redraws) and on_object=prompt."""
+    return params.name_context or (on_object(store) and params.on_object == "prompt")
+
+
 def source_contexts(store, params: DbbParams, sources: list[int]) -> dict[int, int]:
     """{source: its context} when the spurious attribute lies on the object and on_object=prompt
     (the inpainting redraws it, so the prompt must name it); {} otherwise."""
-    if not (on_object(store) and params.on_object == "prompt"):
+    if not names_context(store, params):
         return {}
     return {s.id: s.a for s in store.list_samples(SampleFilter(ids=sources))}
 
@@ -465,7 +479,7 @@ def ti_template_for(store, params: DbbParams) -> str:
     object, so the class token does not learn the class's usual context (which the inpainting
     would then draw over the named one)."""
     template = params.ti_template
-    if on_object(store) and params.on_object == "prompt" and "{ctx}" not in template:
+    if names_context(store, params) and "{ctx}" not in template:
         return f"{template}, {{ctx}}"
     return template
 

@@ -99,6 +99,13 @@ class DecoupleGenParams:
         default=True,
         metadata={"help": "attach the source's LoRA too (false: tokens only, sources mixed)"},
     )
+    lora_scale: float = bounded(
+        1.0,
+        0.0,
+        1.0,
+        help="weight of each source's LoRA while drawing (1: as trained; lower lets the "
+        "prompt's context override the source's, which the LoRA learned too)",
+    )
     personalize_steps: int = bounded(
         200, limit="steps", help="steps per phase of the personalization it runs"
     )
@@ -403,7 +410,7 @@ class DecoupleGen:
             for source in dict.fromkeys(unit.parent_ids)  # the unit's sources, in order
             for artifact in source_artifacts(store, params.personalization, source, params.lora)
         ]
-        with personalization(store, backbone, artifacts):
+        with personalization(store, backbone, artifacts, params.lora_scale):
             images = draw(backbone, unit.prompts, unit.seeds, steps, config.guidance)
         batch = {"prompts": list(unit.prompts), "seeds": list(unit.seeds)}
         # replay redraws the whole batch, so each recipe names every file the batch used
@@ -423,7 +430,7 @@ class DecoupleGen:
                     prompt=unit.prompts[i],
                     source_ids=(unit.parent_ids[i],),
                     tokens={"artifacts": tokens},
-                    adapters={"artifacts": loras},
+                    adapters=adapter_record(loras, params.lora_scale),
                     params={"method": asdict(params), "batch": batch, "index": i},
                 ),
                 parent_id=unit.parent_ids[i],
@@ -437,6 +444,11 @@ class DecoupleGen:
         batch = recipe.params["batch"]
         images = draw(backbone, batch["prompts"], batch["seeds"], recipe.steps, recipe.guidance)
         return images[recipe.params["index"]]
+
+
+def adapter_record(loras: list, weight: float) -> dict:
+    """A recipe's `adapters`: the LoRAs, and the weight `regenerate` attaches them at (if not 1)."""
+    return {"artifacts": loras} | ({"weight": weight} if loras and weight != 1.0 else {})
 
 
 def draw(backbone, prompts, seeds, steps: int, guidance: float) -> np.ndarray:

@@ -40,7 +40,7 @@ def regenerate(recipe: Recipe, backbone, store: Store | None = None) -> Image.Im
             f"{backbone.content_hash[:12]}: the image cannot be reproduced exactly"
         )
     artifacts = recipe_artifacts(recipe, store)
-    with personalization(store, backbone, artifacts):
+    with personalization(store, backbone, artifacts, recipe.adapters.get("weight", 1.0)):
         return Image.fromarray(GENERATORS.get(recipe.method).replay(backbone, recipe, store))
 
 
