@@ -52,6 +52,7 @@ class Setting:
     steps: int | None = None  # None: the method's default
     per_group: int = 1
     note: str = ""
+    policy_params: dict = field(default_factory=dict)  # beyond the method's policy defaults
 
 
 def _dbb(name, note="", guidance=4.0, steps=None, **params) -> Setting:
@@ -96,13 +97,41 @@ GRIDS: dict[str, list[Setting]] = {
         _dg("decouplegen/tok-lr-1e-3", **_pi(lr_tokens=1e-3)),
         _dg("decouplegen/lora-scale-0.5", lora_scale=0.5),
         _dg("decouplegen/lora-scale-0.5-g7.5", guidance=7.5, lora_scale=0.5),
+        _dg(
+            "decouplegen/neg-source",
+            "the source's colour as the negative prompt",
+            negative="source",
+        ),
+        _dg("decouplegen/neg-source-g7.5", guidance=7.5, negative="source"),
+        _dg("decouplegen/no-lora-neg-source", lora=False, negative="source"),
+        _dg("decouplegen/tok-lr-1e-3-neg-source", negative="source", **_pi(lr_tokens=1e-3)),
+        _dg("decouplegen/tok-lr-5e-4", **_pi(lr_tokens=5e-4)),
+        _dg("decouplegen/tok-lr-1e-3-p2-3e-4", **_pi(lr_tokens=1e-3, phase2_lr_tokens=3e-4)),
         _cdb("cdb/default", "the defaults"),
         _cdb("cdb/g7.5", guidance=7.5),
-        _cdb("cdb/rank1", rank=1),
-        _cdb("cdb/steps50", train_steps=50),
         _cdb("cdb/borrowed-0.5", borrowed_lora_scale=0.5),
         _cdb("cdb/borrowed-0", "borrowed groups: plain prompt, no LoRA", borrowed_lora_scale=0.0),
         _cdb("cdb/borrowed-0.5-g7.5", guidance=7.5, borrowed_lora_scale=0.5),
+        _cdb(
+            "cdb/neg-donor",
+            "borrowed groups: the donor's colour as the negative prompt",
+            negative="donor",
+        ),
+        _cdb("cdb/neg-donor-borrowed-0.5", negative="donor", borrowed_lora_scale=0.5),
+        _cdb("cdb/rank1", rank=1),
+        _cdb("cdb/steps50", train_steps=50),
+    ],
+    # The defaults after the sweep, on more images (run on a 10-class, 8-colour project).
+    "confirm": [
+        _dbb("dbb/default", "the defaults (k=2 sources per class for size)"),
+        _dg("decouplegen/default", "the defaults"),
+        Setting("cdb/default", "clustered-dreambooth", per_group=4, note="the defaults"),
+        Setting(
+            "cdb/default, CLIP-Label naming the context",
+            "clustered-dreambooth",
+            per_group=4,
+            policy_params={"prompt": "a photo of {cls}, {ctx}"},
+        ),
     ],
 }
 
@@ -224,7 +253,7 @@ def run_setting(args, store, setting: Setting, variant: str) -> dict:
     from debias_core.store import SampleFilter
 
     params = dict(setting.params)
-    policy_params = {}
+    policy_params = dict(setting.policy_params)
     if setting.method == "dbb":
         params["run"] = erm_run(store, args.erm_epochs)
         policy_params["run"] = params["run"]
@@ -264,6 +293,7 @@ def run_setting(args, store, setting: Setting, variant: str) -> dict:
         "colour": rate(read["colour"]),
         "inside": rate(read["inside"]) if "inside" in read else None,
         "policy": POLICY[setting.method],
+        "policy_params": setting.policy_params,
         "accepted": int(kept.sum()),
         "accepted_right": rate(right[kept]),
         "rejected_right": rate(right[~kept]),

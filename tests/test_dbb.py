@@ -15,6 +15,7 @@ from debias_core.bias.mining import lowest_loss_per_class
 from debias_core.cli import main
 from debias_core.generate import GENERATORS, GenerateConfig
 from debias_core.generate.dbb import DbbParams, low_loss_sources, start_index
+from debias_core.generate.decouplegen import object_prompt
 from debias_core.generate.recipes import regenerate_sample
 from debias_core.models.segmenters.regions import (
     edit_region,
@@ -152,7 +153,9 @@ def test_cli_path_generate_verify_retrain(tiny_project, backbone_dir, erm_run, c
         assert parent.id in sources[parent.y] and sample.y == 1 - parent.y  # i -> j
         assert sample.a == parent.a  # the target group is (j, the source's context)
         assert recipe.mask_id == store.find_mask(parent.id, segmenter="dataset")["id"]
-        assert recipe.prompt == f"a photo of a <c-{sample.y}> {store.class_names[sample.y]}"
+        # name_context (the demo default): the caption form naming the source's context
+        named = object_prompt(store.meta(), sample.y, parent.a, f"<c-{sample.y}>")
+        assert recipe.prompt == named and "background" in named
         assert [a["name"] for a in recipe.tokens["artifacts"]] == [f"<c-{sample.y}>"]
         # outside the edit region the source's pixels, inside something new
         region = source_mask(store, sample, "dataset")
@@ -186,8 +189,10 @@ def test_cli_path_generate_verify_retrain(tiny_project, backbone_dir, erm_run, c
 
 
 def test_no_group_label_is_read(tiny_project, backbone_dir, erm_run, tmp_path):
-    """Scrambling every group label gives the same plan and the same images."""
-    assert _generate(tiny_project, backbone_dir, erm_run, "--per-group", "1") == 0
+    """Scrambling every group label gives the same plan and the same images (the paper's DBB:
+    name_context=false; the demo default names each source's context, which reads it)."""
+    paper = ("--param", "name_context=false")
+    assert _generate(tiny_project, backbone_dir, erm_run, "--per-group", "1", *paper) == 0
     ti = next(j.id for j in tiny_project.list_jobs() if j.kind == "personalize")
     copy = Store.open(shutil.copytree(tiny_project.root, tmp_path / "scrambled"))
     rng = np.random.default_rng(0)
@@ -196,7 +201,7 @@ def test_no_group_label_is_read(tiny_project, backbone_dir, erm_run, tmp_path):
             db.execute("update samples set a = ? where id = ?", [int(rng.integers(2)), row["id"]])
     before, after = [s.a for s in tiny_project.list_samples()], [s.a for s in copy.list_samples()]
     assert sum(a != b for a, b in zip(before, after, strict=True)) > 50
-    params = {"run": erm_run, "k": 2, "personalization": ti}
+    params = {"run": erm_run, "k": 2, "personalization": ti, "name_context": False}
     config = GenerateConfig(
         method="dbb", backbone=backbone_dir, per_group=1, steps=2, params=params
     )

@@ -36,7 +36,7 @@ from debias_core.generate.base import (
     recipe_for,
     steps_of,
 )
-from debias_core.generate.prompts import group_text
+from debias_core.generate.prompts import group_text, varying_context
 from debias_core.generate.txt2img import image_seed, run_pipeline
 from debias_core.limits import MAX_RANK
 from debias_core.params import bounded
@@ -44,6 +44,7 @@ from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
 METHOD = "cluster-lora"
+NEGATIVES = ("none", "donor")
 PERSONALIZE_HINT = (
     "make one with `python -m debias_core personalize DIR --method cluster-lora --groups Y,A ...` "
     "and pass --param personalization=ID, or leave personalization=0 to train one"
@@ -79,6 +80,14 @@ class ClusteredDreamBoothParams:
             "paper": True,
         },
     )
+    negative: str = field(
+        default="none",
+        metadata={
+            "help": "borrowed groups' negative prompt: none, or donor (the donor group's "
+            "context in words, which its LoRA learned); emphasis=true replaces it",
+            "choices": NEGATIVES,
+        },
+    )
     borrowed_lora_scale: float = bounded(
         1.0,
         0.0,
@@ -99,6 +108,8 @@ class ClusteredDreamBoothParams:
             raise ValueError("clusters must be >= 0 (0: the paper's rule)")
         if self.min_group < 1:
             raise ValueError("min_group must be >= 1")
+        if self.negative not in NEGATIVES:
+            raise ValueError(f"negative must be one of {list(NEGATIVES)}, got {self.negative!r}")
         if self.train_steps < 1 or self.train_batch < 1 or self.rank < 1:
             raise ValueError("train_steps, train_batch and rank must be >= 1")
 
@@ -343,6 +354,8 @@ class ClusteredDreamBooth:
                 if params.emphasis:
                     words["ctx"] = f"(({text.context_text}))"
                     negative = ", ".join(f"(({o}))" for o in text.other_contexts)
+                elif params.negative == "donor":
+                    negative = varying_context(meta, source.group[1])
                 prompt, used = trained.class_prompt.format(**words), [cluster.lora]
             else:
                 prompt = trained.prompt.format(token=cluster.token.name, **words)

@@ -57,7 +57,7 @@ from debias_core.generate.base import (
     recipe_for,
     steps_of,
 )
-from debias_core.generate.prompts import group_text
+from debias_core.generate.prompts import group_text, varying_context
 from debias_core.params import bounded
 from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
@@ -69,6 +69,7 @@ PERSONALIZE_HINT = (
     "and pass --param personalization=JOB"
 )
 PLACEHOLDERS = ("object", "class", "context", "context_name")
+NEGATIVES = ("none", "source")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,14 @@ class DecoupleGenParams:
         default=True,
         metadata={"help": "attach the source's LoRA too (false: tokens only, sources mixed)"},
     )
+    negative: str = field(
+        default="none",
+        metadata={
+            "help": "negative prompt: none, or source (the source's own context in words, "
+            "which its token and LoRA learned along with the object)",
+            "choices": NEGATIVES,
+        },
+    )
     lora_scale: float = bounded(
         1.0,
         0.0,
@@ -126,6 +135,8 @@ class DecoupleGenParams:
             raise ValueError(f"sources ids: needs sample ids like ids:4,17, got {value!r}")
         if self.personalization < 0:
             raise ValueError("personalization must be a job id (or 0 to run one)")
+        if self.negative not in NEGATIVES:
+            raise ValueError(f"negative must be one of {list(NEGATIVES)}, got {self.negative!r}")
         if self.personalize_steps < 1:
             raise ValueError("personalize_steps must be >= 1")
         if self.prompt:
@@ -375,7 +386,9 @@ class DecoupleGen:
             for j in js:
                 c, k = target.contexts[j // n], j % n
                 prompt = object_prompt(meta, target.y, c, tokens[target.source].name, params.prompt)
-                out.append((image_seed(config.seed, target.source, c, k), prompt, target, c))
+                negative = negative_prompt(meta, target, params)
+                seed = image_seed(config.seed, target.source, c, k)
+                out.append((seed, prompt, target, c, negative))
             return out
 
         def unit(index: int, pieces: list[tuple[Target, range]]) -> WorkUnit:
@@ -390,7 +403,7 @@ class DecoupleGen:
                 a=None,
                 seeds=tuple(r[0] for r in drawn),
                 prompts=tuple(r[1] for r in drawn),
-                negatives=("",) * len(drawn),
+                negatives=tuple(r[4] for r in drawn),
                 parent_ids=tuple(r[2].source for r in drawn),
                 extra={
                     "labels": tuple(r[2].y for r in drawn),
@@ -411,8 +424,12 @@ class DecoupleGen:
             for artifact in source_artifacts(store, params.personalization, source, params.lora)
         ]
         with personalization(store, backbone, artifacts, params.lora_scale):
-            images = draw(backbone, unit.prompts, unit.seeds, steps, config.guidance)
+            images = draw(
+                backbone, unit.prompts, unit.seeds, steps, config.guidance, unit.negatives
+            )
         batch = {"prompts": list(unit.prompts), "seeds": list(unit.seeds)}
+        if any(unit.negatives):  # older recipes have none: they replay without
+            batch["negatives"] = list(unit.negatives)
         # replay redraws the whole batch, so each recipe names every file the batch used
         tokens = [a.ref() for a in artifacts if a.kind == "token"]
         loras = [a.ref() for a in artifacts if a.kind == "lora"]
@@ -428,6 +445,7 @@ class DecoupleGen:
                     config.guidance,
                     seed=unit.seeds[i],
                     prompt=unit.prompts[i],
+                    negative_prompt=unit.negatives[i],
                     source_ids=(unit.parent_ids[i],),
                     tokens={"artifacts": tokens},
                     adapters=adapter_record(loras, params.lora_scale),
@@ -442,7 +460,14 @@ class DecoupleGen:
     def replay(self, backbone, recipe: Recipe, store) -> np.ndarray:
         """The recipe's artifacts are attached by `recipes.regenerate` around this call."""
         batch = recipe.params["batch"]
-        images = draw(backbone, batch["prompts"], batch["seeds"], recipe.steps, recipe.guidance)
+        images = draw(
+            backbone,
+            batch["prompts"],
+            batch["seeds"],
+            recipe.steps,
+            recipe.guidance,
+            batch.get("negatives"),
+        )
         return images[recipe.params["index"]]
 
 
@@ -451,9 +476,18 @@ def adapter_record(loras: list, weight: float) -> dict:
     return {"artifacts": loras} | ({"weight": weight} if loras and weight != 1.0 else {})
 
 
-def draw(backbone, prompts, seeds, steps: int, guidance: float) -> np.ndarray:
-    """Images (B, H, W, 3) uint8 from the personalized backbone; plain classifier-free guidance."""
-    return loop.sample(backbone, list(prompts), list(seeds), steps, guidance).images
+def negative_prompt(meta: dict, target: Target, params: DecoupleGenParams) -> str:
+    """The negative prompt of a target's images: "" or its source's own context in words."""
+    if params.negative == "source":
+        return varying_context(meta, target.a)
+    return ""
+
+
+def draw(backbone, prompts, seeds, steps: int, guidance: float, negatives=None) -> np.ndarray:
+    """Images (B, H, W, 3) uint8 from the personalized backbone; classifier-free guidance, with
+    negative prompts when any is given."""
+    negatives = list(negatives) if negatives is not None and any(negatives) else None
+    return loop.sample(backbone, list(prompts), list(seeds), steps, guidance, negatives).images
 
 
 GENERATORS.register("decouplegen")(DecoupleGen())
