@@ -107,6 +107,7 @@ GRIDS: dict[str, list[Setting]] = {
         _dg("decouplegen/tok-lr-1e-3-neg-source", negative="source", **_pi(lr_tokens=1e-3)),
         _dg("decouplegen/tok-lr-5e-4", **_pi(lr_tokens=5e-4)),
         _dg("decouplegen/tok-lr-1e-3-p2-3e-4", **_pi(lr_tokens=1e-3, phase2_lr_tokens=3e-4)),
+        _dg("decouplegen/tok-lr-1e-3-lora-0.5", lora_scale=0.5, **_pi(lr_tokens=1e-3)),
         _cdb("cdb/default", "the defaults"),
         _cdb("cdb/g7.5", guidance=7.5),
         _cdb("cdb/borrowed-0.5", borrowed_lora_scale=0.5),

@@ -108,12 +108,15 @@ class DecoupleGenParams:
             "choices": NEGATIVES,
         },
     )
+    # 0.5 on the demo (generator sweep, bench/RESULTS.md): at 1 the LoRA paints the source's
+    # background around the object; the paper attaches it as trained (1, the default on SD).
     lora_scale: float = bounded(
-        1.0,
+        0.5,
         0.0,
         1.0,
         help="weight of each source's LoRA while drawing (1: as trained; lower lets the "
         "prompt's context override the source's, which the LoRA learned too)",
+        paper=1.0,
     )
     personalize_steps: int = bounded(
         200, limit="steps", help="steps per phase of the personalization it runs"
