@@ -113,6 +113,13 @@ GRIDS: dict[str, list[Setting]] = {
         _cdb("cdb/borrowed-0.5", borrowed_lora_scale=0.5),
         _cdb("cdb/borrowed-0", "borrowed groups: plain prompt, no LoRA", borrowed_lora_scale=0.0),
         _cdb("cdb/borrowed-0.5-g7.5", guidance=7.5, borrowed_lora_scale=0.5),
+        Setting(
+            "cdb/borrowed-0.5+ctx-label",
+            "clustered-dreambooth",
+            {"borrowed_lora_scale": 0.5},
+            per_group=2,
+            policy_params={"prompt": "a photo of {cls}, {ctx}"},
+        ),
         _cdb(
             "cdb/neg-donor",
             "borrowed groups: the donor's colour as the negative prompt",
@@ -128,7 +135,7 @@ GRIDS: dict[str, list[Setting]] = {
         _dg("decouplegen/default", "the defaults"),
         Setting("cdb/default", "clustered-dreambooth", per_group=4, note="the defaults"),
         Setting(
-            "cdb/default, CLIP-Label naming the context",
+            "cdb/default+ctx-label",
             "clustered-dreambooth",
             per_group=4,
             policy_params={"prompt": "a photo of {cls}, {ctx}"},
