@@ -56,7 +56,7 @@ def _generate(root, backbone_dir, *extra, seed=1):
     return main(args + [a for p in params for a in ("--param", p)])
 
 
-def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys):
+def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys, monkeypatch):
     store, root = tiny_project, str(tiny_project.root)
     assert _generate(root, backbone_dir) == 0
     personalize = [j for j in store.list_jobs() if j.kind == "personalize"]
@@ -105,6 +105,7 @@ def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys):
         assert "((" in recipe.prompt and recipe.negative_prompt.startswith("((")
     replayed = np.asarray(regenerate_sample(store, borrowed[0].id))
     assert np.array_equal(replayed, np.asarray(store.sample_image(borrowed[0].id)))
+    _borrowed_groups_draw_at_their_lora_weight(store, root, backbone_dir, monkeypatch)
     capsys.readouterr()
 
     verify = ["verify", root, "--policy", "clip-top-m", "--job", str(first_job)]
@@ -120,6 +121,34 @@ def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys):
     assert sorted(run.synthetic_ids) == sorted(accepted)
     stages = [row.get("stage") for row in run.metrics["history"]]
     assert stages[0] == "1:supcon" and stages[-1] == "2:llr"  # CE + SupCon, then LLR_all
+
+
+def _borrowed_groups_draw_at_their_lora_weight(store, root, backbone_dir, monkeypatch):
+    """borrowed_lora_scale: the donor's LoRA is attached at that weight in borrowed groups only
+    (own pools at 1), the recipe names it, and replay attaches it at the same weight."""
+    from debias_core.models.backbone import Backbone
+
+    seen = []
+    attach = Backbone.set_adapters
+
+    def spy(self, names, weights=None):
+        seen.append(None if weights is None else list(weights))
+        return attach(self, names, weights)
+
+    monkeypatch.setattr(Backbone, "set_adapters", spy)
+    before = {s.id for s in store.list_samples(SampleFilter(source="generated"))}
+    assert _generate(root, backbone_dir, "borrowed_lora_scale=0.25", seed=3) == 0
+    made = [s for s in store.list_samples(SampleFilter(source="generated")) if s.id not in before]
+    assert [0.25] in seen and None in seen  # borrowed at 0.25, own pools as trained
+    for sample in made:
+        recipe = store.get_recipe(sample.recipe_id)
+        expected = 0.25 if recipe.params["borrowed"] else None
+        assert recipe.adapters.get("weight") == expected
+    borrowed = next(s for s in made if store.get_recipe(s.recipe_id).params["borrowed"])
+    seen.clear()
+    replayed = np.asarray(regenerate_sample(store, borrowed.id))
+    assert seen == [[0.25]]
+    assert np.array_equal(replayed, np.asarray(store.sample_image(borrowed.id)))
 
 
 def test_bad_input_is_refused_before_any_job(

@@ -15,6 +15,7 @@ from debias_core.bias.mining import lowest_loss_per_class
 from debias_core.cli import main
 from debias_core.generate import GENERATORS, GenerateConfig
 from debias_core.generate.dbb import DbbParams, low_loss_sources, start_index
+from debias_core.generate.decouplegen import object_prompt
 from debias_core.generate.recipes import regenerate_sample
 from debias_core.models.segmenters.regions import (
     edit_region,
@@ -152,7 +153,9 @@ def test_cli_path_generate_verify_retrain(tiny_project, backbone_dir, erm_run, c
         assert parent.id in sources[parent.y] and sample.y == 1 - parent.y  # i -> j
         assert sample.a == parent.a  # the target group is (j, the source's context)
         assert recipe.mask_id == store.find_mask(parent.id, segmenter="dataset")["id"]
-        assert recipe.prompt == f"a photo of a <c-{sample.y}> {store.class_names[sample.y]}"
+        # name_context (the demo default): the caption form naming the source's context
+        named = object_prompt(store.meta(), sample.y, parent.a, f"<c-{sample.y}>")
+        assert recipe.prompt == named and "background" in named
         assert [a["name"] for a in recipe.tokens["artifacts"]] == [f"<c-{sample.y}>"]
         # outside the edit region the source's pixels, inside something new
         region = source_mask(store, sample, "dataset")
@@ -186,8 +189,10 @@ def test_cli_path_generate_verify_retrain(tiny_project, backbone_dir, erm_run, c
 
 
 def test_no_group_label_is_read(tiny_project, backbone_dir, erm_run, tmp_path):
-    """Scrambling every group label gives the same plan and the same images."""
-    assert _generate(tiny_project, backbone_dir, erm_run, "--per-group", "1") == 0
+    """Scrambling every group label gives the same plan and the same images (the paper's DBB:
+    name_context=false; the demo default names each source's context, which reads it)."""
+    paper = ("--param", "name_context=false")
+    assert _generate(tiny_project, backbone_dir, erm_run, "--per-group", "1", *paper) == 0
     ti = next(j.id for j in tiny_project.list_jobs() if j.kind == "personalize")
     copy = Store.open(shutil.copytree(tiny_project.root, tmp_path / "scrambled"))
     rng = np.random.default_rng(0)
@@ -196,7 +201,7 @@ def test_no_group_label_is_read(tiny_project, backbone_dir, erm_run, tmp_path):
             db.execute("update samples set a = ? where id = ?", [int(rng.integers(2)), row["id"]])
     before, after = [s.a for s in tiny_project.list_samples()], [s.a for s in copy.list_samples()]
     assert sum(a != b for a, b in zip(before, after, strict=True)) > 50
-    params = {"run": erm_run, "k": 2, "personalization": ti}
+    params = {"run": erm_run, "k": 2, "personalization": ti, "name_context": False}
     config = GenerateConfig(
         method="dbb", backbone=backbone_dir, per_group=1, steps=2, params=params
     )
@@ -312,3 +317,31 @@ def test_textual_inversion_on_high_loss_samples_needs_no_group_label(tiny_projec
     assert sum(s.a != aligned[s.y] for s in picked) >= 6  # 8 of the 8 conflicting here
     random = DbbParams(run=erm_run, ti_from="random")
     assert ti_job(store, GenerateConfig(method="dbb"), random)["classes"] == [0, 1]
+
+
+def test_name_context_names_each_sources_context_in_prompt_and_inversion(tiny_project, erm_run):
+    """name_context=true (the sweep's winner on the embedded model): the inpainting prompt and
+    the textual inversion's template name the source's own context, in the caption form."""
+    from types import SimpleNamespace
+
+    from debias_core.generate.dbb import source_contexts, target_units, ti_template_for
+
+    store, token = tiny_project, SimpleNamespace(name="<c-1>", id=7)
+    plain, named = DbbParams(run=erm_run, name_context=False), DbbParams(run=erm_run)
+    named = dataclasses.replace(named, name_context=True)
+    assert "{ctx}" not in ti_template_for(store, plain) and "{ctx}" in ti_template_for(store, named)
+    sources = store.list_samples(SampleFilter(source="real", split="train", y=0))[:2]
+    ids = [s.id for s in sources]
+    assert source_contexts(store, plain, ids) == {}
+    contexts = source_contexts(store, named, ids)
+    assert contexts == {s.id: s.a for s in sources}
+    config = GenerateConfig(method="dbb", per_group=1)
+    masked = [(i, None) for i in ids]
+    units = target_units(store, config, named, 0, 1, masked, token, contexts)
+    prompts = [p for u in units for p in u.prompts]
+    colours = [store.attr_names[s.a] for s in sources]
+    assert all(
+        f"on a {c} background" in p and "<c-1>" in p for p, c in zip(prompts, colours, strict=True)
+    )
+    unnamed = target_units(store, config, plain, 0, 1, masked, token, {})
+    assert all("background" not in p for u in unnamed for p in u.prompts)

@@ -218,3 +218,25 @@ def test_bad_input_is_refused_before_any_job(tiny_project, backbone_dir, capsys)
     assert "--method per-image" in err
     assert [j.kind for j in store.list_jobs()] == ["personalize"]
     assert store.count_samples(SampleFilter(source="generated")) == 0
+
+
+def test_sweep_options_negative_prompt_and_lora_weight_are_recorded():
+    """negative=source puts the source's own context in the negative prompt; a LoRA weight other
+    than 1 is named in the recipe's adapters, so `regenerate` attaches it at that weight."""
+    from debias_core.generate.decouplegen import (
+        DecoupleGenParams,
+        Target,
+        adapter_record,
+        negative_prompt,
+    )
+
+    meta = {"dataset": "colored-digits", "attr_names": ["red", "green", "blue"]}
+    target = Target(source=5, y=0, a=2, contexts=(0, 1))
+    assert negative_prompt(meta, target, DecoupleGenParams()) == ""
+    source = DecoupleGenParams(negative="source")
+    assert negative_prompt(meta, target, source) == "on a blue background"
+    with pytest.raises(ValueError, match="negative must be one of"):
+        DecoupleGenParams(negative="others").check_inputs()
+    loras = [{"id": 3, "sha256": "x"}]
+    assert adapter_record(loras, 1.0) == {"artifacts": loras}
+    assert adapter_record(loras, 0.5) == {"artifacts": loras, "weight": 0.5}

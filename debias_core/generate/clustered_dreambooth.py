@@ -12,13 +12,15 @@ by the `cluster-lora` personalization).
    attribute lies on the object, of the largest group with its context: `borrow_from`) and is
    prompted without the identifier token, naming its own class and context (Section A.5:
    "removing the learnt [V] token ... leads to more accurate depiction of the target group").
-   `borrow=false` refuses them.
+   `borrow=false` refuses them. On the demo the donor's LoRA is attached at
+   `borrowed_lora_scale` = 0.5, so the named context wins over the donor's (generator sweep,
+   bench/RESULTS.md); 1 on SD, as the paper.
 4. A work unit is a batch of images across clusters and groups, each image with its own
-   cluster's LoRA and token (per-sample adapters, `generate/adapters.py`: one forward pass for
-   the batch); `per_sample_adapters=false` makes each unit one cluster's images with its LoRA
-   attached for the whole batch, as before. The files attach for the scope of that render only;
-   recipes name them by id and content hash, so `regenerate` reattaches them and replays
-   bit-exactly, and refuses when one is missing or changed.
+   cluster's LoRA (at its weight) and token (per-sample adapters, `generate/adapters.py`: one
+   forward pass for the batch); `per_sample_adapters=false` makes each unit one cluster's images
+   with its LoRA attached for the whole batch, as before. The files attach for the scope of that
+   render only; recipes name them by id and content hash, so `regenerate` reattaches them and
+   replays bit-exactly, and refuses when one is missing or changed.
 
 Filter the result with `verify --policy clip-top-m` (Eq. 1) and train with `--method ffr-llr`.
 """
@@ -33,6 +35,7 @@ import numpy as np
 
 from debias_core.generate.adapters import (
     ROWS_KEY,
+    WEIGHTS_KEY,
     per_sample_personalization,
     row_loras,
     unique_artifacts,
@@ -47,7 +50,7 @@ from debias_core.generate.base import (
     recipe_for,
     steps_of,
 )
-from debias_core.generate.prompts import group_text
+from debias_core.generate.prompts import group_text, varying_context
 from debias_core.generate.sites import on_object
 from debias_core.generate.txt2img import image_seed, run_pipeline
 from debias_core.limits import MAX_RANK
@@ -73,6 +76,7 @@ ON_OBJECT_WHY = (
     "--param on_object=allow runs it anyway (then `verify` sets aside the images a judge reads "
     "in another group)"
 )
+NEGATIVES = ("none", "donor")
 PERSONALIZE_HINT = (
     "make one with `python -m debias_core personalize DIR --method cluster-lora --groups Y,A ...` "
     "and pass --param personalization=ID, or leave personalization=0 to train one"
@@ -126,6 +130,25 @@ class ClusteredDreamBoothParams:
             "paper": True,
         },
     )
+    negative: str = field(
+        default="none",
+        metadata={
+            "help": "borrowed groups' negative prompt: none, or donor (the donor group's "
+            "context in words, which its LoRA learned); emphasis=true replaces it",
+            "choices": NEGATIVES,
+        },
+    )
+    # 0.5 on the demo (generator sweep, bench/RESULTS.md): at 1 a borrowed group is drawn in
+    # its donor's colour (75% right on a plain screen, 88% at 0.5). The paper attaches the
+    # donor's LoRA as trained (1, the default on SD).
+    borrowed_lora_scale: float = bounded(
+        0.5,
+        0.0,
+        1.0,
+        help="weight of the donor's LoRA in borrowed groups (1: as trained; lower lets the "
+        "prompt's context override the donor group's, which its LoRA learned too)",
+        paper=1.0,
+    )
     train_steps: int = bounded(200, limit="steps", help="steps of each cluster's LoRA")
     train_batch: int = bounded(16, limit="batch_size", help="clusters trained per step")
     rank: int = bounded(
@@ -150,6 +173,8 @@ class ClusteredDreamBoothParams:
             raise ValueError(f"borrow_from must be one of {list(BORROW_FROM)}")
         if self.min_group < 1:
             raise ValueError("min_group must be >= 1")
+        if self.negative not in NEGATIVES:
+            raise ValueError(f"negative must be one of {list(NEGATIVES)}, got {self.negative!r}")
         if self.train_steps < 1 or self.train_batch < 1 or self.rank < 1:
             raise ValueError("train_steps, train_batch and rank must be >= 1")
 
@@ -467,6 +492,8 @@ class ClusteredDreamBooth:
             if source.borrowed:
                 if params.emphasis:
                     words, negative = emphasised(meta, words, text, y, source.by)
+                elif params.negative == "donor":
+                    negative = varying_context(meta, source.group[1])
                 prompt, used = trained.class_prompt.format(**words), [cluster.lora]
             else:
                 prompt = trained.prompt.format(token=cluster.token.name, **words)
@@ -481,6 +508,8 @@ class ClusteredDreamBooth:
                 "source_group": list(source.group),
                 "borrowed": source.borrowed,
                 "personalization": job_id,
+                # the donor's LoRA weight in a borrowed group (1: as trained); in the recipe
+                "lora_weight": params.borrowed_lora_scale if source.borrowed else 1.0,
             }
             return [
                 {
@@ -528,11 +557,16 @@ class ClusteredDreamBooth:
         batch = {"seeds": list(unit.seeds), "prompts": list(unit.prompts)}
         if any(unit.negatives):  # older recipes have none: they replay with ""
             batch["negatives"] = list(unit.negatives)
+        weights = [float(r.get("lora_weight", 1.0)) for r in rows]
         if unit.extra["mixed"]:
             batch[ROWS_KEY] = row_loras(per_row)
-            attach = per_sample_personalization(store, backbone, artifacts, batch[ROWS_KEY])
-        else:
-            attach = personalization(store, backbone, artifacts)
+            if any(w != 1.0 for w in weights):
+                batch[WEIGHTS_KEY] = weights
+            attach = per_sample_personalization(
+                store, backbone, artifacts, batch[ROWS_KEY], batch.get(WEIGHTS_KEY)
+            )
+        else:  # one segment's images: one weight
+            attach = personalization(store, backbone, artifacts, weights[0])
         with attach:
             images = run_pipeline(
                 backbone, unit.prompts, unit.negatives, unit.seeds, steps, config.guidance
@@ -555,7 +589,8 @@ class ClusteredDreamBooth:
                     prompt=unit.prompts[i],
                     negative_prompt=unit.negatives[i],
                     tokens={"artifacts": tokens},
-                    adapters={"artifacts": loras},
+                    adapters={"artifacts": loras}
+                    | ({"weight": weights[i]} if weights[i] != 1.0 else {}),
                     params={
                         **own_files(per_row[i]),
                         **{k: row[k] for k in DESCRIBED},

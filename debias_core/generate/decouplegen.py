@@ -49,7 +49,12 @@ from typing import Any
 import numpy as np
 
 from debias_core.generate import loop
-from debias_core.generate.adapters import ROWS_KEY, per_sample_personalization, row_loras
+from debias_core.generate.adapters import (
+    ROWS_KEY,
+    WEIGHTS_KEY,
+    per_sample_personalization,
+    row_loras,
+)
 from debias_core.generate.base import (
     GENERATORS,
     GenerateConfig,
@@ -60,7 +65,7 @@ from debias_core.generate.base import (
     recipe_for,
     steps_of,
 )
-from debias_core.generate.prompts import group_text
+from debias_core.generate.prompts import group_text, varying_context
 from debias_core.params import bounded
 from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
@@ -72,6 +77,7 @@ PERSONALIZE_HINT = (
     "and pass --param personalization=JOB"
 )
 PLACEHOLDERS = ("object", "class", "context", "context_name")
+NEGATIVES = ("none", "source")
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,24 @@ class DecoupleGenParams:
             "(false: one source's LoRA per batch)"
         },
     )
+    negative: str = field(
+        default="none",
+        metadata={
+            "help": "negative prompt: none, or source (the source's own context in words, "
+            "which its token and LoRA learned along with the object)",
+            "choices": NEGATIVES,
+        },
+    )
+    # 0.5 on the demo (generator sweep, bench/RESULTS.md): at 1 the LoRA paints the source's
+    # background around the object; the paper attaches it as trained (1, the default on SD).
+    lora_scale: float = bounded(
+        0.5,
+        0.0,
+        1.0,
+        help="weight of each source's LoRA while drawing (1: as trained; lower lets the "
+        "prompt's context override the source's, which the LoRA learned too)",
+        paper=1.0,
+    )
     personalize_steps: int = bounded(
         200, limit="steps", help="steps per phase of the personalization it runs"
     )
@@ -129,6 +153,8 @@ class DecoupleGenParams:
             raise ValueError(f"sources ids: needs sample ids like ids:4,17, got {value!r}")
         if self.personalization < 0:
             raise ValueError("personalization must be a job id (or 0 to run one)")
+        if self.negative not in NEGATIVES:
+            raise ValueError(f"negative must be one of {list(NEGATIVES)}, got {self.negative!r}")
         if self.personalize_steps < 1:
             raise ValueError("personalize_steps must be >= 1")
         if self.prompt:
@@ -379,7 +405,9 @@ class DecoupleGen:
             for j in js:
                 c, k = target.contexts[j // n], j % n
                 prompt = object_prompt(meta, target.y, c, tokens[target.source].name, params.prompt)
-                out.append((image_seed(config.seed, target.source, c, k), prompt, target, c))
+                negative = negative_prompt(meta, target, params)
+                seed = image_seed(config.seed, target.source, c, k)
+                out.append((seed, prompt, target, c, negative))
             return out
 
         def unit(index: int, pieces: list[tuple[Target, range]]) -> WorkUnit:
@@ -394,7 +422,7 @@ class DecoupleGen:
                 a=None,
                 seeds=tuple(r[0] for r in drawn),
                 prompts=tuple(r[1] for r in drawn),
-                negatives=("",) * len(drawn),
+                negatives=tuple(r[4] for r in drawn),
                 parent_ids=tuple(r[2].source for r in drawn),
                 extra={
                     "labels": tuple(r[2].y for r in drawn),
@@ -415,13 +443,21 @@ class DecoupleGen:
         }
         artifacts = [artifact for found in files.values() for artifact in found]
         batch = {"prompts": list(unit.prompts), "seeds": list(unit.seeds)}
+        if any(unit.negatives):  # older recipes have none: they replay without
+            batch["negatives"] = list(unit.negatives)
         if params.lora and params.per_sample_adapters:  # each row its own source's LoRA
             batch[ROWS_KEY] = row_loras([files[source] for source in unit.parent_ids])
-            attach = per_sample_personalization(store, backbone, artifacts, batch[ROWS_KEY])
+            if params.lora_scale != 1.0:
+                batch[WEIGHTS_KEY] = [params.lora_scale] * len(unit.parent_ids)
+            attach = per_sample_personalization(
+                store, backbone, artifacts, batch[ROWS_KEY], batch.get(WEIGHTS_KEY)
+            )
         else:  # one source's LoRA for the whole batch, or tokens only
-            attach = personalization(store, backbone, artifacts)
+            attach = personalization(store, backbone, artifacts, params.lora_scale)
         with attach:
-            images = draw(backbone, unit.prompts, unit.seeds, steps, config.guidance)
+            images = draw(
+                backbone, unit.prompts, unit.seeds, steps, config.guidance, unit.negatives
+            )
         # replay redraws the whole batch, so each recipe names every file the batch used
         tokens = [a.ref() for a in artifacts if a.kind == "token"]
         loras = [a.ref() for a in artifacts if a.kind == "lora"]
@@ -437,9 +473,10 @@ class DecoupleGen:
                     config.guidance,
                     seed=unit.seeds[i],
                     prompt=unit.prompts[i],
+                    negative_prompt=unit.negatives[i],
                     source_ids=(unit.parent_ids[i],),
                     tokens={"artifacts": tokens},
-                    adapters={"artifacts": loras},
+                    adapters=adapter_record(loras, params.lora_scale),
                     params={"method": asdict(params), "batch": batch, "index": i},
                 ),
                 parent_id=unit.parent_ids[i],
@@ -451,13 +488,34 @@ class DecoupleGen:
     def replay(self, backbone, recipe: Recipe, store) -> np.ndarray:
         """The recipe's artifacts are attached by `recipes.regenerate` around this call."""
         batch = recipe.params["batch"]
-        images = draw(backbone, batch["prompts"], batch["seeds"], recipe.steps, recipe.guidance)
+        images = draw(
+            backbone,
+            batch["prompts"],
+            batch["seeds"],
+            recipe.steps,
+            recipe.guidance,
+            batch.get("negatives"),
+        )
         return images[recipe.params["index"]]
 
 
-def draw(backbone, prompts, seeds, steps: int, guidance: float) -> np.ndarray:
-    """Images (B, H, W, 3) uint8 from the personalized backbone; plain classifier-free guidance."""
-    return loop.sample(backbone, list(prompts), list(seeds), steps, guidance).images
+def adapter_record(loras: list, weight: float) -> dict:
+    """A recipe's `adapters`: the LoRAs, and the weight `regenerate` attaches them at (if not 1)."""
+    return {"artifacts": loras} | ({"weight": weight} if loras and weight != 1.0 else {})
+
+
+def negative_prompt(meta: dict, target: Target, params: DecoupleGenParams) -> str:
+    """The negative prompt of a target's images: "" or its source's own context in words."""
+    if params.negative == "source":
+        return varying_context(meta, target.a)
+    return ""
+
+
+def draw(backbone, prompts, seeds, steps: int, guidance: float, negatives=None) -> np.ndarray:
+    """Images (B, H, W, 3) uint8 from the personalized backbone; classifier-free guidance, with
+    negative prompts when any is given."""
+    negatives = list(negatives) if negatives is not None and any(negatives) else None
+    return loop.sample(backbone, list(prompts), list(seeds), steps, guidance, negatives).images
 
 
 GENERATORS.register("decouplegen")(DecoupleGen())

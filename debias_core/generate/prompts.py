@@ -79,6 +79,12 @@ def _context(meta: dict, attr: str) -> tuple[str, str]:
     return attr, attr
 
 
+def varying_context(meta: dict, a: int) -> str:
+    """The part of context `a`'s words that differs between contexts ("on a red background")."""
+    attrs = meta.get("attr_names", [])
+    return _context(meta, attrs[a])[1] if a < len(attrs) else f"context {a}"
+
+
 def group_text(meta: dict, y: int, a: int) -> GroupText:
     classes, attrs = meta.get("class_names", []), meta.get("attr_names", [])
     class_text = classes[y] if y < len(classes) else f"class {y}"

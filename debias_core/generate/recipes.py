@@ -41,10 +41,11 @@ def regenerate(recipe: Recipe, backbone, store: Store | None = None) -> Image.Im
         )
     from debias_core.generate.adapters import drawn_per_sample, replay_context
 
-    if drawn_per_sample(recipe):  # one batch, each row with its own LoRA
+    if drawn_per_sample(recipe):  # one batch, each row with its own LoRA (and weight)
         attach = replay_context(store, backbone, recipe)
     else:
-        attach = personalization(store, backbone, recipe_artifacts(recipe, store))
+        weight = recipe.adapters.get("weight", 1.0)
+        attach = personalization(store, backbone, recipe_artifacts(recipe, store), weight)
     with attach:
         return Image.fromarray(GENERATORS.get(recipe.method).replay(backbone, recipe, store))
 

@@ -85,13 +85,15 @@ def job_artifacts(store: Store, config: GenerateConfig) -> list:
     return [store.verified_artifact(int(i)) for i in ids]
 
 
-def personalization(store: Store, backbone, artifacts: list):
-    """`backbone.personalized(...)` with these artifacts' tokens and LoRAs (a no-op if none)."""
+def personalization(store: Store, backbone, artifacts: list, lora_weight: float = 1.0):
+    """`backbone.personalized(...)` with these artifacts' tokens and LoRAs (a no-op if none),
+    every LoRA at `lora_weight` (1: as trained; a recipe names its weight in `adapters`)."""
     if not artifacts:
         return contextlib.nullcontext(backbone)
     tokens = [store.artifact_path(a) for a in artifacts if a.kind == "token"]
     loras = [store.artifact_path(a) for a in artifacts if a.kind == "lora"]
-    return backbone.personalized(tokens=tokens, adapters=loras)
+    weights = [float(lora_weight)] * len(loras) if loras and lora_weight != 1.0 else None
+    return backbone.personalized(tokens=tokens, adapters=loras, adapter_weights=weights)
 
 
 def with_artifacts(image, artifacts: list):

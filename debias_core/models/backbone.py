@@ -8,6 +8,7 @@ diffusers / transformers classes themselves; this module only adds the few verbs
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -254,6 +255,7 @@ class Backbone:
         tokens: Mapping[str, torch.Tensor] | Sequence[Path] | None = None,
         adapters: Sequence[Path] = (),
         rows: Sequence[int] = (),
+        adapter_weights: Sequence[float] | None = None,
     ) -> Iterator[Backbone]:
         """Attach many tokens and LoRAs for the block, each sample with its own adapter.
 
@@ -268,6 +270,13 @@ class Backbone:
         if bad or (adapters and not rows):
             raise ValueError(f"adapter rows {list(rows)[:8]} for {len(adapters)} adapters")
         files = [read_lora_file(path) for path in adapters]  # before the model is touched
+        if adapter_weights is not None:  # adapter k at weight w: its scaling times w
+            if len(adapter_weights) != len(files):
+                raise ValueError(f"{len(adapter_weights)} weights for {len(files)} adapters")
+            files = [
+                dataclasses.replace(f, scaling=f.scaling * float(w))
+                for f, w in zip(files, adapter_weights, strict=True)
+            ]
         with self.scoped():
             if tokens:
                 self.load_tokens(tokens)
