@@ -125,29 +125,35 @@ def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys, 
 
 def _borrowed_groups_draw_at_their_lora_weight(store, root, backbone_dir, monkeypatch):
     """borrowed_lora_scale: the donor's LoRA is attached at that weight in borrowed groups only
-    (own pools at 1), the recipe names it, and replay attaches it at the same weight."""
-    from debias_core.models.backbone import Backbone
+    (own pools at 1), in the same mixed batches as the own pools' LoRAs; the recipe names each
+    row's weight, and replay attaches them at the same weights."""
+    from debias_core.models import lora_batched
 
-    seen = []
-    attach = Backbone.set_adapters
+    scalings = []  # the stacked adapters' scalings, per attach
+    attach = lora_batched.attach_lora_files
 
-    def spy(self, names, weights=None):
-        seen.append(None if weights is None else list(weights))
-        return attach(self, names, weights)
+    def spy(unet, files):
+        scalings.append([f.scaling for f in files])
+        return attach(unet, files)
 
-    monkeypatch.setattr(Backbone, "set_adapters", spy)
+    monkeypatch.setattr(lora_batched, "attach_lora_files", spy)
     before = {s.id for s in store.list_samples(SampleFilter(source="generated"))}
     assert _generate(root, backbone_dir, "borrowed_lora_scale=0.25", seed=3) == 0
     made = [s for s in store.list_samples(SampleFilter(source="generated")) if s.id not in before]
-    assert [0.25] in seen and None in seen  # borrowed at 0.25, own pools as trained
+    drawn = {round(x, 9) for batch in scalings for x in batch}
+    full = max(drawn)  # every LoRA here has one alpha / rank: as trained, and at a quarter
+    assert drawn == {round(full, 9), round(full * 0.25, 9)}
     for sample in made:
         recipe = store.get_recipe(sample.recipe_id)
         expected = 0.25 if recipe.params["borrowed"] else None
         assert recipe.adapters.get("weight") == expected
+        batch = recipe.params["batch"]  # a batch of own pools only records no weights
+        row_weights = batch.get("lora_row_weights", [1.0] * len(batch["seeds"]))
+        assert row_weights[recipe.params["index"]] == (expected or 1.0)
     borrowed = next(s for s in made if store.get_recipe(s.recipe_id).params["borrowed"])
-    seen.clear()
+    scalings.clear()
     replayed = np.asarray(regenerate_sample(store, borrowed.id))
-    assert seen == [[0.25]]
+    assert round(full * 0.25, 9) in {round(x, 9) for x in scalings[0]}
     assert np.array_equal(replayed, np.asarray(store.sample_image(borrowed.id)))
 
 
