@@ -23,6 +23,7 @@ from ui.common import (
 )
 from ui.jobs import PANEL_EVENT, poll, render_jobs
 from ui.state import AppContext
+from ui.train_compare import render_comparison
 
 DATA_CHOICES = [
     ("real only", "none"),
@@ -145,6 +146,7 @@ def compare_figure(ctx: AppContext, runs):
 
 def render(ctx: AppContext) -> TabView:
     with gr.Tab("Train & Evaluate", id="train") as tab:
+        comparison, comparison_refresh = render_comparison(ctx)
         with gr.Row():
             method = gr.Dropdown(
                 TRAIN_METHODS.names(), value="erm", label="Method", elem_id="train-method"
@@ -202,7 +204,7 @@ def render(ctx: AppContext) -> TabView:
         return runs_rows(ctx), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), sources
 
     def refresh():
-        return (*poll(ctx, "train"), *runs_view())
+        return (*poll(ctx, "train"), *runs_view(), *comparison_refresh())
 
     def first_view():  # page load: plot the newest finished run
         rows, _, compare_choices, sources = runs_view()
@@ -210,10 +212,11 @@ def render(ctx: AppContext) -> TabView:
         newest = choices[0][1] if choices else None
         figure = run_figure(ctx, newest) if newest else None
         run_value = gr.Dropdown(choices=choices, value=newest)
-        return (*poll(ctx, "train"), rows, run_value, compare_choices, sources, figure)
+        train_view = (*poll(ctx, "train"), rows, run_value, compare_choices, sources)
+        return (*train_view, *comparison_refresh(), figure)
 
     runs_outputs = [runs_table, run, compare, source]
-    refresh_outputs = [*panel.outputs, *runs_outputs]
+    refresh_outputs = [*panel.outputs, *runs_outputs, *comparison.outputs]
 
     @friendly
     def do_submit(method, data, arch, seed, epochs, source, keep_disputed=False):
