@@ -575,7 +575,7 @@ def table_line(label: str, done: list[dict], made: list[dict], n_runs: int, lift
     train_s = statistics.fmean(r["train_s"] for r in done)
     worst_class = [r["worst_class"] for r in done if r.get("worst_class") is not None]
     accuracy = (
-        f"| {mean_interval([r['wga'] for r in done])} | {lift_text(lift)} "
+        f"| {wga_text(done)} | {lift_text(lift)} "
         f"| {mean_interval(worst_class) if worst_class else '-'} "
         f"| {mean_interval([r['avg'] for r in done])} "
         f"| {mean_interval([r['balanced'] for r in done])} "
@@ -601,6 +601,15 @@ def table_line(label: str, done: list[dict], made: list[dict], n_runs: int, lift
         f"| {fmt(mean(frechet))} ({fmt(mean(floor))}) "
         f"| {fmt(mean(rate))} | {made_s + train_s:.0f} |"
     )
+
+
+def wga_text(done: list[dict]) -> str:
+    """Mean ± t half-width over runs; one run: its bootstrap interval over test images."""
+    only = done[0]
+    if len(done) == 1 and only.get("wga_low") is not None:
+        low, high = 100 * only["wga_low"], 100 * only["wga_high"]
+        return f"{100 * only['wga']:.1f} [{low:.1f}, {high:.1f}] (test, n={only['worst_n']})"
+    return mean_interval([r["wga"] for r in done])
 
 
 def verdict_lines(rows: list[dict]) -> list[str]:
