@@ -21,8 +21,8 @@ INTRO = (
     "**Demo comparison** — one click generates {per_group} `{generator}` images per group, then "
     "trains **ERM on real data** and **real + those images with {method} ({stage2} second "
     "stage)**, `{arch}`, {epochs} epochs, and shows both worst groups with their 95% intervals. "
-    "About 7 CPU minutes on a 2-core CPU at these sizes (bench/RESULTS.md, issue 16); more seeds "
-    "add two training runs each and give a lift paired by seed."
+    "Measured: 4.6 CPU minutes with one thread per job (bench/RESULTS.md, issue 16); more "
+    "seeds add two training runs each and give a lift paired by seed."
 )
 
 
