@@ -12,7 +12,7 @@ import gradio as gr
 
 from debias_core.jobs.comparison import DEMO, MAX_SEEDS, comparison_of_job
 from debias_core.limits import MAX_EPOCHS, MAX_SEED
-from ui.common import as_int, friendly, parse_optional_int
+from ui.common import as_int, checked, friendly, parse_optional_int
 from ui.jobs import PANEL_EVENT, JobsPanel, poll, render_jobs
 from ui.state import AppContext
 
@@ -99,14 +99,14 @@ def render_comparison(ctx: AppContext) -> tuple[ComparisonSection, callable]:
             )  # fmt: skip
         )
         with gr.Row():
-            per_group = gr.Number(
+            per_group = checked(gr.Number(
                 DEMO.per_group, label="Images per group", precision=0, minimum=1,
                 elem_id="compare-per-group",
-            )  # fmt: skip
-            epochs = gr.Number(
+            ))  # fmt: skip
+            epochs = checked(gr.Number(
                 DEMO.epochs, label="Epochs", precision=0, minimum=1, maximum=MAX_EPOCHS,
                 elem_id="compare-epochs",
-            )  # fmt: skip
+            ))  # fmt: skip
             seeds = gr.Textbox(
                 ",".join(map(str, DEMO.seeds)), label="Training seeds", elem_id="compare-seeds"
             )
