@@ -29,7 +29,11 @@ loses at most the row in flight, and a rerun with the same sizes skips the rows 
 "not available" or failed are retried). Generation and verification run as persisted jobs in a
 per-method copy of the project under `--workdir`, so an interrupted generation resumes.
 
-    python bench/compare_methods.py --quick                 # 1 seed, plain, bias 0.99, tiny sizes
+    python bench/compare_methods.py --smoke                 # 1 seed, plain, bias 0.99, tiny sizes
+    # issue 16's comparison at demo sizes, cut to ~45 CPU minutes (two processes: ~25 min on an
+    # idle 2-core CPU): ERM, GroupDRO, txt2img + FFR (head-only stage 2); 8 images per group,
+    # 5 epochs; plain and slant at 0.99 and 0.999; dataset seeds 0,1,2 x training seed 0
+    for v in plain slant; do nice -n 10 python bench/compare_methods.py --quick --variants $v & done
     nice -n 15 python bench/compare_methods.py --threads 1 --per-group 5 --epochs 10 \\
         --variants plain,slant --biases 0.99,0.999 --seeds 0,1,2
 """
@@ -71,11 +75,17 @@ DEFAULT_RAW = HERE / "raw" / "compare_methods.json"
 # -- arguments -----------------------------------------------------------------------------------
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="1 seed, plain, bias 0.99, tiny sizes")
+    p.add_argument("--smoke", action="store_true", help="1 seed, plain, bias 0.99, tiny sizes")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="issue 16's table cut to fit 30 minutes: erm, groupdro, ffr-llr2; 8 images per "
+        "group, 5 epochs, dataset seeds 0,1,2 x training seed 0, 1 torch thread",
+    )
     p.add_argument("--variants", help="styles, comma-separated (default plain,slant)")
     p.add_argument("--biases", help="bias ratios, comma-separated (default 0.99,0.999)")
     p.add_argument("--seeds", help="training seeds, comma-separated (default 0,1,2)")
-    p.add_argument("--dataset-seeds", default="0", help="dataset seeds, comma-separated")
+    p.add_argument("--dataset-seeds", help="dataset seeds, comma-separated (default 0)")
     p.add_argument("--arch", default=DEFAULT_ARCH, help="classifier every row trains")
     p.add_argument("--methods", help=f"row keys (default: all): {','.join(PIPELINES)}")
     p.add_argument("--per-group", type=int, help="images per target the method plans (def. 5)")
@@ -96,13 +106,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--tables-only", action="store_true", help="print the tables from --raw, run nothing"
     )
     args = p.parse_args(argv)
-    # --quick changes only the defaults; explicit flags still win
-    quick = {"variants": "plain", "biases": "0.99", "seeds": "0", "per_group": 2, "epochs": 1,
-             "gce_epochs": 1, "steps": 4}  # fmt: skip
+    # --smoke / --quick change only the defaults; explicit flags still win
+    smoke = {"variants": "plain", "biases": "0.99", "seeds": "0", "per_group": 2, "epochs": 1,
+             "gce_epochs": 1, "steps": 4, "dataset_seeds": "0"}  # fmt: skip
+    quick = {"variants": "plain,slant", "biases": "0.99,0.999", "seeds": "0", "per_group": 8,
+             "epochs": 5, "gce_epochs": 5, "steps": None, "dataset_seeds": "0,1,2",
+             "methods": "erm,groupdro,ffr-llr2", "threads": 1}  # fmt: skip
     full = {"variants": "plain,slant", "biases": "0.99,0.999", "seeds": "0,1,2", "per_group": 5,
-            "epochs": 10, "gce_epochs": 6, "steps": None}  # fmt: skip
-    for name, value in (quick if args.quick else full).items():
-        if getattr(args, name) is None:
+            "epochs": 10, "gce_epochs": 6, "steps": None, "dataset_seeds": "0"}  # fmt: skip
+    chosen = smoke if args.smoke else quick if args.quick else full
+    for name, value in chosen.items():
+        if getattr(args, name) in (None, 0):
             setattr(args, name, value)
     args.methods = args.methods or ",".join(default_methods())
     valid = list(PIPELINES) + [m for m in default_methods() if m not in PIPELINES]
@@ -561,7 +575,7 @@ def table_line(label: str, done: list[dict], made: list[dict], n_runs: int, lift
     train_s = statistics.fmean(r["train_s"] for r in done)
     worst_class = [r["worst_class"] for r in done if r.get("worst_class") is not None]
     accuracy = (
-        f"| {mean_interval([r['wga'] for r in done])} | {lift_text(lift)} "
+        f"| {wga_text(done)} | {lift_text(lift)} "
         f"| {mean_interval(worst_class) if worst_class else '-'} "
         f"| {mean_interval([r['avg'] for r in done])} "
         f"| {mean_interval([r['balanced'] for r in done])} "
@@ -587,6 +601,15 @@ def table_line(label: str, done: list[dict], made: list[dict], n_runs: int, lift
         f"| {fmt(mean(frechet))} ({fmt(mean(floor))}) "
         f"| {fmt(mean(rate))} | {made_s + train_s:.0f} |"
     )
+
+
+def wga_text(done: list[dict]) -> str:
+    """Mean ± t half-width over runs; one run: its bootstrap interval over test images."""
+    only = done[0]
+    if len(done) == 1 and only.get("wga_low") is not None:
+        low, high = 100 * only["wga_low"], 100 * only["wga_high"]
+        return f"{100 * only['wga']:.1f} [{low:.1f}, {high:.1f}] (test, n={only['worst_n']})"
+    return mean_interval([r["wga"] for r in done])
 
 
 def verdict_lines(rows: list[dict]) -> list[str]:

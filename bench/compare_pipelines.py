@@ -104,6 +104,15 @@ PIPELINES: dict[str, Pipeline] = {
         "txt2img",
         "all",
     ),
+    # Stage 2 trains only the head (class-balanced): it cannot re-learn the colour from real data
+    # whose conflicting groups are empty (issue 16 item 2); the demo comparison's pipeline.
+    "ffr-llr2": Pipeline(
+        "txt2img + FFR two-stage, head-only (llr) stage 2",
+        "ffr",
+        {"stage2": "llr"},
+        "txt2img",
+        "all",
+    ),
     "ffr-prompts-groupdro": Pipeline(
         "contrastive prompts (wordings + negatives, not FFR's) + FFR two-stage, GroupDRO",
         "ffr",

@@ -637,6 +637,35 @@ def test_verify_tab_runs_a_policy_and_a_segmenter_as_jobs(app):
     refused(c, "segment_job_resume", "", match="pick a job")
 
 
+def test_demo_comparison_shows_both_worst_groups_with_intervals(app):
+    # Last but one: its generated images would change the counts the tests above expect.
+    ctx, url = app
+    c = client(url)
+    n_jobs = len(ctx.store.list_jobs())
+    refused(c, "compare_submit", 2, 1, "", match="seeds")
+    refused(c, "compare_submit", 2, 1, "0,x", match="a seed must be a whole number")
+    refused(c, "compare_submit", 10**9, 1, "0", match="per_group")
+    assert len(ctx.store.list_jobs()) == n_jobs
+    note, *_ = call(c, "compare_submit", 2, 1, "0")
+    assert "Queued comparison job" in note
+    assert wait_job(c, "compare", timeout=180)[2] == "done"
+    call(c, "compare_jobs_refresh")
+    choice, summary, _ = call(c, "compare_after_poll", None)
+    job = choice["value"]
+    assert "ERM, real only" in summary and "worst group [95%]" in summary
+    assert "Worst-group lift" in summary and "(n=" in summary
+    summary, plot = call(c, "compare_show", job)
+    traces = json.loads(plot["plot"])["data"]
+    assert len(traces) == 2 and all(t["error_x"]["arrayminus"] for t in traces)
+    assert {t["name"].split(" · ")[0] for t in traces} == {
+        "ERM, real only",
+        "txt2img x 2/group + ffr (llr second)",
+    }
+    refused(c, "compare_job_cancel", job, match="only queued or running")
+    generated = ctx.store.get_job(int(job)).result["generate_job"]  # one of its steps
+    refused(c, "compare_job_resume", str(generated), match="not a compare job")
+
+
 def test_every_listener_is_named_and_every_public_endpoint_was_called(app):
     _, url = app
     info = client(url).view_api(return_format="dict", print_info=False)

@@ -95,6 +95,7 @@ def all_parameter_classes() -> dict[str, object]:
     from debias_core.analysis.embeddings import EmbedConfig
     from debias_core.cli.verify import method_defaults
     from debias_core.generate import GenerateConfig
+    from debias_core.jobs.comparison import ComparisonConfig
     from debias_core.personalize.base import PersonalizeConfig
     from debias_core.train import TrainConfig
 
@@ -103,7 +104,8 @@ def all_parameter_classes() -> dict[str, object]:
         for kind, methods in method_defaults().items()
         for name, params in methods.items()
     }
-    for config in (GenerateConfig(), PersonalizeConfig(), TrainConfig(), EmbedConfig()):
+    configs = (GenerateConfig, PersonalizeConfig, TrainConfig, EmbedConfig, ComparisonConfig)
+    for config in (make() for make in configs):
         out[type(config).__name__] = config
     return out
 

@@ -27,7 +27,7 @@ def test_quick_run_writes_rows_and_marks_an_unregistered_method(tmp_path, monkey
     ghost = bench.Pipeline("Ghost method", "erm", source="ghost", synthetic="accepted")
     monkeypatch.setitem(bench.PIPELINES, "ghost", ghost)
     raw = tmp_path / "raw.json"
-    argv = ["--quick", "--methods", "erm,ffr,ghost", "--biases", "0.9", "--threads", "1",
+    argv = ["--smoke", "--methods", "erm,ffr,ghost", "--biases", "0.9", "--threads", "1",
             "--dataset-options", json.dumps(TINY), "--workdir", str(tmp_path / "work"),
             "--raw", str(raw)]  # fmt: skip
     result = bench.main(argv)

@@ -68,7 +68,32 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     add_executor_args(p)
     p.add_argument("--reviewer", default=None, help="name recorded with decisions (no --auth)")
     p.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
+    p.add_argument(
+        "--threads",
+        type=threads_arg,
+        default=0,
+        help="CPU threads per job (default 0: torch's choice, one per core); 1 on a machine "
+        "shared with other work, where threads that wait for each other burn CPU time",
+    )
     return p
+
+
+def threads_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"must be in 0..1024, got {value}")
+    return value
+
+
+def apply_threads(threads: int) -> None:
+    """torch's intra-op threads for every job of this process (0 leaves torch's default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def parse_auth(text: str | None) -> tuple[str, str] | None:
@@ -163,6 +188,7 @@ def start_server(demo: gr.Blocks, **options) -> None:
 
 
 def context_from_args(args: argparse.Namespace) -> AppContext:
+    apply_threads(getattr(args, "threads", 0))
     executor = ExecutorChoice(args.executor, args.ray_address)
     return make_context(args.project, args.device, args.reviewer, executor=executor)
 

@@ -24,6 +24,7 @@ from ui.common import (
 )
 from ui.jobs import PANEL_EVENT, poll, render_jobs
 from ui.state import AppContext
+from ui.train_compare import render_comparison
 
 DATA_CHOICES = [
     ("real only", "none"),
@@ -195,6 +196,7 @@ def compare_figure(ctx: AppContext, runs):
 
 def render(ctx: AppContext) -> TabView:
     with gr.Tab("Train & Evaluate", id="train") as tab:
+        comparison, comparison_refresh = render_comparison(ctx)
         with gr.Row():
             method = gr.Dropdown(
                 TRAIN_METHODS.names(), value="erm", label="Method", elem_id="train-method"
@@ -268,7 +270,7 @@ def render(ctx: AppContext) -> TabView:
         )
 
     def refresh():
-        return (*poll(ctx, "train"), *runs_view())
+        return (*poll(ctx, "train"), *runs_view(), *comparison_refresh())
 
     def first_view():  # page load: plot the newest finished run
         rows, _, compare_choices, sources, ml_rows = runs_view()
@@ -282,13 +284,11 @@ def render(ctx: AppContext) -> TabView:
                 figure = None
         run_value = gr.Dropdown(choices=choices, value=newest)
         ml_text = multilabel_report_text(ctx, newest) if newest else ""
-        return (
-            *poll(ctx, "train"), rows, run_value, compare_choices, sources, ml_rows, figure,
-            ml_text,
-        )  # fmt: skip
+        train_view = (*poll(ctx, "train"), rows, run_value, compare_choices, sources, ml_rows)
+        return (*train_view, *comparison_refresh(), figure, ml_text)
 
     runs_outputs = [runs_table, run, compare, source, ml_table]
-    refresh_outputs = [*panel.outputs, *runs_outputs]
+    refresh_outputs = [*panel.outputs, *runs_outputs, *comparison.outputs]
 
     @friendly
     def do_submit(method, data, arch, seed, epochs, source, keep_disputed=False):

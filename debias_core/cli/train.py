@@ -1,7 +1,8 @@
-"""Training commands: train, runs."""
+"""Training commands: train, runs, compare (the demo comparison)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from debias_core.cli.common import (
@@ -74,6 +75,48 @@ def multilabel_text(report, standard) -> str:
         return format_multilabel_report(report) + "\n(no standard multilabel-bce run to compare)"
     other = MultiLabelReport.from_dict(standard.metrics["multilabel"])
     return format_multilabel_report(report, other, f"run {standard.id}")
+
+
+def cmd_compare(args) -> int:
+    from debias_core.evaluate.uncertainty import estimate_dict
+    from debias_core.jobs.comparison import DEMO, comparison_of_job
+    from debias_core.jobs.foreground import run_now
+
+    params = {
+        "per_group": args.per_group or DEMO.per_group,
+        "epochs": args.epochs or DEMO.epochs,
+        "seeds": args.seeds,
+    }
+    store = open_project(args)
+    ran = run_now(store, "compare", params, args.device, progress_printer())
+    _, summary = comparison_of_job(store, ran.job.id)
+    if not args.json:
+        print(summary.markdown())
+        print(f"\ncomparison job {ran.job.id}; its runs: python -m debias_core runs {store.root}")
+        return 0
+    sides = {
+        key: {
+            "label": s.label,
+            "runs": list(s.run_ids),
+            "worst_groups": list(s.worst_groups),
+            "worst_group": estimate_dict(s.worst_group),
+        }
+        for key, s in (("baseline", summary.baseline), ("method", summary.method))
+    }
+    lift = estimate_dict(summary.lift.estimate) | {
+        "significant": summary.lift.significant,
+        "paired_by_seed": summary.paired_by_seed,
+    }
+    print(json.dumps({"job": ran.job.id, **sides, "lift": lift}, indent=2))
+    return 0
+
+
+def seed_list(text: str) -> list[int]:
+    """'0,1,2' -> [0, 1, 2] (each a seed)."""
+    seeds = [seed_int(part.strip()) for part in text.split(",") if part.strip()]
+    if not seeds:
+        raise argparse.ArgumentTypeError("needs one or more seeds, e.g. 0 or 0,1,2")
+    return seeds
 
 
 def cmd_runs(args) -> int:
@@ -184,6 +227,19 @@ def add_parsers(sub) -> None:
     add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print the pairs as JSON")
     p.set_defaults(func=cmd_bias_pairs)
+
+    p = sub.add_parser(
+        "compare",
+        help="the demo comparison: generate txt2img, train ERM and txt2img + FFR per seed, print "
+        "both worst groups with 95%% intervals and the lift (the Train & Evaluate tab's button)",
+    )
+    add_project_arg(p)
+    p.add_argument("--per-group", type=positive_int, help="generated images per group (16)")
+    p.add_argument("--epochs", type=positive_int, help="training epochs per stage (6)")
+    p.add_argument("--seeds", type=seed_list, default=[0], help="training seeds: 0 or 0,1,2")
+    add_device_arg(p)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("runs", help="compare the project's training runs")
     add_project_arg(p)

@@ -244,6 +244,45 @@ def paired_lift(
     return Lift(estimate, estimate.excludes_zero())
 
 
+def worst_group_lift(
+    method: Sequence[tuple[int, int]],
+    baseline: Sequence[tuple[int, int]],
+    confidence: float = CONFIDENCE,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> Lift:
+    """One run of each, on the same test groups: the lift `WGA(method) - WGA(baseline)` with a
+    percentile bootstrap that resamples each group's test images for both runs.
+
+    `method` and `baseline` hold one `(k, n)` per group, in the same group order. Only counts are
+    stored, so the two runs are resampled independently; runs that miss the same images are
+    positively correlated, so ignoring it makes the interval wider, not narrower. A worst group
+    at 0 of n cannot move under resampling (see `worst_group_interval`), so its Wilson upper end
+    widens the lift's interval on that side. This interval covers the test sample only: two
+    training seeds can differ by more, which `paired_lift` over seeds measures.
+    """
+    if len(method) != len(baseline):
+        raise ValueError(f"the same groups: {len(method)} vs {len(baseline)}")
+    if [n for _, n in method] != [n for _, n in baseline]:
+        raise ValueError("the two runs were evaluated on different test groups")
+    m_k, n, _, _ = _bootstrap(method, np.min, confidence, draws, seed)
+    b_k, _, _, _ = _bootstrap(baseline, np.min, confidence, draws, seed)
+    rng = np.random.default_rng(seed)
+    m_draws = (rng.binomial(n, m_k / n, size=(draws, len(n))) / n).min(axis=1)
+    b_draws = (rng.binomial(n, b_k / n, size=(draws, len(n))) / n).min(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = (float(x) for x in np.quantile(m_draws - b_draws, [tail, 1 - tail]))
+    m_iv = worst_group_interval(method, confidence, draws, seed)
+    b_iv = worst_group_interval(baseline, confidence, draws, seed)
+    value = m_iv.value - b_iv.value
+    if b_iv.value == 0.0:  # the baseline's boundary: its true worst group may sit above 0
+        low = min(low, m_iv.low - b_iv.high)
+    if m_iv.value == 0.0:
+        high = max(high, m_iv.high - b_iv.low)
+    estimate = Estimate(value, min(low, value), max(high, value), 1)
+    return Lift(estimate, estimate.excludes_zero())
+
+
 @dataclass(frozen=True)
 class ReportIntervals:
     """The intervals of one evaluation: each group (Wilson), worst group and class (bootstrap)."""

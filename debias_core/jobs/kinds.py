@@ -261,3 +261,24 @@ def check_bias_pairs_params(store, params: dict, limits: JobLimits | None = None
 
 bias_pairs_job.validate = check_bias_pairs_params
 bias_pairs_job.resource = CLASSIFIER
+
+
+@JOB_KINDS.register("compare")
+def compare_job(ctx: JobContext, params: dict) -> dict:
+    """A baseline next to a generated-data pipeline (generate, then train both per seed), each
+    step its own job; params are ComparisonConfig fields."""
+    from debias_core.jobs.comparison import run_comparison_job
+
+    return run_comparison_job(ctx, params)
+
+
+def check_compare(store, params: dict, limits: JobLimits | None = None) -> dict:
+    from debias_core.jobs.comparison import check_comparison
+
+    return check_comparison(store, params, limits)
+
+
+compare_job.validate = check_compare
+# It generates first and its steps would fight a generation over the backbone, so it queues in
+# the diffusion lane; its training steps run inside it (a Train-tab job still runs beside it).
+compare_job.resource = DIFFUSION
