@@ -637,6 +637,18 @@ def test_verify_tab_runs_a_policy_and_a_segmenter_as_jobs(app):
     refused(c, "segment_job_resume", "", match="pick a job")
 
 
+def test_executor_choice_and_cooccurrence_answer_in_one_line(app):
+    """The executor choice above the tabs (local here: the Ray path has its own tests) and the
+    Verify tab's co-occurrence view, which needs a multi-label project."""
+    ctx, url = app
+    c = client(url)
+    assert "this app's process" in call(c, "choose_executor", "local", "")
+    assert "this app's process" in call(c, "choose_ray_address", "local", "")
+    refused(c, "choose_executor", "bogus", "", match="executor must be one of|not in the list")
+    assert ctx.executor.label == "local"
+    refused(c, "verify_cooccurrence", "accepted", match="needs a multi-label project")
+
+
 def test_demo_comparison_shows_both_worst_groups_with_intervals(app):
     # Last but one: its generated images would change the counts the tests above expect.
     ctx, url = app
