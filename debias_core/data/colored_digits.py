@@ -275,16 +275,22 @@ def render_dataset(config: ColoredDigitsConfig) -> list[RenderedSample]:
     their cards, `world_split.world_seed`); `config.seed` draws only the train / val / test split
     and the rendering. At seed 0 this is the split the dataset always had.
     """
-    _, task = load_pools(world_seed(), config.world_fraction)
-    keep = np.isin(task.digits, config.classes)
-    task = DigitPool(task.images[keep], task.digits[keep], task.source_index[keep])
-    rng = np.random.default_rng(config.seed + 1)
-    splits = _split_task_pool(config, task, rng)
+    task, rng, splits = split_task_pool(config)
     samples = _train_samples(config, task, sorted(splits["train"]), rng)
     samples += _balanced_samples(config, task, sorted(splits["val"]), "val")
     samples += _balanced_samples(config, task, sorted(splits["test"]), "test")
     digit_of = dict(zip(task.source_index.tolist(), task.images, strict=True))
     return [restyle(s, config, digit_of[s.source_index], k) for k, s in enumerate(samples)]
+
+
+def split_task_pool(config: ColoredDigitsConfig) -> tuple[DigitPool, np.random.Generator, dict]:
+    """The task pool's digits of `config.classes`, split into train / val / test, and the
+    generator that then draws the rendering (one draw order for both Colored Digits datasets)."""
+    _, task = load_pools(world_seed(), config.world_fraction)
+    keep = np.isin(task.digits, config.classes)
+    task = DigitPool(task.images[keep], task.digits[keep], task.source_index[keep])
+    rng = np.random.default_rng(config.seed + 1)
+    return task, rng, _split_task_pool(config, task, rng)
 
 
 def write_dataset(config: ColoredDigitsConfig, out_dir: Path) -> DatasetImport:

@@ -34,10 +34,9 @@ from debias_core.data.colored_digits import (
     WHITE,
     ColoredDigitsConfig,
     DigitPool,
-    _split_task_pool,
     digit_alpha,
     lff_attr_counts,
-    load_pools,
+    split_task_pool,
     styled_alpha,
 )
 from debias_core.data.world_split import world_seed
@@ -210,12 +209,7 @@ def _drawn(config, task, i, y, a, split, shift) -> Drawn:
 
 def render_multilabel(config: MultiLabelDigitsConfig) -> list[Drawn]:
     """All images, in a deterministic order (train, then val, then test)."""
-    split_config = config.split_config()
-    _, task = load_pools(world_seed(), config.world_fraction)
-    keep = np.isin(task.digits, config.classes)
-    task = DigitPool(task.images[keep], task.digits[keep], task.source_index[keep])
-    rng = np.random.default_rng(config.seed + 1)
-    splits = _split_task_pool(split_config, task, rng)
+    task, rng, splits = split_task_pool(config.split_config())
     drawn = _train(config, task, sorted(splits["train"]), rng)
     drawn += _balanced(config, task, sorted(splits["val"]), "val")
     drawn += _balanced(config, task, sorted(splits["test"]), "test")

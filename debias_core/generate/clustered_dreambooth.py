@@ -51,7 +51,7 @@ from debias_core.generate.base import (
     steps_of,
 )
 from debias_core.generate.prompts import group_text, varying_context
-from debias_core.generate.sites import on_object
+from debias_core.generate.sites import check_on_object, on_object, on_object_option
 from debias_core.generate.txt2img import image_seed, run_pipeline
 from debias_core.limits import MAX_RANK
 from debias_core.params import bounded
@@ -66,7 +66,6 @@ METHOD = "cluster-lora"
 # majority's attribute when it lies on the object (a stroke colour), so "auto" borrows by context
 # there and by class elsewhere.
 BORROW_FROM = ("auto", "class", "context")
-ON_OBJECT = ("refuse", "allow")
 # Measured on Colored Digits' stroke variant at bias 0.99 (bench/RESULTS.md, issue 22).
 ON_OBJECT_WHY = (
     "it put 84% of its images in their recorded group there (bench/RESULTS.md, issue 22: the "
@@ -111,14 +110,7 @@ class ClusteredDreamBoothParams:
             "choices": BORROW_FROM,
         },
     )
-    on_object: str = field(
-        default="refuse",
-        metadata={
-            "help": "where the attribute lies on the object: refuse (measured below 90% in the "
-            "recorded group) or allow",
-            "choices": ON_OBJECT,
-        },
-    )
+    on_object: str = on_object_option()
     # The paper's A.6 for bias ratio 0.999: a borrowed group's bias label in double parentheses
     # and the opposite labels, so marked, as the negative prompt (the class label instead, when
     # it borrows by context). Off on the demo: the embedded model's vocabulary has no
@@ -167,8 +159,7 @@ class ClusteredDreamBoothParams:
             raise ValueError("personalization must be a personalize job id (0: train one)")
         if self.clusters < 0:
             raise ValueError("clusters must be >= 0 (0: the paper's rule)")
-        if self.on_object not in ON_OBJECT:
-            raise ValueError(f"on_object must be one of {list(ON_OBJECT)}")
+        check_on_object(self.on_object)
         if self.borrow_from not in BORROW_FROM:
             raise ValueError(f"borrow_from must be one of {list(BORROW_FROM)}")
         if self.min_group < 1:

@@ -51,7 +51,7 @@ from debias_core.generate.base import (
     steps_of,
 )
 from debias_core.generate.hooks import LoopHooks
-from debias_core.generate.sites import on_object
+from debias_core.generate.sites import check_on_object, on_object, on_object_option
 from debias_core.models.backbone import PromptEmbeds
 from debias_core.params import bounded
 from debias_core.store.records import GeneratedImage, Recipe
@@ -65,7 +65,6 @@ LOCAL_REGIONS = ("foreground", "background")
 # content decides the context. "auto": same-class when the project's attribute lies on the object.
 # Measured, it was not enough there (the injected h still redraws the shape): hence `on_object`.
 ORIGINALS = ("auto", "any", "same-class")
-ON_OBJECT = ("refuse", "allow")
 # Measured on Colored Digits' stroke variant at bias 0.99 (bench/RESULTS.md, issue 22):
 # 25% of the images in their recorded group, with originals of any class and of the content's.
 ON_OBJECT_WHY = (
@@ -107,14 +106,7 @@ class DiffInjectParams:
             "choices": ORIGINALS,
         },
     )
-    on_object: str = field(
-        default="refuse",
-        metadata={
-            "help": "where the attribute lies on the object: refuse (measured below 90% in the "
-            "recorded group) or allow",
-            "choices": ON_OBJECT,
-        },
-    )
+    on_object: str = on_object_option()
     local_region: str = field(
         default="foreground",
         metadata={
@@ -132,8 +124,7 @@ class DiffInjectParams:
             raise ValueError("need 0 <= t_boost <= t_edit <= 1")
         if not 0.0 < self.aligned_fraction <= 1.0:
             raise ValueError("aligned_fraction must be in (0, 1]")
-        if self.on_object not in ON_OBJECT:
-            raise ValueError(f"on_object must be one of {list(ON_OBJECT)}")
+        check_on_object(self.on_object)
         if self.originals not in ORIGINALS:
             raise ValueError(f"originals must be one of {list(ORIGINALS)}")
         if self.local_region not in LOCAL_REGIONS:

@@ -10,11 +10,35 @@ with a message naming why.
 
 from __future__ import annotations
 
+from dataclasses import field
+
 from debias_core.data.sites import UNKNOWN, describe, spurious_site
 from debias_core.generate.base import GENERATORS, GenerateConfig, attribute_site
 
 # (method's site, dataset's site) pairs that cannot give an image of the recorded group
 CLASHES = {("outside", "object"), ("on", "background")}
+
+
+# A generator measured below 90% in the recorded group where the attribute lies on the object
+# refuses there unless a person opts in (DiffInject, Clustered DreamBooth).
+ON_OBJECT = ("refuse", "allow")
+
+
+def on_object_option():
+    """The `on_object` field of such a generator's params (checked by `check_on_object`)."""
+    return field(
+        default="refuse",
+        metadata={
+            "help": "where the attribute lies on the object: refuse (measured below 90% in the "
+            "recorded group) or allow",
+            "choices": ON_OBJECT,
+        },
+    )
+
+
+def check_on_object(value: str) -> None:
+    if value not in ON_OBJECT:
+        raise ValueError(f"on_object must be one of {list(ON_OBJECT)}")
 
 
 def handles_on_object(generator, config: GenerateConfig) -> bool:
