@@ -712,3 +712,31 @@ def test_main_refuses_bad_flags_and_foreign_folders(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is not a Debias Studio project" in err and "user:password" in err
     assert not (tmp_path / "project.db").exists() and not (tmp_path / "new").exists()
+
+
+def test_an_empty_folder_gets_the_chosen_demo(tmp_path, monkeypatch, capsys):
+    """`--demo colored-digits-multilabel` fills a new folder with the multi-label demo (the
+    issue-20 path in the app); an unknown demo is refused before anything is created."""
+    import app as studio
+    from debias_core.data import ingest
+    from ui.state import open_or_create
+
+    made = []
+
+    class Made:
+        def count_samples(self) -> int:
+            return 0
+
+    def create(root, name, **kw):
+        made.append(name)
+        return Made()
+
+    monkeypatch.setattr(ingest, "create_project", create)
+    open_or_create(tmp_path / "ml", progress=lambda f, m: None, demo="colored-digits-multilabel")
+    assert made == ["colored-digits-multilabel"]
+    with pytest.raises(ValueError, match="demo must be one of"):
+        open_or_create(tmp_path / "other", demo="bogus")
+    with pytest.raises(SystemExit):
+        studio.main(["--project", str(tmp_path / "x"), "--demo", "bogus"])
+    assert "invalid choice" in capsys.readouterr().err
+    assert made == ["colored-digits-multilabel"] and not (tmp_path / "x").exists()

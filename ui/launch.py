@@ -27,7 +27,7 @@ from debias_core.jobs import ExecutorChoice
 from debias_core.store import DB_NAME
 from ui.common import TabView
 from ui.hotkeys import HOTKEYS_JS
-from ui.state import AppContext, make_context
+from ui.state import DEMO_DATASET, DEMO_DATASETS, AppContext, make_context
 
 AUTH_ENV = "DEBIAS_STUDIO_AUTH"
 # How long start-up waits for its own server to answer. Gradio's own check gives up after one
@@ -66,6 +66,12 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--device", type=device_arg, default="cpu", help="torch device for jobs")
     add_executor_args(p)
+    p.add_argument(
+        "--demo",
+        choices=DEMO_DATASETS,
+        default=DEMO_DATASET,
+        help="the embedded demo created when --project is a new or empty folder",
+    )
     p.add_argument("--reviewer", default=None, help="name recorded with decisions (no --auth)")
     p.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
     p.add_argument(
@@ -190,7 +196,7 @@ def start_server(demo: gr.Blocks, **options) -> None:
 def context_from_args(args: argparse.Namespace) -> AppContext:
     apply_threads(getattr(args, "threads", 0))
     executor = ExecutorChoice(args.executor, args.ray_address)
-    return make_context(args.project, args.device, args.reviewer, executor=executor)
+    return make_context(args.project, args.device, args.reviewer, executor=executor, demo=args.demo)
 
 
 def launch_options(

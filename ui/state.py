@@ -16,6 +16,8 @@ from debias_core.jobs import Executor, ExecutorChoice, make_executor
 from debias_core.store import DB_NAME, NotAProject, Store
 
 DEMO_DATASET = "colored-digits"
+# the embedded demos an empty project folder can be filled with (`--demo`)
+DEMO_DATASETS = ("colored-digits", "colored-digits-multilabel")
 
 
 @dataclass
@@ -72,8 +74,8 @@ def _print_progress(fraction: float, message: str) -> None:
     print(f"  [{fraction:6.1%}] {message}", file=sys.stderr, flush=True)
 
 
-def open_or_create(project: Path, progress=_print_progress) -> Store:
-    """Open the project; create the embedded demo there first if the folder has none."""
+def open_or_create(project: Path, progress=_print_progress, demo: str = DEMO_DATASET) -> Store:
+    """Open the project; create the embedded demo `demo` there first if the folder has none."""
     project = Path(project)
     if (project / DB_NAME).is_file():
         return Store.open(project)
@@ -84,8 +86,10 @@ def open_or_create(project: Path, progress=_print_progress) -> Store:
         )
     from debias_core.data.ingest import create_project
 
-    print(f"No project at {project}: creating the Colored Digits demo there", file=sys.stderr)
-    store = create_project(project, DEMO_DATASET, progress=progress)
+    if demo not in DEMO_DATASETS:
+        raise ValueError(f"demo must be one of {list(DEMO_DATASETS)}, got {demo!r}")
+    print(f"No project at {project}: creating the {demo} demo there", file=sys.stderr)
+    store = create_project(project, demo, progress=progress)
     progress(1.0, f"demo project ready: {store.count_samples()} images")
     return store
 
@@ -96,12 +100,13 @@ def make_context(
     reviewer: str | None = None,
     create: bool = True,
     executor: ExecutorChoice | None = None,
+    demo: str = DEMO_DATASET,
 ) -> AppContext:
     """Open (or create) the project and start its executor (`executor`: local by default).
 
     Starting the executor marks jobs left running by a dead process as interrupted, so the jobs
     table offers to resume them.
     """
-    store = open_or_create(project) if create else Store.open(project)
+    store = open_or_create(project, demo=demo) if create else Store.open(project)
     runner = make_executor(executor or ExecutorChoice(), store, device)
     return AppContext(store, runner, device, reviewer or getpass.getuser() or "local")
