@@ -68,7 +68,8 @@ def shares(store, ids: list[int]) -> dict:
 
 def small_groups(store) -> tuple:
     """The groups with fewer real train images than the default min_group (they borrow)."""
-    from debias_core.generate.clustered_dreambooth import ClusteredDreamBoothParams, train_sizes
+    from debias_core.generate.cluster_sources import train_sizes
+    from debias_core.generate.clustered_dreambooth import ClusteredDreamBoothParams
 
     sizes, low = train_sizes(store), ClusteredDreamBoothParams().min_group
     n_y, n_a = len(store.class_names), len(store.attr_names)

@@ -133,10 +133,10 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     from debias_core.data.ingest import create_project
     from debias_core.generate import GenerateConfig
+    from debias_core.generate.cluster_sources import sources
     from debias_core.generate.clustered_dreambooth import (
         ClusteredDreamBoothParams,
         personalize_params,
-        sources,
     )
     from debias_core.generate.runner import target_groups
     from debias_core.jobs.foreground import run_generation, run_personalization, run_verify

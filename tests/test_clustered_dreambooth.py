@@ -10,12 +10,9 @@ import pytest
 
 from debias_core.cli import main
 from debias_core.generate import GENERATORS, GenerateConfig
-from debias_core.generate.clustered_dreambooth import (
-    ClusteredDreamBoothParams,
-    cluster_order,
-    images_of,
-    sources,
-)
+from debias_core.generate.cluster_sources import sources
+from debias_core.generate.cluster_units import cluster_order, images_of
+from debias_core.generate.clustered_dreambooth import ClusteredDreamBoothParams
 from debias_core.generate.recipes import regenerate_sample
 from debias_core.jobs.foreground import run_personalization
 from debias_core.store import SampleFilter

@@ -118,11 +118,8 @@ def test_clustered_dreambooth_on_the_stroke_variant_borrows_the_pool_of_the_grou
     """A LoRA learned on a class's majority draws the majority's stroke colour (issue 22: the
     rare groups 75% right), so where the attribute lies on the object a small group borrows
     from the largest group with its colour, as the paper's A.6 does for UTKFace's age."""
-    from debias_core.generate.clustered_dreambooth import (
-        ClusteredDreamBoothParams,
-        emphasised,
-        sources,
-    )
+    from debias_core.generate.cluster_sources import emphasised, sources
+    from debias_core.generate.clustered_dreambooth import ClusteredDreamBoothParams
     from debias_core.generate.prompts import group_text
 
     groups = [(0, 0), (0, 1), (1, 0), (1, 1)]  # bias 0.9 of 40: 36 aligned, 4 conflicting

@@ -27,7 +27,6 @@ Filter the result with `verify --policy clip-top-m` (Eq. 1) and train with `--me
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -50,12 +49,19 @@ from debias_core.generate.base import (
     recipe_for,
     steps_of,
 )
+from debias_core.generate.cluster_sources import Source, emphasised, sources
+from debias_core.generate.cluster_units import (
+    ClusterBatches,
+    MixedBatches,
+    Segment,
+    cluster_order,
+    images_of,
+)
 from debias_core.generate.prompts import group_text, varying_context
-from debias_core.generate.sites import check_on_object, on_object, on_object_option
+from debias_core.generate.sites import check_on_object, on_object_option
 from debias_core.generate.txt2img import image_seed, run_pipeline
 from debias_core.limits import MAX_RANK
 from debias_core.params import bounded
-from debias_core.store import SampleFilter
 from debias_core.store.records import GeneratedImage, Recipe
 
 METHOD = "cluster-lora"
@@ -170,73 +176,6 @@ class ClusteredDreamBoothParams:
             raise ValueError("train_steps, train_batch and rank must be >= 1")
 
 
-# -- which pool each group draws from ------------------------------------------------------------
-@dataclass(frozen=True)
-class Source:
-    """The group whose cluster pool a target group draws from; `borrowed`: not its own, and
-    `by`: the label the donor shares with it ('class' or 'context')."""
-
-    group: tuple[int, int]
-    borrowed: bool
-    by: str = ""
-
-
-def train_sizes(store) -> dict[tuple[int, int], int]:
-    """Real train images per (class, context) group."""
-    sizes: dict[tuple[int, int], int] = defaultdict(int)
-    for s in store.list_samples(SampleFilter(source="real", split="train")):
-        sizes[(s.y, s.a)] += 1
-    return dict(sizes)
-
-
-def borrow_by(store, params: ClusteredDreamBoothParams) -> str:
-    """'class' or 'context': the label a borrowed group shares with its donor."""
-    if params.borrow_from != "auto":
-        return params.borrow_from
-    return "context" if on_object(store) else "class"
-
-
-def donor(sizes: dict, y: int, a: int, by: str) -> tuple[int, tuple[int, int]]:
-    """(size, group) of the largest group sharing y (by class) or a (by context); ties go to
-    the smaller index."""
-    if by == "class":
-        shared = [(n, -aa, (yy, aa)) for (yy, aa), n in sizes.items() if yy == y]
-    else:
-        shared = [(n, -yy, (yy, aa)) for (yy, aa), n in sizes.items() if aa == a and yy != y]
-    best = max(shared, default=(0, 0, (y, a)))
-    return best[0], best[2]
-
-
-def sources(store, groups, params: ClusteredDreamBoothParams) -> dict[tuple[int, int], Source]:
-    """Each target group's pool: its own, or (borrow) the largest group sharing its class or
-    its context (`borrow_from`)."""
-    sizes, by = train_sizes(store), borrow_by(store, params)
-    out, refused = {}, []
-    for y, a in groups:
-        if sizes.get((y, a), 0) >= params.min_group:
-            out[(y, a)] = Source((y, a), False)
-            continue
-        size, group = donor(sizes, y, a, by)
-        if not params.borrow or size < params.min_group:
-            refused.append(((y, a), sizes.get((y, a), 0)))
-            continue
-        out[(y, a)] = Source(group, True, by)
-    if refused:
-        shown = ", ".join(f"{g} ({n})" for g, n in refused[:8])
-        more = f" and {len(refused) - 8} more" if len(refused) > 8 else ""
-        why = (
-            "and borrow=false"
-            if not params.borrow
-            else f"and no group of their {by} has that many to borrow from"
-        )
-        raise ValueError(
-            f"clustered-dreambooth: group(s) {shown}{more} have fewer than "
-            f"min_group={params.min_group} real train images to cluster {why}; "
-            "lower min_group, set borrow=true, or generate other groups"
-        )
-    return out
-
-
 def all_groups(store, config: GenerateConfig) -> list[tuple[int, int]]:
     from debias_core.generate.runner import target_groups
 
@@ -326,89 +265,6 @@ def training_prompts(store, job_id: int):
     from debias_core.personalize.cluster_lora import ClusterLoraParams
 
     return build_params(ClusterLoraParams, store.get_job(job_id).params.get("params", {}))
-
-
-def emphasised(meta: dict, words: dict, text, y: int, by: str) -> tuple[dict, str]:
-    """A.6: the label the donor does not share in ((double parentheses)), its other values so
-    marked as the negative prompt."""
-    if by == "class":
-        negative = ", ".join(f"(({o}))" for o in text.other_contexts)
-        return words | {"ctx": f"(({text.context_text}))"}, negative
-    classes = meta.get("class_names", [])
-    negative = ", ".join(f"(({c}))" for k, c in enumerate(classes) if k != y)
-    return words | {"cls": f"(({text.class_text}))"}, negative
-
-
-# -- cluster assignment and the lazy plan -------------------------------------------------------
-def cluster_order(seed: int, y: int, a: int, k: int) -> list[int]:
-    """Which cluster (by position in the pool) image i takes: order[i % k]."""
-    rng = np.random.default_rng([int(seed), int(y), int(a), 7])
-    return [int(c) for c in rng.permutation(k)]
-
-
-def images_of(position: int, k: int, per_group: int) -> range:
-    """Indices i < per_group with i % k == position."""
-    return range(position, per_group, k)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """The images of one (group, cluster): made in ceil(len(indices) / batch) units."""
-
-    y: int
-    a: int
-    cluster: int  # position in the source group's pool
-    indices: range
-    units: int
-
-
-class ClusterBatches(LazyUnits):
-    """The plan as a lazy Sequence of units: batches of one cluster's images per group."""
-
-    def __init__(self, segments: list[Segment], batch_size: int, make) -> None:
-        self.segments, self.batch_size, self.make = segments, batch_size, make
-        self.starts = list(np.cumsum([0] + [s.units for s in segments]))
-
-    def __len__(self) -> int:
-        return int(self.starts[-1])
-
-    def unit(self, index: int) -> WorkUnit:
-        k = bisect.bisect_right(self.starts, index) - 1
-        segment, batch = self.segments[k], index - int(self.starts[k])
-        start = batch * self.batch_size
-        return self.make(segment, segment.indices[start : start + self.batch_size])
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
-
-class MixedBatches(LazyUnits):
-    """The same images as `ClusterBatches`, in batches that run across clusters and groups;
-    `make` gets the unit's index and its pieces [(segment, indices)]."""
-
-    def __init__(self, segments: list[Segment], batch_size: int, make) -> None:
-        self.segments, self.batch_size, self.make = segments, batch_size, make
-        self.starts = [int(v) for v in np.cumsum([0] + [len(s.indices) for s in segments])]
-
-    def __len__(self) -> int:
-        return -(-self.starts[-1] // self.batch_size)
-
-    def unit(self, index: int) -> WorkUnit:
-        at = index * self.batch_size
-        last = min(at + self.batch_size, self.starts[-1])
-        pieces = []
-        while at < last:
-            k = bisect.bisect_right(self.starts, at) - 1
-            offset = at - self.starts[k]
-            stop = min(len(self.segments[k].indices), offset + last - at)
-            pieces.append((self.segments[k], self.segments[k].indices[offset:stop]))
-            at += stop - offset
-        return self.make(index, pieces)
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
 
 
 # -- the method ----------------------------------------------------------------------------------
