@@ -23,7 +23,12 @@ def test_only_paper_values_of_the_fields_type_apply():
         "lr_lora": 1e-6,
         "attention_weight": 1e-2,
     }
-    assert family_defaults(ClusteredDreamBoothParams, "sd2") == {"rank": 16, "emphasis": True}
+    # the donor's LoRA at full weight on SD (the paper); 0.5 on the demo (generator sweep)
+    assert family_defaults(ClusteredDreamBoothParams, "sd2") == {
+        "rank": 16,
+        "emphasis": True,
+        "borrowed_lora_scale": 1.0,
+    }
     assert family_defaults(ClusteredDreamBoothParams, "embedded") == {}
     from debias_core.generate.dbb import DbbParams
 
