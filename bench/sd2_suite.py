@@ -112,7 +112,7 @@ def random_pixels(backbone, batch: int, seed: int = 0) -> torch.Tensor:
 
 @torch.no_grad()
 def blend_inpaint(backbone, batch: int, steps: int, guidance: float = 7.5):
-    """The project's masked inpainting (DBB Eq. 2), as `generate/dbb.inpaint` runs it."""
+    """The project's masked inpainting (DBB Eq. 2), as `generate/dbb_inpaint.inpaint` runs it."""
     from debias_core.generate import loop
     from debias_core.generate.hooks import LoopHooks, MaskedBlend
 

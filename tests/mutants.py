@@ -69,7 +69,7 @@ MUTATIONS = (
     ),
     Mutation(
         "dbb-no-blend",
-        "debias_core/generate/dbb.py",
+        "debias_core/generate/dbb_inpaint.py",
         "hooks=LoopHooks(blend=blend),",
         "hooks=LoopHooks(),",
         "dbb",

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from debias_core.bias.mining import lowest_loss_per_class
 from debias_core.cli import main
 from debias_core.generate import GENERATORS, GenerateConfig
-from debias_core.generate.dbb import DbbParams, low_loss_sources, start_index
+from debias_core.generate.dbb import DbbParams, low_loss_sources
+from debias_core.generate.dbb_inpaint import start_index
 from debias_core.generate.decouplegen import object_prompt
 from debias_core.generate.recipes import regenerate_sample
 from debias_core.models.segmenters.regions import (

@@ -111,7 +111,8 @@ def test_dbb_keeps_the_source_latents_outside_the_mask(tiny_project, outside):
     """Before the pixels are pasted back, the latents outside the edit region are the source's
     own and inside they are new (fails when the blend hook is dropped: the paste-back alone
     would still make the final image look right outside the mask)."""
-    from debias_core.generate.dbb import DbbParams, inpaint, source_mask_id
+    from debias_core.generate.dbb import DbbParams, source_mask_id
+    from debias_core.generate.dbb_inpaint import inpaint
 
     params = DbbParams(grow=0, outside=outside)
     sources = [s.id for s in tiny_project.list_samples()][:2]
