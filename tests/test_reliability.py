@@ -28,7 +28,7 @@ AppError = gradio_client.exceptions.AppError
 GROUPS = ["0,0", "0,1", "1,0", "1,1"]
 STATUS = {"accept": "accepted", "reject": "rejected"}
 # Review filters: method, group, job, status, tag, verdict, scorer, score min / max, sort; IG run.
-PENDING = ("any", "any", "any", "pending", "any", "any", "", "", "", "id", "")
+PENDING = ("any", "any", "any", "pending", "any", "any", "", "", "", "id", "any", "")
 PER_GROUP = 4  # x 4 groups, one image a unit: 16 units
 STEPS = 100  # ~0.4 s a unit on the dummy backbone: time to decide and kill mid-job
 
