@@ -293,6 +293,16 @@ def split_task_pool(config: ColoredDigitsConfig) -> tuple[DigitPool, np.random.G
     return task, rng, _split_task_pool(config, task, rng)
 
 
+def sample_meta(config, s) -> dict:
+    """What a rendered sample records about itself (both Colored Digits datasets)."""
+    return {
+        "source_index": s.source_index,
+        "digit": config.classes[s.y],
+        "colour": config.palette[s.a],
+        "shift": list(s.shift),
+    }
+
+
 def write_dataset(config: ColoredDigitsConfig, out_dir: Path) -> DatasetImport:
     """Render the dataset to PNG files (+ mask PNGs) under `out_dir` and return its records."""
     out_dir = Path(out_dir)
@@ -304,12 +314,7 @@ def write_dataset(config: ColoredDigitsConfig, out_dir: Path) -> DatasetImport:
         # PNG without metadata chunks: the bytes depend on the pixels alone (reproducible files).
         Image.fromarray(s.image).save(out_dir / "images" / name, optimize=False)
         Image.fromarray(s.mask.astype(np.uint8) * 255).save(out_dir / "masks" / name)
-        meta = {
-            "source_index": s.source_index,
-            "digit": config.classes[s.y],
-            "colour": config.palette[s.a],
-            "shift": list(s.shift),
-        }
+        meta = sample_meta(config, s)
         records.append(
             SampleRecord(
                 out_dir / "images" / name,

@@ -36,6 +36,7 @@ from debias_core.data.colored_digits import (
     DigitPool,
     digit_alpha,
     lff_attr_counts,
+    sample_meta,
     split_task_pool,
     styled_alpha,
 )
@@ -235,12 +236,7 @@ def write_multilabel(config: MultiLabelDigitsConfig, out_dir: Path) -> DatasetIm
         context = _save_mask(s.context_mask, out_dir / "masks" / f"{stem}_context.png")
         frame = _save_mask(s.background_mask, out_dir / "masks" / f"{stem}_background.png")
         context_label = config.n_classes + s.a
-        meta = {
-            "source_index": s.source_index,
-            "digit": config.classes[s.y],
-            "colour": config.palette[s.a],
-            "shift": list(s.shift),
-        }
+        meta = sample_meta(config, s)
         records.append(
             SampleRecord(
                 out_dir / "images" / f"{stem}.png",

@@ -11,7 +11,13 @@ from __future__ import annotations
 import torch
 
 from debias_core.train.base import TRAIN_METHODS, TrainContext
-from debias_core.train.multilabel import LabelLoss, multilabel_method, pair_masks, pairs_of
+from debias_core.train.multilabel import (
+    LabelLoss,
+    multilabel_method,
+    number_param,
+    pair_masks,
+    pairs_of,
+)
 
 
 def effective_weight(n: int, beta: float) -> float:
@@ -19,11 +25,7 @@ def effective_weight(n: int, beta: float) -> float:
 
 
 def cb_beta(params: dict) -> float:
-    value = params.get("cb_beta", 0.99)
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not 0.0 <= value < 1.0:
-        raise ValueError(f"params cb_beta must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return number_param(params, "cb_beta", 0.99, lambda v: 0.0 <= v < 1.0, "[0, 1)")
 
 
 def class_balancing_loss(ctx: TrainContext, targets: torch.Tensor) -> LabelLoss:

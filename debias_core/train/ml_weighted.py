@@ -7,17 +7,21 @@ from __future__ import annotations
 import torch
 
 from debias_core.train.base import TRAIN_METHODS, TrainContext
-from debias_core.train.multilabel import LabelLoss, multilabel_method, pair_masks, pairs_of
+from debias_core.train.multilabel import (
+    LabelLoss,
+    multilabel_method,
+    number_param,
+    pair_masks,
+    pairs_of,
+)
 
 PAPER_WEIGHT = 10.0  # Singh et al.'s weight on b's exclusive images
 
 
 def exclusive_weight(params: dict) -> float:
-    value = params.get("exclusive_weight", PAPER_WEIGHT)
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not 0.0 < value <= 1000.0:
-        raise ValueError(f"params exclusive_weight must be a number in (0, 1000], got {value!r}")
-    return float(value)
+    return number_param(
+        params, "exclusive_weight", PAPER_WEIGHT, lambda v: 0.0 < v <= 1000.0, "(0, 1000]"
+    )
 
 
 def weighted_exclusive_loss(ctx: TrainContext, targets: torch.Tensor) -> LabelLoss:

@@ -162,3 +162,13 @@ def multilabel_method(
 
 def is_multilabel_method(method) -> bool:
     return bool(getattr(method, "multilabel", False))
+
+
+def number_param(params: dict, name: str, default: float, inside, shown: str) -> float:
+    """A numeric training param of a multi-label baseline, or one clear error naming its range
+    (`inside(value)` says whether it is in `shown`, e.g. "[0, 1)")."""
+    value = params.get(name, default)
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not is_number or not inside(float(value)):
+        raise ValueError(f"params {name} must be a number in {shown}, got {value!r}")
+    return float(value)
