@@ -30,10 +30,18 @@ loses at most the row in flight, and a rerun with the same sizes skips the rows 
 per-method copy of the project under `--workdir`, so an interrupted generation resumes.
 
     python bench/compare_methods.py --smoke                 # 1 seed, plain, bias 0.99, tiny sizes
-    # issue 16's comparison at demo sizes, cut to ~45 CPU minutes (two processes: ~25 min on an
-    # idle 2-core CPU): ERM, GroupDRO, txt2img + FFR (head-only stage 2); 8 images per group,
+    # issue 16's comparison at demo sizes, ~32 CPU minutes (two processes: ~16 min on an idle
+    # 2-core CPU): ERM, GroupDRO, txt2img + FFR (head-only stage 2); 8 images per group,
     # 5 epochs; plain and slant at 0.99 and 0.999; dataset seeds 0,1,2 x training seed 0
-    for v in plain slant; do nice -n 10 python bench/compare_methods.py --quick --variants $v & done
+    for v in plain slant; do python bench/compare_methods.py --quick --variants $v & done
+    # the same with 3 training seeds (the item's 3 x 3; ~80 CPU minutes)
+    for v in plain slant; do
+      python bench/compare_methods.py --quick --seeds 0,1,2 --variants $v &
+    done
+    # the personalized generators beside txt2img on the shifted style (issue 16 item 6)
+    python bench/compare_methods.py --quick --variants slant --biases 0.99 --methods \
+        erm,ffr-llr2,clustered-dreambooth,clustered-dreambooth-ffr-llr2,\
+clustered-dreambooth-judged-ffr-llr2,decouplegen,decouplegen-ffr-llr2
     nice -n 15 python bench/compare_methods.py --threads 1 --per-group 5 --epochs 10 \\
         --variants plain,slant --biases 0.99,0.999 --seeds 0,1,2
 """
@@ -232,6 +240,9 @@ def source_project(args, base, variant: str, bias: float, source_key: str, datas
     folder = cell / f"{source_key}-{setting_hash(args)}"
     if (folder / "project.db").exists():
         return Store.open(folder)
+    same = SOURCES[source_key].same_images_as
+    if same is not None:  # its images are another source's: copy that project (made first)
+        base = Store.open(cell / f"{same}-{setting_hash(args)}")
     real = [s.id for s in base.list_samples(SampleFilter(source="real"))]
     embed_missing(base, EmbedConfig(args.features), args.device, sample_ids=real)
     partial = folder.with_name(folder.name + ".partial")
@@ -309,7 +320,7 @@ def make_source(args, store, source_key: str) -> dict:
             policy_params["run"] = run_id
     config = GenerateConfig(
         method=source.generator,
-        per_group=args.per_group,
+        per_group=source.per_group or args.per_group,
         seed=args.gen_seed,
         steps=args.steps,
         guidance=args.guidance,
@@ -432,14 +443,14 @@ def run_cell(
             continue
         by_source.setdefault(PIPELINES[method].source, []).append(method)
     stores = {None: base}
-    for source_key in [k for k in by_source if k is not None]:
+    for source_key in generation_order([k for k in by_source if k is not None]):
         store = source_project(args, base, variant, bias, source_key, dataset_seed)
         if generated_set(args, log, cell, store, source_key):
             stores[source_key] = store
             continue
         made = log.get(kind="generation", **cell, method=source_key, seed=None) or {}
         note = f"its generated set: {made.get('status')}: {made.get('note', '')}"
-        for method in by_source.pop(source_key):
+        for method in by_source.pop(source_key, []):
             log.put({"kind": "train", **cell, "method": method, "seed": None,
                      "status": "not run", "note": note})  # fmt: skip
     runnable = [m for members in by_source.values() for m in members]
@@ -455,9 +466,25 @@ def run_cell(
             say(f"  [{variant} {bias}] {summary_of_train(done)}")
 
 
+def generation_order(keys: list[str]) -> list[str]:
+    """The sources to make, each after the source whose images it copies (added if missing)."""
+    out: list[str] = []
+    for key in keys:
+        same = SOURCES[key].same_images_as
+        if same is not None and same not in out:
+            out.append(same)
+        if key not in out:
+            out.append(key)
+    return out
+
+
 def generated_set(args, log: RawLog, cell: dict, store, source_key: str) -> bool:
-    """Make (or find in the raw rows) one source's generated set; True when it is there."""
-    if log.finished(kind="generation", **cell, method=source_key, seed=None):
+    """Make (or find in the raw rows and the project) one source's generated set; True when it
+    is there. A set the raw rows have but the project lacks (a new --workdir) is made again."""
+    from debias_core.store import SampleFilter
+
+    made = store.count_samples(SampleFilter(source="generated")) > 0
+    if made and log.finished(kind="generation", **cell, method=source_key, seed=None):
         return True
     say(f"[{cell['variant']} {cell['bias']}] generating: {source_key}")
     row = {"kind": "generation", **cell, "method": source_key, "seed": None}
@@ -653,13 +680,17 @@ def tables(log: RawLog, args, methods: list[str]) -> str:
         f"Setting `{setting}`; dataset seeds {args.dataset_seeds}; training seeds {args.seeds}.",
         "",
     ]
-    n_seeds = len(split(args.seeds)) * len(split(args.dataset_seeds))
+    dataset_seeds = [int(s) for s in split(args.dataset_seeds)]
+    n_seeds = len(split(args.seeds)) * len(dataset_seeds)
     for bias in [float(b) for b in split(args.biases)]:
         for variant in split(args.variants):
             rows = [
                 r
                 for r in log.rows
-                if r["setting"] == setting and r["variant"] == variant and r["bias"] == bias
+                if r["setting"] == setting
+                and r["variant"] == variant
+                and r["bias"] == bias
+                and r.get("dataset_seed", 0) in dataset_seeds
             ]
             lines += table(rows, methods, variant, bias, n_seeds) + verdict_lines(rows)
     return "\n".join(lines)

@@ -32,6 +32,10 @@ class Source:
     policy_gets_run: bool = False
     personalized: bool = False
     paper: str = ""
+    per_group: int | None = None  # images per target; None: the bench's --per-group
+    # Another source whose finished set this one copies and verifies with its own policy instead
+    # (the same images, a different filter); generated first.
+    same_images_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ SOURCES: dict[str, Source] = {
     ),
     "decouplegen": Source(
         "decouplegen",
+        # 10 sources per class, one image each in every new context (700 images on 10 x 8):
+        # with 2 sources (8 images each) stage 1 saw 20 digit shapes only (issue 16 item 6)
+        {"sources": "majority:10"},
+        per_group=1,
         # the digit judge with the recorded (new) context: the check its doc prescribes on
         # Colored Digits (the segmentation policy on real data)
         policies=("judge",),
@@ -86,6 +94,15 @@ SOURCES: dict[str, Source] = {
         policies=("clip-top-m",),
         personalized=True,
         paper="Clustered DreamBooth",
+    ),
+    # The same images filtered by the digit judge instead (not the paper's filter): on slant the
+    # CLIP filter kept images the judge reads in another group (issue 16 item 6).
+    "clustered-dreambooth-judged": Source(
+        "clustered-dreambooth",
+        policies=("judge",),
+        personalized=True,
+        paper="Clustered DreamBooth (judge filter, not the paper's)",
+        same_images_as="clustered-dreambooth",
     ),
 }
 
@@ -147,10 +164,34 @@ PIPELINES: dict[str, Pipeline] = {
         source="decouplegen",
         synthetic="accepted",
     ),
+    # The demo's training pipeline on a personalized generator's set: beside txt2img's
+    # `ffr-llr2` row it isolates what the generator adds (issue 16 item 6, slant).
+    "decouplegen-ffr-llr2": Pipeline(
+        "DecoupleGen + judge policy, FFR two-stage, head-only (llr) stage 2",
+        "ffr",
+        {"stage2": "llr"},
+        "decouplegen",
+        "accepted",
+    ),
     "clustered-dreambooth": Pipeline(
         "Clustered DreamBooth + CLIP filter, CE+SupCon then LLR_all",
         "ffr-llr",
         {"stage1": "supcon"},
+        "clustered-dreambooth",
+        "accepted",
+    ),
+    "clustered-dreambooth-judged-ffr-llr2": Pipeline(
+        "Clustered DreamBooth + judge policy (not the paper's filter), FFR two-stage, head-only "
+        "(llr) stage 2",
+        "ffr",
+        {"stage2": "llr"},
+        "clustered-dreambooth-judged",
+        "accepted",
+    ),
+    "clustered-dreambooth-ffr-llr2": Pipeline(
+        "Clustered DreamBooth + CLIP filter, FFR two-stage, head-only (llr) stage 2",
+        "ffr",
+        {"stage2": "llr"},
         "clustered-dreambooth",
         "accepted",
     ),

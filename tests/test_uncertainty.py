@@ -93,7 +93,9 @@ def test_paired_lift_is_significant_only_when_its_interval_excludes_zero():
     assert lift.significant and lift.estimate.value == pytest.approx(0.416667, abs=1e-5)
     noisy = paired_lift([0.5, 0.1, 0.3], [0.1, 0.4, 0.2])
     assert not noisy.significant
-    assert not paired_lift([0.9], [0.1]).significant
+    single = paired_lift([0.9], [0.1])
+    assert not single.significant
+    assert "1 pair: no interval" in single.describe() and "inf" not in single.describe()
     with pytest.raises(ValueError):
         paired_lift([0.1, 0.2], [0.1])
 

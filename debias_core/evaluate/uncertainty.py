@@ -227,6 +227,8 @@ class Lift:
     def describe(self) -> str:
         sign = "significant" if self.significant else "not significant"
         e = self.estimate
+        if e.n is not None and e.n < 2:  # no spread from one pair: say so, not [-inf, +inf]
+            return f"{100 * e.value:+.1f} points (1 pair: no interval), {sign}"
         return f"{100 * e.value:+.1f} points [{100 * e.low:+.1f}, {100 * e.high:+.1f}], {sign}"
 
 
