@@ -99,6 +99,9 @@ GRIDS: dict[str, list[Setting]] = {
         _dbb("dbb/g7.5-s3", "guidance 7.5 at the session-3 defaults", guidance=7.5),
         _dbb("dbb/g2", guidance=2.0),
         _dbb("dbb/outside-clean", outside="clean"),
+        _dbb("dbb/ti-steps100", ti_steps=100),
+        _dbb("dbb/ti-steps50", ti_steps=50),
+        _dbb("dbb/ti-steps25", ti_steps=25),
         _dg("decouplegen/default", "the defaults"),
         _dg("decouplegen/no-lora", "object token only", lora=False),
         _dg("decouplegen/g7.5", guidance=7.5),
@@ -162,6 +165,15 @@ GRIDS: dict[str, list[Setting]] = {
         _dbb("dbb/nc-grow4-ti-random", name_context=True, grow=4, ti_from="random"),
         _dbb("dbb/nc-grow4-ti50", name_context=True, grow=4, ti_steps=50),
         _dbb("dbb/nc-grow6-ti100", name_context=True, grow=6, ti_steps=100),
+        _dbb("dbb/nc-grow4-ti25", name_context=True, grow=4, ti_steps=25),
+        _dbb("dbb/nc-grow4-ti10", name_context=True, grow=4, ti_steps=10),
+        _dbb(
+            "dbb/nc-grow4-ti1",
+            "~ no inversion: the token at its start",
+            name_context=True,
+            grow=4,
+            ti_steps=1,
+        ),
     ],
     # The defaults after the sweep, on more images (run on a 10-class, 8-colour project).
     "confirm": [
