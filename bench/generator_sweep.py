@@ -151,6 +151,10 @@ GRIDS: dict[str, list[Setting]] = {
         _cdb("cdb/b0.5-borrow-context", borrowed_lora_scale=0.5, borrow_from="context"),
         _cdb("cdb/b0.5-g2.5", guidance=2.5, borrowed_lora_scale=0.5),
         _cdb("cdb/b0.3", borrowed_lora_scale=0.3),
+        _cdb("cdb/ctx-rank1", borrowed_lora_scale=0.5, borrow_from="context", rank=1),
+        _cdb("cdb/ctx-g2.5", guidance=2.5, borrowed_lora_scale=0.5, borrow_from="context"),
+        _cdb("cdb/ctx-b0.3", borrowed_lora_scale=0.3, borrow_from="context"),
+        _cdb("cdb/ctx-b1", borrowed_lora_scale=1.0, borrow_from="context"),
     ],
     # Session 3: DBB's grow on all 10 digits x 8 colours (the defaults named explicitly: a job
     # is reused when its explicit params match, so a bare "default" row would find a job made
