@@ -155,6 +155,11 @@ GRIDS: dict[str, list[Setting]] = {
         _cdb("cdb/ctx-g2.5", guidance=2.5, borrowed_lora_scale=0.5, borrow_from="context"),
         _cdb("cdb/ctx-b0.3", borrowed_lora_scale=0.3, borrow_from="context"),
         _cdb("cdb/ctx-b1", borrowed_lora_scale=1.0, borrow_from="context"),
+        _cdb("cdb/ctx-own0.5", borrowed_lora_scale=0.5, borrow_from="context", own_lora_scale=0.5),
+        _cdb(
+            "cdb/ctx-own0.75", borrowed_lora_scale=0.5, borrow_from="context", own_lora_scale=0.75
+        ),
+        _cdb("cdb/own0.5", "own pools at half weight", borrowed_lora_scale=0.5, own_lora_scale=0.5),
     ],
     # Session 3: DBB's grow on all 10 digits x 8 colours (the defaults named explicitly: a job
     # is reused when its explicit params match, so a bare "default" row would find a job made
@@ -170,6 +175,10 @@ GRIDS: dict[str, list[Setting]] = {
         _dbb("dbb/nc-grow4-ti50", name_context=True, grow=4, ti_steps=50),
         _dbb("dbb/nc-grow6-ti100", name_context=True, grow=6, ti_steps=100),
         _dbb("dbb/nc-grow4-ti25", name_context=True, grow=4, ti_steps=25),
+        _cdb("cdb/b0.5", "= the session-2 default", borrowed_lora_scale=0.5),
+        _cdb(
+            "cdb/ctx-own0.75", borrowed_lora_scale=0.5, borrow_from="context", own_lora_scale=0.75
+        ),
         _dbb("dbb/nc-grow4-ti10", name_context=True, grow=4, ti_steps=10),
         _dbb(
             "dbb/nc-grow4-ti1",
