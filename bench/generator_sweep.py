@@ -89,6 +89,19 @@ GRIDS: dict[str, list[Setting]] = {
         _dbb("dbb/name-context-grow4", name_context=True, grow=4),
         _dbb("dbb/name-context-grow6", name_context=True, grow=6),
         _dbb("dbb/name-context-grow4-g7.5", guidance=7.5, name_context=True, grow=4),
+        # session 3 (slant's thin 8s): the class tokens' inversion, one change at a time
+        _dbb("dbb/ti-steps400", ti_steps=400),
+        _dbb("dbb/ti-samples40", ti_samples=40),
+        _dbb("dbb/ti-random", "inversion on random train samples", ti_from="random"),
+        _dbb("dbb/steps50", "50 denoising steps", steps=50),
+        _dbb("dbb/grow6", grow=6),
+        _dbb("dbb/grow8", grow=8),
+        _dbb("dbb/g7.5-s3", "guidance 7.5 at the session-3 defaults", guidance=7.5),
+        _dbb("dbb/g2", guidance=2.0),
+        _dbb("dbb/outside-clean", outside="clean"),
+        _dbb("dbb/ti-steps100", ti_steps=100),
+        _dbb("dbb/ti-steps50", ti_steps=50),
+        _dbb("dbb/ti-steps25", ti_steps=25),
         _dg("decouplegen/default", "the defaults"),
         _dg("decouplegen/no-lora", "object token only", lora=False),
         _dg("decouplegen/g7.5", guidance=7.5),
@@ -128,6 +141,52 @@ GRIDS: dict[str, list[Setting]] = {
         _cdb("cdb/neg-donor-borrowed-0.5", negative="donor", borrowed_lora_scale=0.5),
         _cdb("cdb/rank1", rank=1),
         _cdb("cdb/steps50", train_steps=50),
+        # session 3: on top of borrowed_lora_scale=0.5 (named: see "confirm3"), one change each
+        _cdb("cdb/b0.5", "= the session-2 default", borrowed_lora_scale=0.5),
+        _cdb("cdb/b0.5-rank1", borrowed_lora_scale=0.5, rank=1),
+        _cdb("cdb/b0.5-steps50", borrowed_lora_scale=0.5, train_steps=50),
+        _cdb("cdb/b0.5-steps400", borrowed_lora_scale=0.5, train_steps=400),
+        _cdb("cdb/b0.5-clusters1", borrowed_lora_scale=0.5, clusters=1),
+        _cdb("cdb/b0.5-clusters10", borrowed_lora_scale=0.5, clusters=10),
+        _cdb("cdb/b0.5-borrow-context", borrowed_lora_scale=0.5, borrow_from="context"),
+        _cdb("cdb/b0.5-g2.5", guidance=2.5, borrowed_lora_scale=0.5),
+        _cdb("cdb/b0.3", borrowed_lora_scale=0.3),
+        _cdb("cdb/ctx-rank1", borrowed_lora_scale=0.5, borrow_from="context", rank=1),
+        _cdb("cdb/ctx-g2.5", guidance=2.5, borrowed_lora_scale=0.5, borrow_from="context"),
+        _cdb("cdb/ctx-b0.3", borrowed_lora_scale=0.3, borrow_from="context"),
+        _cdb("cdb/ctx-b1", borrowed_lora_scale=1.0, borrow_from="context"),
+        _cdb("cdb/ctx-own0.5", borrowed_lora_scale=0.5, borrow_from="context", own_lora_scale=0.5),
+        _cdb(
+            "cdb/ctx-own0.75", borrowed_lora_scale=0.5, borrow_from="context", own_lora_scale=0.75
+        ),
+        _cdb("cdb/own0.5", "own pools at half weight", borrowed_lora_scale=0.5, own_lora_scale=0.5),
+    ],
+    # Session 3: DBB's grow on all 10 digits x 8 colours (the defaults named explicitly: a job
+    # is reused when its explicit params match, so a bare "default" row would find a job made
+    # under older defaults).
+    "confirm3": [
+        _dbb("dbb/nc-grow4", "= the session-2 defaults", name_context=True, grow=4),
+        _dbb("dbb/nc-grow6", name_context=True, grow=6),
+        _dbb("dbb/nc-grow8", name_context=True, grow=8),
+        _dbb("dbb/nc-grow4-ti100", name_context=True, grow=4, ti_steps=100),
+        _dbb("dbb/nc-grow4-ti400", name_context=True, grow=4, ti_steps=400),
+        _dbb("dbb/nc-grow4-ti-samples40", name_context=True, grow=4, ti_samples=40),
+        _dbb("dbb/nc-grow4-ti-random", name_context=True, grow=4, ti_from="random"),
+        _dbb("dbb/nc-grow4-ti50", name_context=True, grow=4, ti_steps=50),
+        _dbb("dbb/nc-grow6-ti100", name_context=True, grow=6, ti_steps=100),
+        _dbb("dbb/nc-grow4-ti25", name_context=True, grow=4, ti_steps=25),
+        _cdb("cdb/b0.5", "= the session-2 default", borrowed_lora_scale=0.5),
+        _cdb(
+            "cdb/ctx-own0.75", borrowed_lora_scale=0.5, borrow_from="context", own_lora_scale=0.75
+        ),
+        _dbb("dbb/nc-grow4-ti10", name_context=True, grow=4, ti_steps=10),
+        _dbb(
+            "dbb/nc-grow4-ti1",
+            "~ no inversion: the token at its start",
+            name_context=True,
+            grow=4,
+            ti_steps=1,
+        ),
     ],
     # The defaults after the sweep, on more images (run on a 10-class, 8-colour project).
     "confirm": [

@@ -33,7 +33,9 @@ def test_each_cluster_draws_m_over_k_images_from_a_seeded_order():
 
 def test_small_groups_borrow_their_class_largest_pool(tiny_project):
     groups = [(0, 0), (0, 1), (1, 0), (1, 1)]  # bias 0.9 of 40: 36 aligned, 4 conflicting
-    found = sources(tiny_project, groups, ClusteredDreamBoothParams(min_group=10))
+    found = sources(
+        tiny_project, groups, ClusteredDreamBoothParams(min_group=10, borrow_from="class")
+    )
     assert {g: (s.group, s.borrowed) for g, s in found.items()} == {
         (0, 0): ((0, 0), False),
         (0, 1): ((0, 0), True),
@@ -43,7 +45,13 @@ def test_small_groups_borrow_their_class_largest_pool(tiny_project):
     with pytest.raises(ValueError, match=r"\(0, 1\) \(4\).*fewer than min_group=10"):
         sources(tiny_project, groups, ClusteredDreamBoothParams(min_group=10, borrow=False))
     with pytest.raises(ValueError, match="no group of their class has that many"):
-        sources(tiny_project, groups, ClusteredDreamBoothParams(min_group=50))
+        sources(tiny_project, groups, ClusteredDreamBoothParams(min_group=50, borrow_from="class"))
+    # the demo's default: the largest group with the small group's context lends its pool
+    by_context = sources(tiny_project, groups, ClusteredDreamBoothParams(min_group=10))
+    assert {g: s.group for g, s in by_context.items() if s.borrowed} == {
+        (0, 1): (1, 1),
+        (1, 0): (0, 0),
+    }
 
 
 def _generate(root, backbone_dir, *extra, seed=1):
@@ -121,9 +129,9 @@ def test_generate_verify_train_from_the_cli(tiny_project, backbone_dir, capsys, 
 
 
 def _borrowed_groups_draw_at_their_lora_weight(store, root, backbone_dir, monkeypatch):
-    """borrowed_lora_scale: the donor's LoRA is attached at that weight in borrowed groups only
-    (own pools at 1), in the same mixed batches as the own pools' LoRAs; the recipe names each
-    row's weight, and replay attaches them at the same weights."""
+    """borrowed_lora_scale / own_lora_scale: the donor's LoRA is attached at the one weight in
+    borrowed groups, the own pools' LoRAs at the other, in the same mixed batches; the recipe
+    names each row's weight, and replay attaches them at the same weights."""
     from debias_core.models import lora_batched
 
     scalings = []  # the stacked adapters' scalings, per attach
@@ -135,18 +143,18 @@ def _borrowed_groups_draw_at_their_lora_weight(store, root, backbone_dir, monkey
 
     monkeypatch.setattr(lora_batched, "attach_lora_files", spy)
     before = {s.id for s in store.list_samples(SampleFilter(source="generated"))}
-    assert _generate(root, backbone_dir, "borrowed_lora_scale=0.25", seed=3) == 0
+    weights = ("borrowed_lora_scale=0.25", "own_lora_scale=0.5")
+    assert _generate(root, backbone_dir, *weights, seed=3) == 0
     made = [s for s in store.list_samples(SampleFilter(source="generated")) if s.id not in before]
     drawn = {round(x, 9) for batch in scalings for x in batch}
-    full = max(drawn)  # every LoRA here has one alpha / rank: as trained, and at a quarter
-    assert drawn == {round(full, 9), round(full * 0.25, 9)}
+    full = max(drawn) / 0.5  # every LoRA here has one alpha / rank: at a half and a quarter
+    assert drawn == {round(full * 0.5, 9), round(full * 0.25, 9)}
     for sample in made:
         recipe = store.get_recipe(sample.recipe_id)
-        expected = 0.25 if recipe.params["borrowed"] else None
+        expected = 0.25 if recipe.params["borrowed"] else 0.5
         assert recipe.adapters.get("weight") == expected
-        batch = recipe.params["batch"]  # a batch of own pools only records no weights
-        row_weights = batch.get("lora_row_weights", [1.0] * len(batch["seeds"]))
-        assert row_weights[recipe.params["index"]] == (expected or 1.0)
+        batch = recipe.params["batch"]
+        assert batch["lora_row_weights"][recipe.params["index"]] == expected
     borrowed = next(s for s in made if store.get_recipe(s.recipe_id).params["borrowed"])
     scalings.clear()
     replayed = np.asarray(regenerate_sample(store, borrowed.id))
@@ -198,7 +206,7 @@ def test_plan_needs_the_pool_of_every_group(tiny_project, backbone_dir):
         groups=((0, 0), (0, 1), (1, 1)),
         per_group=5,
         batch_size=2,
-        params={"personalization": job, "min_group": 10},
+        params={"personalization": job, "min_group": 10, "borrow_from": "class"},
     )
     with pytest.raises(ValueError, match=r"no cluster LoRAs for group\(s\) \[\(1, 1\)\]"):
         generator.check(tiny_project, config)

@@ -23,11 +23,13 @@ def test_only_paper_values_of_the_fields_type_apply():
         "lr_lora": 1e-6,
         "attention_weight": 1e-2,
     }
-    # the donor's LoRA at full weight on SD (the paper); 0.5 on the demo (generator sweep)
+    # the LoRAs at full weight and the paper's borrowing rule on SD; the demo's from the sweep
     assert family_defaults(ClusteredDreamBoothParams, "sd2") == {
         "rank": 16,
         "emphasis": True,
         "borrowed_lora_scale": 1.0,
+        "own_lora_scale": 1.0,
+        "borrow_from": "auto",
     }
     assert family_defaults(ClusteredDreamBoothParams, "embedded") == {}
     from debias_core.generate.dbb import DbbParams

@@ -143,7 +143,12 @@ class DbbParams:
     ti_samples: int = bounded(
         20, limit="per_group", help="textual inversion: samples per class (personalization=0)"
     )
-    ti_steps: int = bounded(200, limit="steps", help="textual inversion: steps (personalization=0)")
+    # 25 on the demo (generator sweep session 3, bench/RESULTS.md): on the embedded model the
+    # class words already draw the digit, and the longer the token learns the highest-loss
+    # samples the more of their thin, broken strokes it draws (slanted digits read right: 90.6%
+    # at 200 steps, 97.8% at 25, of 180). The paper names no step count (it ran the Hugging
+    # Face script), so SD gets 25 too unless told: pass ti_steps there.
+    ti_steps: int = bounded(25, limit="steps", help="textual inversion: steps (personalization=0)")
     ti_from: str = field(
         default="high-loss",
         metadata={"help": "textual inversion samples: high-loss (likely minority) | random"},
