@@ -50,4 +50,18 @@ def test_a_personalization_on_sd2_defaults_to_the_papers_recipe(tiny_project, tm
 
     assert canonical(str(sd2))["rank"] == 16  # Clustered DreamBooth's r = alpha = 16
     assert canonical(str(sd2), rank=8)["rank"] == 8  # a value the user gives wins
-    assert "rank" not in canonical("embedded")  # the demo's dataclass default (4)
+    # the demo's dataclass default, written out: a job made before a default changed is not
+    # reused for one made after it
+    assert canonical("embedded")["rank"] == 4
+
+
+def test_a_generation_job_writes_out_its_method_defaults(tiny_project):
+    """Equal work gives equal params, and a default changed in the code makes new work: the job
+    made before the change (its params without the field) is not reused after it."""
+    from debias_core.generate.runner import canonical_generate_params
+
+    def canonical(**params):
+        job = {"method": "txt2img", "groups": [[0, 1]], "per_group": 1, "params": params}
+        return canonical_generate_params(tiny_project, job, JobLimits())["params"]
+
+    assert canonical() == canonical(template="vanilla") == {"template": "vanilla"}

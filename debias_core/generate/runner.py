@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 
 from debias_core.generate.base import (
     GENERATORS,
+    RUNNER_PARAMS,
     GenerateConfig,
     check_no_groups,
     method_params,
@@ -122,6 +123,10 @@ def canonical_generate_params(store: Store, params: dict, limits: JobLimits) -> 
     """Validated params with every default filled in: equal work gives equal params."""
     config = check_generate(store, params, limits)
     check_size(store, config, limits)
+    # the method's defaults written out: a job made before a default changed is not equal work
+    own = asdict(method_params(GENERATORS.get(config.method), config))
+    runner = {k: v for k, v in config.params.items() if k in RUNNER_PARAMS}
+    config = replace(config, params=own | runner)
     return asdict(config) | {"dtype": params.get("dtype", "float32")}
 
 

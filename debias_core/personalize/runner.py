@@ -175,7 +175,9 @@ def canonical_personalize_params(store: Store, params: dict, limits: JobLimits) 
 
     plan = check_personalize(store, params, limits)
     limits.check("groups", len(plan.config.groups), "target groups")
-    return asdict(plan.config) | {"dtype": params.get("dtype", "float32")}
+    # the method's defaults written out: a job made before a default changed is not equal work
+    config = replace(plan.config, params=asdict(plan.params))
+    return asdict(config) | {"dtype": params.get("dtype", "float32")}
 
 
 @dataclass(frozen=True)
