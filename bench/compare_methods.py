@@ -34,10 +34,9 @@ per-method copy of the project under `--workdir`, so an interrupted generation r
     # 2-core CPU): ERM, GroupDRO, txt2img + FFR (head-only stage 2); 8 images per group,
     # 5 epochs; plain and slant at 0.99 and 0.999; dataset seeds 0,1,2 x training seed 0
     for v in plain slant; do python bench/compare_methods.py --quick --variants $v & done
-    # the same with 3 training seeds (the item's 3 x 3; ~80 CPU minutes)
-    for v in plain slant; do
-      python bench/compare_methods.py --quick --seeds 0,1,2 --variants $v &
-    done
+    # issue 16's table: the same rows with 30 images per group (the item's most) and 3 dataset
+    # seeds x 3 training seeds, ~110 CPU minutes (two processes: ~1 hour on an idle 2-core CPU)
+    for v in plain slant; do python bench/compare_methods.py --table --variants $v & done
     # the personalized generators beside txt2img on the shifted style (issue 16 item 6)
     python bench/compare_methods.py --quick --variants slant --biases 0.99 --methods \
         erm,ffr-llr2,clustered-dreambooth,clustered-dreambooth-ffr-llr2,\
@@ -90,6 +89,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="issue 16's table cut to fit 30 minutes: erm, groupdro, ffr-llr2; 8 images per "
         "group, 5 epochs, dataset seeds 0,1,2 x training seed 0, 1 torch thread",
     )
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="issue 16's table: --quick's rows with 30 images per group and training seeds "
+        "0,1,2 (3 dataset seeds x 3 training seeds; ~110 CPU minutes)",
+    )
     p.add_argument("--variants", help="styles, comma-separated (default plain,slant)")
     p.add_argument("--biases", help="bias ratios, comma-separated (default 0.99,0.999)")
     p.add_argument("--seeds", help="training seeds, comma-separated (default 0,1,2)")
@@ -122,7 +127,8 @@ def parse_args(argv=None) -> argparse.Namespace:
              "methods": "erm,groupdro,ffr-llr2", "threads": 1}  # fmt: skip
     full = {"variants": "plain,slant", "biases": "0.99,0.999", "seeds": "0,1,2", "per_group": 5,
             "epochs": 10, "gce_epochs": 6, "steps": None, "dataset_seeds": "0"}  # fmt: skip
-    chosen = smoke if args.smoke else quick if args.quick else full
+    table = quick | {"per_group": 30, "seeds": "0,1,2"}
+    chosen = smoke if args.smoke else table if args.table else quick if args.quick else full
     for name, value in chosen.items():
         if getattr(args, name) in (None, 0):
             setattr(args, name, value)
