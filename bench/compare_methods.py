@@ -687,7 +687,8 @@ def tables(log: RawLog, args, methods: list[str]) -> str:
         "",
     ]
     dataset_seeds = [int(s) for s in split(args.dataset_seeds)]
-    n_seeds = len(split(args.seeds)) * len(dataset_seeds)
+    training_seeds = [int(s) for s in split(args.seeds)]
+    n_seeds = len(training_seeds) * len(dataset_seeds)
     for bias in [float(b) for b in split(args.biases)]:
         for variant in split(args.variants):
             rows = [
@@ -697,8 +698,10 @@ def tables(log: RawLog, args, methods: list[str]) -> str:
                 and r["variant"] == variant
                 and r["bias"] == bias
                 and r.get("dataset_seed", 0) in dataset_seeds
+                and r.get("seed") in (None, *training_seeds)
             ]
-            lines += table(rows, methods, variant, bias, n_seeds) + verdict_lines(rows)
+            chosen = [r for r in rows if r["kind"] != "train" or r["method"] in methods]
+            lines += table(rows, methods, variant, bias, n_seeds) + verdict_lines(chosen)
     return "\n".join(lines)
 
 
