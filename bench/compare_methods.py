@@ -30,12 +30,13 @@ loses at most the row in flight, and a rerun with the same sizes skips the rows 
 per-method copy of the project under `--workdir`, so an interrupted generation resumes.
 
     python bench/compare_methods.py --smoke                 # 1 seed, plain, bias 0.99, tiny sizes
-    # issue 16's comparison at demo sizes, ~32 CPU minutes (two processes: ~16 min on an idle
-    # 2-core CPU): ERM, GroupDRO, txt2img + FFR (head-only stage 2); 8 images per group,
-    # 5 epochs; plain and slant at 0.99 and 0.999; dataset seeds 0,1,2 x training seed 0
+    # issue 16's comparison at demo sizes, ~49 CPU minutes (two processes: ~25 min on an idle
+    # 2-core CPU): ERM, GroupDRO, txt2img + FFR (head-only stage 2), each also with affine
+    # augmentation; 8 images per group, 5 epochs; plain and slant at 0.99 and 0.999; dataset
+    # seeds 0,1,2 x training seed 0
     for v in plain slant; do python bench/compare_methods.py --quick --variants $v & done
     # issue 16's table: the same rows with 30 images per group (the item's most) and 3 dataset
-    # seeds x 3 training seeds, ~110 CPU minutes (two processes: ~1 hour on an idle 2-core CPU)
+    # seeds x 3 training seeds, ~150 CPU minutes (two processes: ~75 min on an idle 2-core CPU)
     for v in plain slant; do python bench/compare_methods.py --table --variants $v & done
     # the personalized generators beside txt2img on the shifted style (issue 16 item 6)
     python bench/compare_methods.py --quick --variants slant --biases 0.99 --methods \
@@ -66,7 +67,7 @@ sys.path.insert(0, str(HERE))
 
 from compare_pipelines import (  # noqa: E402
     BASELINE,
-    GROUP_LABEL_BASELINE,
+    GROUP_LABEL_BASELINES,
     PIPELINES,
     SOURCES,
     Pipeline,
@@ -80,20 +81,26 @@ DEFAULT_RAW = HERE / "raw" / "compare_methods.json"
 
 
 # -- arguments -----------------------------------------------------------------------------------
+# issue 16's rows (--quick, --table): the baselines and the demo's pipeline, each with and without
+# affine augmentation of the training images
+TABLE_ROWS = ("erm", "groupdro", "ffr-llr2", "erm-affine", "groupdro-affine", "ffr-llr2-affine")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="1 seed, plain, bias 0.99, tiny sizes")
     p.add_argument(
         "--quick",
         action="store_true",
-        help="issue 16's table cut to fit 30 minutes: erm, groupdro, ffr-llr2; 8 images per "
-        "group, 5 epochs, dataset seeds 0,1,2 x training seed 0, 1 torch thread",
+        help="issue 16's table cut to fit 30 minutes: erm, groupdro, ffr-llr2, each also with "
+        "affine augmentation; 8 images per group, 5 epochs, dataset seeds 0,1,2 x training seed "
+        "0, 1 torch thread",
     )
     p.add_argument(
         "--table",
         action="store_true",
         help="issue 16's table: --quick's rows with 30 images per group and training seeds "
-        "0,1,2 (3 dataset seeds x 3 training seeds; ~110 CPU minutes)",
+        "0,1,2 (3 dataset seeds x 3 training seeds; ~150 CPU minutes)",
     )
     p.add_argument("--variants", help="styles, comma-separated (default plain,slant)")
     p.add_argument("--biases", help="bias ratios, comma-separated (default 0.99,0.999)")
@@ -124,7 +131,7 @@ def parse_args(argv=None) -> argparse.Namespace:
              "gce_epochs": 1, "steps": 4, "dataset_seeds": "0"}  # fmt: skip
     quick = {"variants": "plain,slant", "biases": "0.99,0.999", "seeds": "0", "per_group": 8,
              "epochs": 5, "gce_epochs": 5, "steps": None, "dataset_seeds": "0,1,2",
-             "methods": "erm,groupdro,ffr-llr2", "threads": 1}  # fmt: skip
+             "methods": ",".join(TABLE_ROWS), "threads": 1}  # fmt: skip
     full = {"variants": "plain,slant", "biases": "0.99,0.999", "seeds": "0,1,2", "per_group": 5,
             "epochs": 10, "gce_epochs": 6, "steps": None, "dataset_seeds": "0"}  # fmt: skip
     table = quick | {"per_group": 30, "seeds": "0,1,2"}
@@ -291,6 +298,7 @@ def why_unavailable(method: str) -> str | None:
     """None when every registered name a row needs is in this build, else what is missing."""
     from debias_core.generate import GENERATORS
     from debias_core.train import TRAIN_METHODS
+    from debias_core.train.image_augment import IMAGE_AUGMENTATIONS
 
     if method.startswith("generator:"):
         return (
@@ -300,6 +308,8 @@ def why_unavailable(method: str) -> str | None:
     pipeline = PIPELINES[method]
     if pipeline.train not in TRAIN_METHODS:
         return f"training method {pipeline.train!r} is {NOT_AVAILABLE}"
+    if pipeline.augment not in IMAGE_AUGMENTATIONS:
+        return f"image augmentation {pipeline.augment!r} is {NOT_AVAILABLE}"
     if pipeline.source is None:
         return None
     source = SOURCES[pipeline.source]
@@ -395,6 +405,7 @@ def train_row(args, store, pipeline: Pipeline, seed: int) -> dict:
         arch=args.arch,
         epochs=args.epochs,
         synthetic=pipeline.synthetic,
+        augment=pipeline.augment,
         seed=seed,
         params=dict(pipeline.train_params),
     )
@@ -658,9 +669,11 @@ def verdict_lines(rows: list[dict]) -> list[str]:
             f"Best generated-data row: {PIPELINES[best].label}, WGA {100 * wga[best]:.1f} vs ERM "
             f"{100 * wga[BASELINE]:.1f}: lift {describe(lift_over(done[best], done[BASELINE]))}"
         )
-        if GROUP_LABEL_BASELINE in wga:
-            vs = lift_over(done[best], done[GROUP_LABEL_BASELINE])
-            line += f"; vs GroupDRO {100 * wga[GROUP_LABEL_BASELINE]:.1f}: {describe(vs)}"
+        group_label = [m for m in GROUP_LABEL_BASELINES if m in wga]
+        if group_label:
+            rival = max(group_label, key=wga.get)
+            vs = lift_over(done[best], done[rival])
+            line += f"; vs {PIPELINES[rival].label} {100 * wga[rival]:.1f}: {describe(vs)}"
         lines.append(line + ".")
     sets = [r for r in rows if r["kind"] == "generation" and r["status"] == "done"]
     if sets:

@@ -37,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--per-group", type=int, default=DEMO.per_group)
     p.add_argument("--epochs", type=int, default=DEMO.epochs)
     p.add_argument("--seeds", default=",".join(map(str, DEMO.seeds)))
+    p.add_argument("--augment", default=DEMO.augment, help="both sides' image augmentation")
     p.add_argument("--timeout", type=float, default=4 * 3600, help="seconds to wait for the job")
     return p.parse_args(argv)
 
@@ -106,7 +107,7 @@ def main(argv=None) -> dict:
         ready_cpu, ready_wall = cpu_seconds(app.pid), time.perf_counter() - start
         print(f"ready: {ready_cpu:.0f} CPU s, {ready_wall:.0f} s wall", flush=True)
         note, *_ = client.predict(
-            args.per_group, args.epochs, args.seeds, api_name="/compare_submit"
+            args.per_group, args.epochs, args.seeds, args.augment, api_name="/compare_submit"
         )
         print(note, flush=True)
         row = wait_comparison(client, args.timeout)

@@ -657,6 +657,7 @@ def test_demo_comparison_shows_both_worst_groups_with_intervals(app):
     refused(c, "compare_submit", 2, 1, "", match="seeds")
     refused(c, "compare_submit", 2, 1, "0,x", match="a seed must be a whole number")
     refused(c, "compare_submit", 10**9, 1, "0", match="per_group")
+    refused(c, "compare_submit", 2, 1, "0", "flip", match="not in the list")
     assert len(ctx.store.list_jobs()) == n_jobs
     note, *_ = call(c, "compare_submit", 2, 1, "0")
     assert "Queued comparison job" in note
@@ -670,8 +671,8 @@ def test_demo_comparison_shows_both_worst_groups_with_intervals(app):
     traces = json.loads(plot["plot"])["data"]
     assert len(traces) == 2 and all(t["error_x"]["arrayminus"] for t in traces)
     assert {t["name"].split(" · ")[0] for t in traces} == {
-        "ERM, real only",
-        "txt2img x 2/group + ffr (llr second)",
+        "ERM, real only, affine augmentation",
+        "txt2img x 2/group + ffr (llr second), affine augmentation",
     }
     refused(c, "compare_job_cancel", job, match="only queued or running")
     generated = ctx.store.get_job(int(job)).result["generate_job"]  # one of its steps

@@ -128,6 +128,7 @@ def test_init_of_a_regular_file_names_it(tmp_path, capsys):
         (["train", "{p}", "--seed", "-3"], "argument --seed: must be an integer in 0.."),
         (["train", "{p}", "--epochs", "0"], "argument --epochs: must be an integer >= 1"),
         (["train", "{p}", "--lr", "nan"], "argument --lr: must be a finite number > 0"),
+        (["train", "{p}", "--augment", "flip"], "unknown image augmentation 'flip'; valid: affine"),
         (["generate", "{p}", "--guidance", "inf"], "argument --guidance: must be a finite"),
         (["generate", "{p}", "--seed", "99999999999"], "must be an integer in 0..4294967295"),
         (["regenerate", "{p}", "--sample", "abc", "--out", "x.png"], "--sample: must be an"),

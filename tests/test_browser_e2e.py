@@ -161,21 +161,24 @@ def test_open_group_generate_review_with_hotkeys_reload_train(browser_page, live
     shot(page, "4b-verify")
 
     # Train & Evaluate: one epoch of ERM on real + the accepted images of that generation job
-    # (chosen by job), then a results row naming the data.
+    # (chosen by job), with affine augmentation, then a results row naming the data.
     page.get_by_role("tab", name="Train & Evaluate").click()
     page.locator("#train-epochs input").fill("1")
     page.get_by_label("real + accepted generated").check()
     (job,) = [j for j in store.list_jobs() if j.kind == "generate"]
     page.locator("#train-source input").click()
     page.get_by_role("option", name=f"job {job.id}: txt2img, 6 images").click()
+    page.locator("#train-augment input").click()
+    page.get_by_role("option", name="affine", exact=True).click()
     page.locator("#train-submit").click()
     expect(page.locator("#train-runs")).to_contain_text("done", timeout=60_000)
-    expect(page.locator("#train-runs")).to_contain_text("erm")
+    expect(page.locator("#train-runs")).to_contain_text("erm + affine augmentation")
     expect(page.locator("#train-runs")).to_contain_text("real + 2 accepted generated (txt2img 2)")
     expect(page.locator("#train-runs")).to_contain_text("%")
     shot(page, "5-trained")
     (run,) = store.list_runs("train")
     assert run.status == "done" and run.config["synthetic_job"] == job.id
+    assert run.config["augment"] == "affine"
     assert sorted(run.synthetic_ids) == sorted(decided[:2])
 
 

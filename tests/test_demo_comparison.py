@@ -55,7 +55,7 @@ def dummy_generation(monkeypatch):
     monkeypatch.setattr(runner, "cached_backbone", lambda spec, device="cpu", dtype="": backbone)
 
 
-TINY = {"per_group": 2, "batch_size": 2, "steps": 2, "epochs": 1, "seeds": [0]}
+TINY = {"per_group": 2, "batch_size": 2, "steps": 2, "epochs": 1, "seeds": [0], "augment": "affine"}
 
 
 @pytest.mark.parametrize(
@@ -68,6 +68,7 @@ TINY = {"per_group": 2, "batch_size": 2, "steps": 2, "epochs": 1, "seeds": [0]}
         (TINY | {"method": "nope"}, "nope"),
         (TINY | {"guidance": float("nan")}, "finite"),
         (TINY | {"colour": "red"}, "unknown comparison field"),
+        (TINY | {"augment": "flip"}, "unknown image augmentation 'flip'"),
     ],
 )
 def test_bad_comparisons_are_refused_before_any_job_row(project, params, message):
@@ -95,6 +96,7 @@ def test_compare_job_generates_trains_both_sides_and_reuses_them(project, dummy_
     assert baseline.method == "erm" and baseline.config["synthetic"] == "none"
     assert method.method == "ffr" and method.config["synthetic_job"] == generate_job
     assert method.config["params"] == {"stage2": "llr"}
+    assert baseline.config["augment"] == method.config["augment"] == "affine"  # both sides
 
     config, summary = comparison_of_job(store, job.id)
     assert config.seeds == (0,) and not summary.paired_by_seed

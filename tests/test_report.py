@@ -140,3 +140,8 @@ def test_runs_table_shows_worst_group_and_class_with_intervals(report):
     assert f"50.0 [{100 * wc.low:.1f}, {100 * wc.high:.1f}]" in lines[2]
     failed = Run(2, "train", "erm", {}, "failed", {"error": "x"}, [], "", None, "", None)
     assert run_row(failed)["test_worst_class"] is None
+    augmented = Run(
+        3, "train", "erm", {"augment": "affine"}, "done", metrics, [], "", None, "", None
+    )
+    assert "| erm + affine augmentation |" in format_runs_table([run_row(augmented)])
+    assert "augmentation" not in lines[2]

@@ -12,6 +12,7 @@ import gradio as gr
 
 from debias_core.jobs.comparison import DEMO, MAX_SEEDS, comparison_of_job
 from debias_core.limits import MAX_EPOCHS, MAX_SEED
+from debias_core.train.image_augment import IMAGE_AUGMENTATIONS
 from ui.common import as_int, checked, friendly, parse_optional_int
 from ui.jobs import PANEL_EVENT, JobsPanel, poll, render_jobs
 from ui.state import AppContext
@@ -20,7 +21,8 @@ KIND = "compare"
 INTRO = (
     "**Demo comparison** — one click generates {per_group} `{generator}` images per group, then "
     "trains **ERM on real data** and **real + those images with {method} ({stage2} second "
-    "stage)**, `{arch}`, {epochs} epochs, and shows both worst groups with their 95% intervals. "
+    "stage)**, `{arch}`, {epochs} epochs, {augment} augmentation of both sides' training "
+    "images, and shows both worst groups with their 95% intervals. "
     "Measured: 4.6 CPU minutes with one thread per job (bench/RESULTS.md, issue 16); more "
     "seeds add two training runs each and give a lift paired by seed."
 )
@@ -36,12 +38,13 @@ def parse_seeds(text) -> list[int]:
     return [as_int(p, "a seed", 0, MAX_SEED) for p in parts]
 
 
-def comparison_params(per_group, epochs, seeds) -> dict:
-    """The preset with the three sizes the section lets a user change."""
+def comparison_params(per_group, epochs, seeds, augment=None) -> dict:
+    """The preset with what the section lets a user change: sizes, seeds, augmentation."""
     return {
         "per_group": as_int(per_group, "images per group", 1),
         "epochs": as_int(epochs, "epochs", 1, MAX_EPOCHS),
         "seeds": parse_seeds(seeds),
+        "augment": augment or DEMO.augment,
     }
 
 
@@ -96,6 +99,7 @@ def render_comparison(ctx: AppContext) -> tuple[ComparisonSection, callable]:
                 stage2=stage2,
                 arch=DEMO.arch,
                 epochs=DEMO.epochs,
+                augment=DEMO.augment,
             )  # fmt: skip
         )
         with gr.Row():
@@ -109,6 +113,12 @@ def render_comparison(ctx: AppContext) -> tuple[ComparisonSection, callable]:
             ))  # fmt: skip
             seeds = gr.Textbox(
                 ",".join(map(str, DEMO.seeds)), label="Training seeds", elem_id="compare-seeds"
+            )
+            augment = gr.Dropdown(
+                IMAGE_AUGMENTATIONS.names(),
+                value=DEMO.augment,
+                label="Augmentation (both sides)",
+                elem_id="compare-augment",
             )
         submit_btn = gr.Button("Run demo comparison", variant="primary", elem_id="compare-submit")
         note = gr.Markdown(elem_id="compare-note")
@@ -136,8 +146,8 @@ def render_comparison(ctx: AppContext) -> tuple[ComparisonSection, callable]:
         return (*poll(ctx, KIND), *view())
 
     @friendly
-    def do_submit(per_group, epochs, seeds):
-        job_id = ctx.executor.submit(KIND, comparison_params(per_group, epochs, seeds))
+    def do_submit(per_group, epochs, seeds, augment=None):
+        job_id = ctx.executor.submit(KIND, comparison_params(per_group, epochs, seeds, augment))
         return (f"Queued comparison job **{job_id}**.", *poll(ctx, KIND))
 
     @friendly
@@ -146,7 +156,7 @@ def render_comparison(ctx: AppContext) -> tuple[ComparisonSection, callable]:
 
     submit_btn.click(
         do_submit,
-        [per_group, epochs, seeds],
+        [per_group, epochs, seeds, augment],
         [note, *panel.outputs],
         api_name="compare_submit",
         concurrency_limit=1,

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import gradio as gr
 
-from debias_core.evaluate.compare import interval_fields, runs_table, standard_run
+from debias_core.evaluate.compare import (
+    interval_fields,
+    method_label,
+    runs_table,
+    standard_run,
+)
 from debias_core.evaluate.multilabel import SUMMARIES, SUMMARY_TITLES
 from debias_core.evaluate.report import EvalReport
 from debias_core.models.classifiers import CLASSIFIERS, DEFAULT_ARCH
 from debias_core.train import TRAIN_METHODS
+from debias_core.train.image_augment import IMAGE_AUGMENTATIONS
 from ui.common import (
     MAX_SEED,
     TabView,
@@ -55,13 +61,21 @@ def second_stages() -> set[str]:
 
 
 def train_params(
-    method: str, data: str, arch: str, seed, epochs, source="any", keep_disputed=False
+    method: str,
+    data: str,
+    arch: str,
+    seed,
+    epochs,
+    source="any",
+    keep_disputed=False,
+    augment="none",
 ) -> dict:
     """Widget values -> TrainConfig fields; 'two-stage' is ffr with the chosen method second."""
     from debias_core.train.variants import source_from_key
 
     common = {
         "arch": arch,
+        "augment": augment or "none",
         "seed": as_int(seed, "seed", 0, MAX_SEED),
         "epochs": as_int(epochs, "epochs", 1, MAX_EPOCHS),
     } | source_from_key(source).config_fields()
@@ -107,7 +121,7 @@ def runs_rows(ctx: AppContext) -> list[list]:
         rows.append(
             [
                 run.id,
-                run.method,
+                method_label(run.method, cfg.get("augment", "none")),
                 run_data(ctx.store, run),
                 cfg.get("seed", ""),
                 cfg.get("epochs", ""),
@@ -211,6 +225,13 @@ def render(ctx: AppContext) -> TabView:
             )
         with gr.Row():
             arch = gr.Dropdown(CLASSIFIERS.names(), value=DEFAULT_ARCH, label="Classifier")
+            augment = gr.Dropdown(
+                IMAGE_AUGMENTATIONS.names(),
+                value="none",
+                label="Augmentation",
+                info="affine: random rotation, slant, scale and shift of each training image",
+                elem_id="train-augment",
+            )
             seed = checked(
                 gr.Number(
                     0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="train-seed"
@@ -291,8 +312,8 @@ def render(ctx: AppContext) -> TabView:
     refresh_outputs = [*panel.outputs, *runs_outputs, *comparison.outputs]
 
     @friendly
-    def do_submit(method, data, arch, seed, epochs, source, keep_disputed=False):
-        params = train_params(method, data, arch, seed, epochs, source, keep_disputed)
+    def do_submit(method, data, arch, seed, epochs, source, keep_disputed=False, augment="none"):
+        params = train_params(method, data, arch, seed, epochs, source, keep_disputed, augment)
         return submit(ctx, params)
 
     @friendly
@@ -305,7 +326,7 @@ def render(ctx: AppContext) -> TabView:
 
     submit_btn.click(
         do_submit,
-        [method, data, arch, seed, epochs, source, keep_disputed],
+        [method, data, arch, seed, epochs, source, keep_disputed, augment],
         [note, *panel.outputs],
         api_name="train_submit",
         **PANEL_EVENT,

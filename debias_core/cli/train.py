@@ -38,6 +38,7 @@ def cmd_train(args) -> int:
         keep_disputed=args.keep_disputed,
         lr=args.lr,
         batch_size=args.batch_size,
+        augment=args.augment,
         params=params,
     )
     store = open_project(args)
@@ -86,6 +87,7 @@ def cmd_compare(args) -> int:
         "per_group": args.per_group or DEMO.per_group,
         "epochs": args.epochs or DEMO.epochs,
         "seeds": args.seeds,
+        "augment": args.augment or DEMO.augment,
     }
     store = open_project(args)
     ran = run_now(store, "compare", params, args.device, progress_printer())
@@ -155,6 +157,12 @@ def method_names() -> list[str]:
     return TRAIN_METHODS.names()
 
 
+def augment_names() -> list[str]:
+    from debias_core.train.image_augment import IMAGE_AUGMENTATIONS
+
+    return IMAGE_AUGMENTATIONS.names()
+
+
 def arch_names() -> list[str]:
     from debias_core.models.classifiers import CLASSIFIERS
 
@@ -191,6 +199,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
     p.add_argument("--batch-size", type=positive_int, default=128, help="batch size")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the run")
+    augment = p.add_argument(
+        "--augment", default="none", help="random augmentation of the training images"
+    )
+    lists_names(augment, augment_names)
     p.add_argument("--params", help="method parameters as a JSON object, e.g. '{\"eta\": 0.01}'")
     add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -237,6 +249,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--per-group", type=positive_int, help="generated images per group (16)")
     p.add_argument("--epochs", type=positive_int, help="training epochs per stage (6)")
     p.add_argument("--seeds", type=seed_list, default=[0], help="training seeds: 0 or 0,1,2")
+    augment = p.add_argument("--augment", help="augmentation of both sides' training images")
+    lists_names(augment, augment_names)
     add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_compare)

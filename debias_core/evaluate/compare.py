@@ -53,6 +53,7 @@ def run_row(run: Run) -> dict:
         "run": run.id,
         "method": run.method,
         "params": dict(run.config.get("params") or {}),
+        "augment": run.config.get("augment", "none"),
         "synthetic": run.config.get("synthetic", "none"),
         # the --synthetic-method / --synthetic-job filter (None: any method, any job)
         "synthetic_method": run.config.get("synthetic_method"),
@@ -161,10 +162,17 @@ def _with_standard(row: dict, name: str) -> str:
     return text + ("" if std is None else f" ({100 * std:.1f})")
 
 
+def method_label(method: str, augment: str = "none") -> str:
+    """'erm + affine augmentation': the method and how its training images were augmented."""
+    return method if augment == "none" else f"{method} + {augment} augmentation"
+
+
 def _cell(key: str, row: dict) -> str:
     value = row.get(key)
     if value is None:
         return "-"
+    if key == "method":
+        value = method_label(value, row.get("augment", "none"))
     if key == "method" and row.get("params"):
         return value + " (" + ", ".join(f"{k}={v}" for k, v in sorted(row["params"].items())) + ")"
     if key == "synthetic":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from debias_core.evaluate.compare import method_label
 from debias_core.evaluate.report import EvalReport
 from debias_core.evaluate.uncertainty import (
     balanced_interval,
@@ -74,7 +75,7 @@ def run_view(store: Store, run: Run) -> RunView:
     counts = [(counts_from_accuracy(r.accuracy, r.n), r.n) for r in report.per_group]
     return RunView(
         run_id=run.id,
-        method=run.method,
+        method=method_label(run.method, run.config.get("augment", "none")),
         data=data_variant(store, run).label(),
         seed=run.config.get("seed"),
         config=run.config,

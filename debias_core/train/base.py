@@ -15,6 +15,7 @@ from debias_core.models.classifiers import DEFAULT_ARCH
 from debias_core.params import bounded, check_values
 from debias_core.registry import Registry
 from debias_core.store import SampleFilter
+from debias_core.train.image_augment import IMAGE_AUGMENTATIONS
 from debias_core.train.tensors import Tensors
 
 Progress = Callable[[float, str], None]
@@ -46,11 +47,13 @@ class TrainConfig:
     keep_disputed: bool = False
     seed: int = 0
     image_size: int = 32
+    augment: str = "none"  # random image augmentation of training batches (image_augment.py)
     params: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. GroupDRO eta)
 
     def __post_init__(self) -> None:
         check_values(self)
         check_method_params(self.params)
+        IMAGE_AUGMENTATIONS.get(self.augment)  # an unknown name fails before any work
         if self.synthetic not in ("none", "all", "accepted"):
             raise ValueError(f"synthetic must be none, all or accepted, got {self.synthetic!r}")
         narrowed = self.synthetic_method is not None or self.synthetic_job is not None

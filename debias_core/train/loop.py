@@ -14,6 +14,7 @@ from torch import nn
 from debias_core.evaluate.metrics import average_accuracy, worst_group_accuracy
 from debias_core.numerics import require_finite
 from debias_core.train.base import TrainContext
+from debias_core.train.image_augment import augmenter
 from debias_core.train.tensors import Tensors
 
 # (logits, features, batch, batch_indices) -> scalar loss
@@ -95,6 +96,7 @@ def fit(
         weight_decay=cfg.weight_decay,
     )
     gen = torch.Generator().manual_seed(cfg.seed)
+    augment = augmenter(cfg.augment, cfg.seed)
     x, data_dev = data.x.to(device), data.to(device)
     history, best, best_score, stale, best_epoch = [], None, (-1.0, -1.0), 0, epochs
     for epoch in range(epochs):
@@ -103,7 +105,8 @@ def fit(
         for idx in _batches(len(data), cfg.batch_size, gen, sampling_probs):
             idx = idx.to(device)
             batch = data_dev.subset(idx)
-            features = model.forward_features(x[idx])
+            inputs = x[idx] if augment is None else augment(x[idx])
+            features = model.forward_features(inputs)
             loss = loss_fn(model.forward_head(features), features, batch, idx)
             require_finite(loss, f"{stage or 'train'} epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
