@@ -23,7 +23,7 @@ INTRO = (
     "trains **ERM on real data** and **real + those images with {method} ({stage2} second "
     "stage)**, `{arch}`, {epochs} epochs, {augment} augmentation of both sides' training "
     "images, and shows both worst groups with their 95% intervals. "
-    "Measured: 4.6 CPU minutes with one thread per job (bench/RESULTS.md, issue 16); more "
+    "Measured: 3.3 CPU minutes with one thread per job (bench/RESULTS.md, issue 16); more "
     "seeds add two training runs each and give a lift paired by seed."
 )
 
