@@ -93,7 +93,8 @@ class ComparisonConfig:
 
 
 # The Train & Evaluate tab's one-click preset. Both sides augment their images (affine): with it
-# the pipeline's worst group rose on both Colored Digits styles (bench/RESULTS.md, issue 16).
+# txt2img + FFR's worst group rose from 59.3 to 65.4 on plain Colored Digits and from 44.0 to
+# 56.3 on slanted ones (9 runs each; bench/RESULTS.md, issue 16, session 4).
 DEMO = ComparisonConfig(augment="affine")
 
 
