@@ -93,8 +93,9 @@ class ComparisonConfig:
 
 
 # The Train & Evaluate tab's one-click preset. Both sides augment their images (affine): with it
-# txt2img + FFR's worst group rose from 59.3 to 65.4 on plain Colored Digits and from 44.0 to
-# 56.3 on slanted ones (9 runs each; bench/RESULTS.md, issue 16, session 4).
+# txt2img + FFR's worst group rose from 59.3 ± 8.1 to 65.4 ± 8.4 on plain Colored Digits and from
+# 44.0 ± 11.3 to 56.3 ± 5.5 on slanted ones (mean ± 95% interval over 9 runs; bench/RESULTS.md,
+# issue 16, session 4).
 DEMO = ComparisonConfig(augment="affine")
 
 
